@@ -1,0 +1,225 @@
+"""Find, measure, signal and reap every process of a watched tree.
+
+Membership: the command's descendants, plus processes that escaped by double-forking or ``setsid``
+and were re-parented to the warden (Linux: the warden makes itself a child subreaper), plus, when a
+cgroup is in force, everything in the cgroup. Processes the warden starts for itself (notifier
+hooks, its sentinel) share the warden's session and are not members.
+
+Memory is RSS summed over members: pages shared between members (a forked worker's copy-on-write
+pages, shared libraries) count once per process, so the sum can exceed what the tree really holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import psutil
+
+IS_LINUX = sys.platform.startswith("linux")
+IS_POSIX = os.name == "posix"
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+
+_libc: ctypes.CDLL | None = None
+
+
+def _prctl(option: int, value: int) -> bool:
+    """Call prctl(2); False where unavailable or refused."""
+    global _libc
+    if not IS_LINUX:
+        return False
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return _libc.prctl(option, value, 0, 0, 0) == 0
+
+
+def become_subreaper() -> bool:
+    """Make orphaned descendants re-parent to this process (Linux only). Process-wide and permanent."""
+    return _prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def make_child_setup(parent_pid: int, cgroup_fd: int | None):
+    """Return a ``preexec_fn`` for the command: die with the warden, then join the cgroup.
+
+    Runs between fork and exec, so it only makes raw system calls. If the warden already died
+    before the death signal was armed, the child exits at once instead of running unwatched.
+    """
+
+    def setup() -> None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent_pid:
+            os._exit(137)
+        if cgroup_fd is not None:
+            os.write(cgroup_fd, b"0")
+
+    return setup
+
+
+@dataclass
+class Sample:
+    """One measurement of the whole tree."""
+
+    rss_bytes: int
+    cpu_seconds: float
+    processes: int
+    read_bytes: int
+    write_bytes: int
+
+
+@dataclass
+class _Seen:
+    process: psutil.Process
+    parent: int
+    cpu: float = 0.0
+    read: int = 0
+    write: int = 0
+
+
+@dataclass
+class ProcessTree:
+    """The watched tree rooted at ``root_pid`` (the command the warden started)."""
+
+    root_pid: int
+    cgroup_pids: Iterable[int] | None = None
+    _seen: dict[int, _Seen] = field(default_factory=dict)
+    _finished_cpu: float = 0.0
+    _finished_read: int = 0
+    _finished_write: int = 0
+    _foreign: set[int] = field(default_factory=set)
+    _own_pid: int = field(default_factory=os.getpid)
+    _own_sid: int = -1
+
+    def __post_init__(self) -> None:
+        if IS_POSIX:
+            self._own_sid = os.getsid(0)
+        with contextlib.suppress(psutil.Error):
+            self._foreign = {p.pid for p in psutil.Process(self._own_pid).children()}
+        self._foreign.discard(self.root_pid)
+
+    def refresh(self, cgroup_pids: Iterable[int] = ()) -> None:
+        """Rediscover members: descendants of the root and of adopted orphans, and cgroup pids."""
+        found: dict[int, int] = {}
+        roots = [self.root_pid, *self._adopted_roots(), *cgroup_pids]
+        for pid in roots:
+            try:
+                process = psutil.Process(pid)
+                found.setdefault(pid, process.ppid())
+                for child in process.children(recursive=True):
+                    with contextlib.suppress(psutil.Error):
+                        found.setdefault(child.pid, child.ppid())
+            except psutil.Error:
+                continue
+        for pid, parent in found.items():
+            if pid not in self._seen:
+                with contextlib.suppress(psutil.Error):
+                    self._seen[pid] = _Seen(psutil.Process(pid), parent)
+
+    def _adopted_roots(self) -> list[int]:
+        """Our own children that are neither the root, nor ours from before, nor in our session."""
+        if not IS_POSIX:
+            return []
+        adopted = []
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(self._own_pid).children():
+                if child.pid == self.root_pid or child.pid in self._foreign:
+                    continue
+                with contextlib.suppress(OSError):
+                    if os.getsid(child.pid) != self._own_sid:
+                        adopted.append(child.pid)
+        return adopted
+
+    def sample(self) -> Sample:
+        """Measure every member; members found gone are dropped (their totals kept once)."""
+        rss = 0
+        gone = []
+        for pid, seen in self._seen.items():
+            try:
+                with seen.process.oneshot():
+                    if seen.process.status() == psutil.STATUS_ZOMBIE:
+                        continue
+                    rss += seen.process.memory_info().rss
+                    times = seen.process.cpu_times()
+                    seen.cpu = times.user + times.system
+                    with contextlib.suppress(psutil.AccessDenied, AttributeError):
+                        io = seen.process.io_counters()
+                        seen.read, seen.write = io.read_bytes, io.write_bytes
+            except psutil.NoSuchProcess:
+                gone.append(pid)
+            except psutil.AccessDenied:
+                continue
+        for pid in gone:
+            self._forget(pid)
+        live = self._seen.values()
+        return Sample(
+            rss_bytes=rss,
+            cpu_seconds=self._finished_cpu + sum(s.cpu for s in live),
+            processes=len(self._seen),
+            read_bytes=self._finished_read + sum(s.read for s in live),
+            write_bytes=self._finished_write + sum(s.write for s in live),
+        )
+
+    def _forget(self, pid: int) -> None:
+        seen = self._seen.pop(pid)
+        # A process reaped by a member is folded into that parent's own counters by the kernel;
+        # one reaped by the warden is not, so keep its last reading.
+        if seen.parent not in self._seen:
+            self._finished_cpu += seen.cpu
+            self._finished_read += seen.read
+            self._finished_write += seen.write
+
+    def pids(self) -> list[int]:
+        return list(self._seen)
+
+    def alive(self) -> list[int]:
+        """Members that still exist and are not zombies (after a fresh discovery)."""
+        self.refresh(self.cgroup_pids or ())
+        alive = []
+        for pid, seen in list(self._seen.items()):
+            try:
+                if seen.process.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(pid)
+            except psutil.NoSuchProcess:
+                self._forget(pid)
+        return alive
+
+    def signal_all(self, signum: int) -> None:
+        """Send ``signum`` to the root's process group and to every known member.
+
+        On Windows, where only termination exists, any signal terminates the member.
+        """
+        if IS_POSIX:
+            with contextlib.suppress(OSError):
+                os.killpg(self.root_pid, signum)
+        for pid, seen in list(self._seen.items()):
+            with contextlib.suppress(psutil.Error, OSError):
+                if not seen.process.is_running():  # also guards against a reused pid
+                    continue
+                if IS_POSIX:
+                    os.kill(pid, signum)
+                else:
+                    seen.process.terminate()
+
+    def reap_adopted(self) -> list:
+        """Reap members that are the warden's own zombie children (adopted orphans).
+
+        Returns their ``struct_rusage`` records; members that are not our children are skipped.
+        """
+        usages = []
+        if not hasattr(os, "wait4"):
+            return usages
+        for pid in list(self._seen):
+            if pid == self.root_pid:
+                continue
+            try:
+                reaped, _, usage = os.wait4(pid, os.WNOHANG)
+            except ChildProcessError:
+                continue
+            if reaped:
+                usages.append(usage)
+        return usages

@@ -1,0 +1,70 @@
+"""Shared test helpers: one global timeout, and every process a test starts is reaped."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 120  # seconds: the bound on any one subprocess a test runs
+PYTHON = sys.executable
+
+
+def simwarden_argv(*args: str) -> list[str]:
+    """The CLI as a user calls it, through the installed package."""
+    return [PYTHON, "-m", "simwarden", *args]
+
+
+@pytest.fixture
+def procs():
+    """Register Popen objects; each is killed and reaped (with its descendants) at teardown."""
+    started: list[subprocess.Popen] = []
+    yield started
+    for process in started:
+        try:
+            children = psutil.Process(process.pid).children(recursive=True)
+        except psutil.Error:
+            children = []
+        for proc in [*children]:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=TIMEOUT)
+        for stream in (process.stdout, process.stderr):
+            if stream:
+                stream.close()
+
+
+def wait_for_file(path: Path, process: subprocess.Popen | None = None, timeout: float = 30) -> str:
+    """Block until ``path`` exists with a complete line (ends with newline); fail if the process dies."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            text = path.read_text()
+            if text.endswith("\n"):
+                return text
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"process exited with {process.returncode} before {path} appeared")
+        time.sleep(0.01)
+    raise AssertionError(f"{path} did not appear within {timeout} s")
+
+
+def pid_alive(pid: int) -> bool:
+    """True if ``pid`` runs and is not a zombie."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
