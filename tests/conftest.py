@@ -44,7 +44,7 @@ def procs():
 
 
 def wait_for_file(path: Path, process: subprocess.Popen | None = None, timeout: float = 30) -> str:
-    """Block until ``path`` exists with a complete line (ends with newline); fail if the process dies."""
+    """Wait until ``path`` holds a complete line; fail if ``process`` dies first."""
     import time
 
     deadline = time.monotonic() + timeout

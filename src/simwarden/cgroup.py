@@ -55,7 +55,7 @@ class MemoryCgroup:
         return 0
 
     def peak_bytes(self) -> int | None:
-        """The cgroup's peak charge (includes page cache), or None where the kernel has no counter."""
+        """The cgroup's peak charge (includes page cache); None where the kernel keeps none."""
         name = "memory.max_usage_in_bytes" if self.version == 1 else "memory.peak"
         try:
             return int((self.path / name).read_text().split()[0])

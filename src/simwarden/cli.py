@@ -28,12 +28,13 @@ exit codes:
   --host-mem-max   123 stop file appeared   128+N the warden got signal N (130 Ctrl-C)
   125 bad option or warden error   126 command not executable   127 command not found
 
-email (--notify-email): SIMWARDEN_SMTP_HOST, _PORT, _USER, _PASSWORD, _FROM, _TLS (none|starttls|ssl)
+email (--notify-email) reads SIMWARDEN_SMTP_HOST, _PORT, _USER, _PASSWORD, _FROM,
+  _TLS (none|starttls|ssl)
 """
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that raises UserError (one line, exit 125) instead of printing usage and exiting 2."""
+    """argparse that raises UserError (one line, exit 125) instead of exiting 2 with usage."""
 
     def error(self, message: str):  # type: ignore[override]
         raise UserError(f"{message} (see: {self.prog} --help)")
@@ -53,35 +54,68 @@ def build_parser() -> argparse.ArgumentParser:
     limits = run.add_argument_group("limits")
     limits.add_argument("--mem", metavar="SIZE", help="limit on the summed RSS of the whole tree")
     limits.add_argument("--mem-warn", metavar="SIZE", help="notify once when crossed, keep running")
-    limits.add_argument("--host-mem-max", metavar="PCT",
-                        help="stop if system-wide memory use goes above PCT percent")
+    limits.add_argument(
+        "--host-mem-max",
+        metavar="PCT",
+        help="stop if system-wide memory use goes above PCT percent",
+    )
     limits.add_argument("--timeout", metavar="DURATION", help="wall-clock limit")
     limits.add_argument("--min-free-disk", metavar="SIZE", help="stop before free disk drops below")
-    limits.add_argument("--disk-path", metavar="PATH",
-                        help="file system to watch for --min-free-disk (default: working directory)")
+    limits.add_argument(
+        "--disk-path",
+        metavar="PATH",
+        help="file system to watch for --min-free-disk (default: working directory)",
+    )
     stopping = run.add_argument_group("stopping")
-    stopping.add_argument("--stop-signal", default="TERM", metavar="SIG",
-                          help="polite signal sent first: TERM (default), INT, USR1, HUP, ...")
-    stopping.add_argument("--grace", default="5s", metavar="DURATION",
-                          help="wait this long after the stop signal, then SIGKILL (default 5s)")
-    stopping.add_argument("--stop-file", metavar="PATH",
-                          help="stop the run (reason 'stopped') when this file appears")
-    stopping.add_argument("--mechanism", choices=("auto", "poll", "cgroup"), default="auto",
-                          help="memory enforcement: cgroup hard limit where writable (auto), "
-                               "psutil polling only (poll), or require the cgroup (cgroup)")
+    stopping.add_argument(
+        "--stop-signal",
+        default="TERM",
+        metavar="SIG",
+        help="polite signal sent first: TERM (default), INT, USR1, HUP, ...",
+    )
+    stopping.add_argument(
+        "--grace",
+        default="5s",
+        metavar="DURATION",
+        help="wait this long after the stop signal, then SIGKILL (default 5s)",
+    )
+    stopping.add_argument(
+        "--stop-file", metavar="PATH", help="stop the run (reason 'stopped') when this file appears"
+    )
+    stopping.add_argument(
+        "--mechanism",
+        choices=("auto", "poll", "cgroup"),
+        default="auto",
+        help="memory enforcement: cgroup hard limit where writable (auto), "
+        "psutil polling only (poll), or require the cgroup (cgroup)",
+    )
     output = run.add_argument_group("output")
     output.add_argument("--record", metavar="PATH", help="write the run's JSON record here")
     output.add_argument("--samples", metavar="PATH", help="append the sampled time series (TSV)")
     output.add_argument("--log", metavar="PATH", help="capture the command's stdout and stderr")
     output.add_argument("--quiet", action="store_true", help="do not show the command's output")
-    output.add_argument("--interval", default="0.1", metavar="DURATION",
-                        help="base sampling interval (default 0.1s; faster near the memory limit)")
+    output.add_argument(
+        "--interval",
+        default="0.1",
+        metavar="DURATION",
+        help="base sampling interval (default 0.1s; faster near the memory limit)",
+    )
     notify = run.add_argument_group("notifications")
-    notify.add_argument("--notify-cmd", action="append", default=[], metavar="CMD",
-                        help="run CMD (split like a shell would, but no shell) on each event, "
-                             "with SIMWARDEN_EVENT, SIMWARDEN_MESSAGE, ... in its environment")
-    notify.add_argument("--notify-email", action="append", default=[], metavar="ADDR",
-                        help="email each event to ADDR (SMTP settings from SIMWARDEN_SMTP_*)")
+    notify.add_argument(
+        "--notify-cmd",
+        action="append",
+        default=[],
+        metavar="CMD",
+        help="run CMD (split like a shell would, but no shell) on each event, "
+        "with SIMWARDEN_EVENT, SIMWARDEN_MESSAGE, ... in its environment",
+    )
+    notify.add_argument(
+        "--notify-email",
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="email each event to ADDR (SMTP settings from SIMWARDEN_SMTP_*)",
+    )
     return parser
 
 
@@ -114,10 +148,12 @@ def options_from_args(args: argparse.Namespace):
     limits = Limits(
         mem_bytes=size(args.mem, "--mem"),
         mem_warn_bytes=size(args.mem_warn, "--mem-warn"),
-        host_mem_percent=None if args.host_mem_max is None
+        host_mem_percent=None
+        if args.host_mem_max is None
         else units.parse_percent(args.host_mem_max, "--host-mem-max"),
         timeout_s=None if args.timeout is None else units.parse_duration(args.timeout, "--timeout"),
-        min_free_disk_bytes=None if args.min_free_disk is None
+        min_free_disk_bytes=None
+        if args.min_free_disk is None
         else units.parse_size(args.min_free_disk, "--min-free-disk", allow_percent=False),
         disk_path=args.disk_path,
     )
@@ -151,6 +187,28 @@ def _notifiers(commands: list[str], emails: list[str]) -> list:
     return notifiers
 
 
+_VALUE_OPTIONS = (
+    "--mem",
+    "--mem-warn",
+    "--host-mem-max",
+    "--timeout",
+    "--min-free-disk",
+    "--grace",
+    "--interval",
+)
+
+
+def _join_negative_values(own: list[str]) -> list[str]:
+    """Keep ``--mem -5MB`` together so the value is judged (and refused) as a value."""
+    joined: list[str] = []
+    for token in own:
+        if joined and joined[-1] in _VALUE_OPTIONS and token.startswith("-") and token != "--":
+            joined[-1] = f"{joined[-1]}={token}"
+        else:
+            joined.append(token)
+    return joined
+
+
 def _split_command(argv: list[str]) -> tuple[list[str], list[str]]:
     if "--" not in argv:
         if "-h" in argv or "--help" in argv:
@@ -159,7 +217,7 @@ def _split_command(argv: list[str]) -> tuple[list[str], list[str]]:
             "missing '--' before the command: simwarden run [options] -- COMMAND [ARG...]"
         )
     at = argv.index("--")
-    return argv[:at], argv[at + 1 :]
+    return _join_negative_values(argv[:at]), argv[at + 1 :]
 
 
 def cmd_run(argv: list[str]) -> int:
@@ -174,7 +232,7 @@ def cmd_run(argv: list[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code. Errors print one ``simwarden: ...`` line, no traceback."""
+    """Entry point; returns the exit code. Errors print one ``simwarden: ...`` line."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
         if args_list and args_list[0] == "run":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -12,22 +12,32 @@ from simwarden.errors import UserError
 
 
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
-    """Write ``data`` as JSON (sorted keys, indent 2, trailing newline) by temp file + rename.
+    """Write ``data`` as JSON (sorted keys, indent 2, UTF-8, trailing newline), atomically.
 
-    Readers see either the old file or the complete new one, never a partial document; a failed
-    write removes its temp file and leaves any previous file untouched.
+    The text goes to a temp file in the same directory (created with the parent directories if
+    missing), is fsynced, then renamed over ``path`` with :func:`os.replace`: readers see the old
+    file or the complete new one, never a partial one. The file gets the usual umask-based mode.
+    Data JSON cannot hold (NaN, infinity, other objects) raises ValueError/TypeError before any
+    file is touched; a failed write removes its temp file and leaves the old file as it was.
     """
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    path = Path(path)
+    text = json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        break
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True, allow_nan=False)
-            handle.write("\n")
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

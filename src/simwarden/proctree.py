@@ -40,7 +40,7 @@ def _prctl(option: int, value: int) -> bool:
 
 
 def become_subreaper() -> bool:
-    """Make orphaned descendants re-parent to this process (Linux only). Process-wide and permanent."""
+    """Make orphaned descendants re-parent to this process (Linux only; process-wide, for good)."""
     return _prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
@@ -189,7 +189,7 @@ class ProcessTree:
         return alive
 
     def signal_all(self, signum: int) -> None:
-        """Send ``signum`` to the root's process group and to every known member.
+        """Send ``signum`` once to every member: the root's process group, then the others.
 
         On Windows, where only termination exists, any signal terminates the member.
         """
@@ -201,7 +201,10 @@ class ProcessTree:
                 if not seen.process.is_running():  # also guards against a reused pid
                     continue
                 if IS_POSIX:
-                    os.kill(pid, signum)
+                    # The killpg above reached the root's group; signalling twice could hit a
+                    # handler that is already exiting and turn a clean exit into a signal death.
+                    if os.getpgid(pid) != self.root_pid:
+                        os.kill(pid, signum)
                 else:
                     seen.process.terminate()
 

@@ -147,12 +147,14 @@ def parse_percent(text: str | int | float, what: str = "percentage") -> float:
     return value
 
 
-def parse_duration(text: str | int | float, what: str = "duration", *, allow_zero: bool = False) -> float:
+def parse_duration(
+    text: str | int | float, what: str = "duration", *, allow_zero: bool = False
+) -> float:
     """Return a duration in seconds.
 
-    Accepted: ``90s``, ``500ms``, ``10m``/``10min``, ``2h``, ``1d``, sums like ``1h30m``, clock forms
-    ``mm:ss``, ``h:mm:ss`` and SLURM's ``d-hh:mm:ss``, and a bare number of seconds. Zero is refused
-    unless ``allow_zero``; negative, infinite and NaN values always are.
+    Accepted: ``90s``, ``500ms``, ``10m``/``10min``, ``2h``, ``1d``, sums like ``1h30m``, clock
+    forms ``mm:ss``, ``h:mm:ss`` and SLURM's ``d-hh:mm:ss``, and a bare number of seconds. Zero is
+    refused unless ``allow_zero``; negative, infinite and NaN values always are.
     """
     if isinstance(text, bool):
         raise _fail(what, text, DURATION_FORMS)

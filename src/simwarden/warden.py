@@ -148,17 +148,25 @@ class _Output:
 
 
 def _pump(source: IO[bytes], sink: IO[bytes] | None, log: IO[bytes], lock: threading.Lock) -> None:
-    """Copy the command's output to the log file and (unless quiet) to our own stream."""
+    """Copy the command's output to our own stream at once (unless quiet) and to the log file
+    in whole lines, so stdout and stderr interleave line by line, never mid-line."""
     fd = source.fileno()
-    while chunk := os.read(fd, 65536):
-        with lock:
-            with contextlib.suppress(OSError, ValueError):
-                log.write(chunk)
-                log.flush()
-        if sink is not None:
+    pending = b""
+    while True:
+        chunk = os.read(fd, 65536)
+        if sink is not None and chunk:
             with contextlib.suppress(OSError, ValueError):
                 sink.write(chunk)
                 sink.flush()
+        pending += chunk
+        cut = len(pending) if not chunk else pending.rfind(b"\n") + 1
+        if cut:
+            with lock, contextlib.suppress(OSError, ValueError):
+                log.write(pending[:cut])
+                log.flush()
+            pending = pending[cut:]
+        if not chunk:
+            return
 
 
 class _SamplesFile:
@@ -209,8 +217,11 @@ class _Run:
     # -- checks that must pass before any process starts ---------------------------------------
     def check(self) -> str:
         executable = resolve_command(self.command, self.opt.cwd)
-        for option, path in (("--record", self.opt.record), ("--samples", self.opt.samples),
-                             ("--log", self.opt.log)):
+        for option, path in (
+            ("--record", self.opt.record),
+            ("--samples", self.opt.samples),
+            ("--log", self.opt.log),
+        ):
             if path:
                 check_output_path(path, option)
         limits = self.limits
@@ -218,8 +229,7 @@ class _Run:
             disk = limits.disk_path or self.cwd
             if not Path(disk).exists():
                 raise UserError(f"--disk-path {disk!r} does not exist")
-        if (limits.mem_bytes and limits.mem_warn_bytes
-                and limits.mem_warn_bytes >= limits.mem_bytes):
+        if limits.mem_bytes and limits.mem_warn_bytes and limits.mem_warn_bytes >= limits.mem_bytes:
             raise UserError(
                 f"--mem-warn {format_bytes(limits.mem_warn_bytes)} must be below "
                 f"--mem {format_bytes(limits.mem_bytes)}"
@@ -287,8 +297,9 @@ class _Run:
             )
         return group
 
-    def _spawn(self, executable: str, group: cgroups.MemoryCgroup | None,
-               log_file: IO[bytes] | None):
+    def _spawn(
+        self, executable: str, group: cgroups.MemoryCgroup | None, log_file: IO[bytes] | None
+    ):
         import subprocess
 
         cgroup_fd = cgroups.join_fd(group) if group else None
@@ -301,18 +312,27 @@ class _Run:
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
         try:
             return subprocess.Popen(
-                [executable, *self.command[1:]], cwd=self.opt.cwd, env=self.opt.env,
-                stdin=None, stdout=pipe, stderr=pipe, **kwargs,
+                [executable, *self.command[1:]],
+                cwd=self.opt.cwd,
+                env=self.opt.env,
+                stdin=None,
+                stdout=pipe,
+                stderr=pipe,
+                **kwargs,
             )
         except PermissionError as error:
-            raise CommandError(f"command not executable: {self.command[0]!r}: {error.strerror}",
-                               EXIT_NOT_EXECUTABLE) from None
+            raise CommandError(
+                f"command not executable: {self.command[0]!r}: {error.strerror}",
+                EXIT_NOT_EXECUTABLE,
+            ) from None
         except FileNotFoundError as error:
-            raise CommandError(f"command cannot start: {self.command[0]!r}: {error.strerror}",
-                               EXIT_NOT_FOUND) from None
+            raise CommandError(
+                f"command cannot start: {self.command[0]!r}: {error.strerror}", EXIT_NOT_FOUND
+            ) from None
         except OSError as error:
-            raise CommandError(f"command cannot start: {self.command[0]!r}: {error.strerror}",
-                               EXIT_NOT_EXECUTABLE) from None
+            raise CommandError(
+                f"command cannot start: {self.command[0]!r}: {error.strerror}", EXIT_NOT_EXECUTABLE
+            ) from None
         finally:
             if cgroup_fd is not None:
                 os.close(cgroup_fd)
@@ -323,8 +343,12 @@ class _Run:
         sinks = (None, None) if self.opt.quiet else (sys.stdout.buffer, sys.stderr.buffer)
         pumps = []
         for source, sink in zip((process.stdout, process.stderr), sinks, strict=True):
-            pump = threading.Thread(target=_pump, args=(source, sink, log_file, self.lock),
-                                    daemon=True, name="simwarden-output")
+            pump = threading.Thread(
+                target=_pump,
+                args=(source, sink, log_file, self.lock),
+                daemon=True,
+                name="simwarden-output",
+            )
             pump.start()
             pumps.append(pump)
         return pumps
@@ -369,8 +393,11 @@ class _Run:
     def _event(self, kind: str, message: str, fields: dict[str, Any]):
         from simwarden.notify import Event
 
-        return Event(kind, message, {k: str(v) for k, v in fields.items()
-                                     if isinstance(v, str | int | float)})
+        return Event(
+            kind,
+            message,
+            {k: str(v) for k, v in fields.items() if isinstance(v, str | int | float)},
+        )
 
     def _loop(self, tree: ProcessTree, group, sentinel, samples_file, hub) -> None:
         pidfd = None
@@ -393,8 +420,9 @@ class _Run:
                 self.peak_rss = max(self.peak_rss, sample.rss_bytes)
                 cpu_percent = 0.0
                 if prev is not None and now > prev_time:
-                    cpu_percent = max(0.0, (sample.cpu_seconds - prev.cpu_seconds)
-                                      / (now - prev_time) * 100)
+                    cpu_percent = max(
+                        0.0, (sample.cpu_seconds - prev.cpu_seconds) / (now - prev_time) * 100
+                    )
                 samples_file.write(now - self.t0, sample, cpu_percent)
                 self.rusages += tree.reap_adopted()
                 if self.root_status is None:
@@ -407,8 +435,12 @@ class _Run:
                         return
                     if self.stop_deadline is None:
                         self.leftovers = len(tree.alive())
-                        self._begin_stop(tree, None, f"command exited but left {self.leftovers} "
-                                         "process(es) running", hub)
+                        self._begin_stop(
+                            tree,
+                            None,
+                            f"command exited but left {self.leftovers} process(es) running",
+                            hub,
+                        )
                 self._check_limits(tree, group, sample, now, hub)
                 self._escalate(tree, sample, now)
                 interval = self._next_interval(sample, prev, now, prev_time)
@@ -439,23 +471,48 @@ class _Run:
             return
         if group is not None and group.oom_kills() > 0:
             self.stopped_by = "cgroup"
-            self._begin_stop(tree, "memory", f"memory limit {format_bytes(limits.mem_bytes)} hit: "
-                             "the kernel killed a process of the tree", hub)
+            self._begin_stop(
+                tree,
+                "memory",
+                f"memory limit {format_bytes(limits.mem_bytes)} hit: "
+                "the kernel killed a process of the tree",
+                hub,
+            )
             return
         if limits.mem_bytes and sample.rss_bytes > limits.mem_bytes:
             self.stopped_by = "poll"
-            self._begin_stop(tree, "memory", f"memory {format_bytes(sample.rss_bytes)} over limit "
-                             f"{format_bytes(limits.mem_bytes)}", hub)
+            self._begin_stop(
+                tree,
+                "memory",
+                f"memory {format_bytes(sample.rss_bytes)} over limit "
+                f"{format_bytes(limits.mem_bytes)}",
+                hub,
+            )
             return
-        if limits.mem_warn_bytes and not self.mem_warned and sample.rss_bytes > limits.mem_warn_bytes:
+        if (
+            limits.mem_warn_bytes
+            and not self.mem_warned
+            and sample.rss_bytes > limits.mem_warn_bytes
+        ):
             self.mem_warned = True
-            message = (f"memory {format_bytes(sample.rss_bytes)} passed warning level "
-                       f"{format_bytes(limits.mem_warn_bytes)}; still running")
+            message = (
+                f"memory {format_bytes(sample.rss_bytes)} passed warning level "
+                f"{format_bytes(limits.mem_warn_bytes)}; still running"
+            )
             self.out.say(message)
             if hub:
-                hub.post(self._event("mem_warn", message, {
-                    "rss_bytes": sample.rss_bytes, "limit_bytes": limits.mem_warn_bytes,
-                    "command": " ".join(self.command), "pid": self.process.pid}))
+                hub.post(
+                    self._event(
+                        "mem_warn",
+                        message,
+                        {
+                            "rss_bytes": sample.rss_bytes,
+                            "limit_bytes": limits.mem_warn_bytes,
+                            "command": " ".join(self.command),
+                            "pid": self.process.pid,
+                        },
+                    )
+                )
         if limits.timeout_s is not None and now - self.t0 > limits.timeout_s:
             self._begin_stop(tree, "timeout", f"time limit {limits.timeout_s:g} s reached", hub)
             return
@@ -464,14 +521,23 @@ class _Run:
 
             used = psutil.virtual_memory().percent
             if used > limits.host_mem_percent:
-                self._begin_stop(tree, "host_memory", f"host memory use {used:.1f}% over "
-                                 f"{limits.host_mem_percent:g}%", hub)
+                self._begin_stop(
+                    tree,
+                    "host_memory",
+                    f"host memory use {used:.1f}% over {limits.host_mem_percent:g}%",
+                    hub,
+                )
                 return
         if limits.min_free_disk_bytes is not None:
             free = shutil.disk_usage(limits.disk_path or self.cwd).free
             if free < limits.min_free_disk_bytes:
-                self._begin_stop(tree, "disk", f"free disk {format_bytes(free)} below "
-                                 f"{format_bytes(limits.min_free_disk_bytes)}", hub)
+                self._begin_stop(
+                    tree,
+                    "disk",
+                    f"free disk {format_bytes(free)} below "
+                    f"{format_bytes(limits.min_free_disk_bytes)}",
+                    hub,
+                )
                 return
         if self.opt.stop_file and os.path.exists(self.opt.stop_file):
             self._begin_stop(tree, "stopped", f"stop file {self.opt.stop_file!r} appeared", hub)
@@ -482,27 +548,42 @@ class _Run:
             self.reason, self.stop_message = reason, why
         name = _signal_name(self.opt.stop_signal)
         count = len(tree.pids())
-        self.out.say(f"{why}: sending {name} to {count} process(es), "
-                     f"SIGKILL after {self.opt.grace_s:g} s")
+        self.out.say(
+            f"{why}: sending {name} to {count} process(es), SIGKILL after {self.opt.grace_s:g} s"
+        )
         if hub and reason is not None:
-            hub.post(self._event("stop", why, {
-                "reason": reason, "command": " ".join(self.command), "pid": self.process.pid,
-                "rss_bytes": self.peak_rss, "limit_bytes": self.limits.mem_bytes or ""}))
+            hub.post(
+                self._event(
+                    "stop",
+                    why,
+                    {
+                        "reason": reason,
+                        "command": " ".join(self.command),
+                        "pid": self.process.pid,
+                        "rss_bytes": self.peak_rss,
+                        "limit_bytes": self.limits.mem_bytes or "",
+                    },
+                )
+            )
         tree.signal_all(self.opt.stop_signal)
         self.stop_deadline = time.monotonic() + self.opt.grace_s
 
     def _escalate(self, tree: ProcessTree, sample: Sample, now: float) -> None:
         if self.stop_deadline is None or self.killed:
             return
-        ceiling = (self.reason == "memory" and self.limits.mem_bytes
-                   and sample.rss_bytes > self.limits.mem_bytes * GRACE_MEMORY_CEILING)
+        ceiling = (
+            self.reason == "memory"
+            and self.limits.mem_bytes
+            and sample.rss_bytes > self.limits.mem_bytes * GRACE_MEMORY_CEILING
+        )
         impatient = self.signal_count > 1
         if now >= self.stop_deadline or ceiling or impatient:
             self.killed = True
             tree.signal_all(_SIGKILL)
 
-    def _next_interval(self, sample: Sample, prev: Sample | None, now: float,
-                       prev_time: float | None) -> float:
+    def _next_interval(
+        self, sample: Sample, prev: Sample | None, now: float, prev_time: float | None
+    ) -> float:
         """Sample faster as memory nears its limit, so a fast-growing tree is caught in time."""
         interval = self.opt.interval_s
         if self.stop_deadline is not None:
@@ -559,8 +640,10 @@ class _Run:
         own_code = 128 - own_code if own_code < 0 else own_code
         if self.reason is None and group is not None and getattr(self, "oom_kills", 0) > 0:
             self.reason, self.stopped_by = "memory", "cgroup"
-            self.stop_message = f"memory limit {format_bytes(self.limits.mem_bytes)} hit: " \
-                                "the kernel killed a process of the tree"
+            self.stop_message = (
+                f"memory limit {format_bytes(self.limits.mem_bytes)} hit: "
+                "the kernel killed a process of the tree"
+            )
         reason = self.reason or "exited"
         if reason == "exited":
             exit_code = own_code
@@ -581,8 +664,10 @@ class _Run:
         if reason == "exited":
             message = f"command exited with code {own_code} after {wall:.1f} s"
         else:
-            message = (f"stopped ({reason}): {self.stop_message}; peak "
-                       f"{format_bytes(self.peak_rss)} after {wall:.1f} s; exit {exit_code}")
+            message = (
+                f"stopped ({reason}): {self.stop_message}; peak "
+                f"{format_bytes(self.peak_rss)} after {wall:.1f} s; exit {exit_code}"
+            )
         import psutil
 
         return {

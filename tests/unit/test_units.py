@@ -38,8 +38,28 @@ def test_percent_size_uses_total_memory():
 
 @pytest.mark.parametrize(
     "text",
-    ["-5MB", "5XB", "150%", "0%", "1e999", "__import__('os')", "", "  ", "MB", "5MBB", "2**3**4",
-     "4*1024**99", "1e3", "nan", "inf", "5 M B", "4*-1", "0", "0MB", "10**100"],
+    [
+        "-5MB",
+        "5XB",
+        "150%",
+        "0%",
+        "1e999",
+        "__import__('os')",
+        "",
+        "  ",
+        "MB",
+        "5MBB",
+        "2**3**4",
+        "4*1024**99",
+        "1e3",
+        "nan",
+        "inf",
+        "5 M B",
+        "4*-1",
+        "0",
+        "0MB",
+        "10**100",
+    ],
 )
 def test_bad_sizes_name_the_value_and_the_accepted_forms(text):
     with pytest.raises(UserError) as caught:
@@ -87,8 +107,22 @@ def test_durations(text, expected):
 
 
 @pytest.mark.parametrize(
-    "text", ["-5s", "5x", "", "1e999", "s", "1:99:00", "1:00:60", "__import__('os')", "0", "0s",
-             "1h 30", "10 parsecs", "inf"]
+    "text",
+    [
+        "-5s",
+        "5x",
+        "",
+        "1e999",
+        "s",
+        "1:99:00",
+        "1:00:60",
+        "__import__('os')",
+        "0",
+        "0s",
+        "1h 30",
+        "10 parsecs",
+        "inf",
+    ],
 )
 def test_bad_durations(text):
     with pytest.raises(UserError) as caught:
@@ -97,7 +131,9 @@ def test_bad_durations(text):
     assert "\n" not in str(caught.value)
 
 
-@pytest.mark.parametrize(("text", "expected"), [("90", 90.0), ("90%", 90.0), ("0.5", 0.5), ("100", 100.0)])
+@pytest.mark.parametrize(
+    ("text", "expected"), [("90", 90.0), ("90%", 90.0), ("0.5", 0.5), ("100", 100.0)]
+)
 def test_percentages(text, expected):
     assert parse_percent(text) == expected
 

@@ -1,0 +1,34 @@
+"""Packaging stays consistent: conda's environment.yml lists what pyproject.toml requires."""
+
+import re
+import tomllib
+
+import yaml
+
+from tests.conftest import ROOT
+
+
+def _name_and_spec(requirement: str) -> tuple[str, str]:
+    match = re.match(r"^\s*([A-Za-z0-9_.-]+)\s*(.*)$", requirement)
+    assert match, requirement
+    return match.group(1).lower().replace("_", "-"), match.group(2).replace(" ", "")
+
+
+def test_environment_yml_matches_pyproject_dependencies():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    wanted = dict(_name_and_spec(r) for r in pyproject["project"]["dependencies"])
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = dict(
+        _name_and_spec(d) for d in environment["dependencies"] if isinstance(d, str)
+    )
+    conda.pop("pip")
+    python = conda.pop("python")
+    assert python == ">=" + pyproject["project"]["requires-python"].removeprefix(">=")
+    assert conda == wanted
+
+
+def test_readme_test_command_is_what_ci_runs():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "<!-- test-command -->" in readme
+    assert "sed -n" in ci and "test-command" in ci  # CI extracts and runs the README's line
