@@ -1,0 +1,23 @@
+# simwarden: a simulation from a pinned commit to validated parameters, guarded runs and records.
+# Wiring only: the stages live in rules/, their logic in the simwarden package.
+from snakemake.utils import min_version, validate
+
+min_version("9.19")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "rules/common.smk"
+include: "rules/fetch_code.smk"
+include: "rules/validate_params.smk"
+include: "rules/run_simulation.smk"
+
+
+rule all:
+    input:
+        expand("results/runs/{run}/record.json", run=RUNS),
+    default_target: True

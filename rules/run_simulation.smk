@@ -1,0 +1,24 @@
+rule run_simulation:
+    # The simulation under the warden: memory (resources.mem_mb) and time limits enforced,
+    # the tree stopped and reaped on a breach (exit 137 for memory, so retries: with an
+    # attempt-scaled mem_mb in the profile gets more memory), a record of why it ended.
+    input:
+        params="results/params/{run}.json",
+        code="results/code/provenance.json",
+    output:
+        data=directory("results/runs/{run}/data"),
+        record="results/runs/{run}/record.json",
+        samples="results/runs/{run}/samples.tsv",
+    params:
+        runner=config["runner"],
+        run_config=config["run_config"],
+    log:
+        "logs/run_simulation/{run}.log",
+    benchmark:
+        "benchmarks/run_simulation/{run}.tsv"
+    retries: config["run_config"]["retries"]
+    resources:
+        mem_mb=lambda w, attempt: config["run_config"]["mem_mb"] * attempt,
+        runtime=lambda w: config["run_config"]["runtime_min"],
+    script:
+        "../scripts/run_simulation.py"

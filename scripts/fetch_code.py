@@ -1,0 +1,11 @@
+"""Rule fetch_code: the repository at the pinned commit, from the shared cache."""
+
+from simwarden.pipeline import fetch_code
+from simwarden.scripting import guarded
+
+snakemake = snakemake  # noqa: F821, PLW0127 - injected by Snakemake
+
+with guarded(snakemake.log[0]):
+    fetch_code(
+        snakemake.params.url, snakemake.params.ref, snakemake.params.cache_dir, snakemake.output[0]
+    )

@@ -1,0 +1,15 @@
+"""Rule validate_params: one parameter set, validated and with defaults filled, as JSON."""
+
+from simwarden.pipeline import validate_params
+from simwarden.scripting import guarded
+
+snakemake = snakemake  # noqa: F821, PLW0127 - injected by Snakemake
+
+with guarded(snakemake.log[0]):
+    validate_params(
+        snakemake.input.params,
+        snakemake.params.overrides,
+        snakemake.params.schema,
+        snakemake.input.code,
+        snakemake.output[0],
+    )

@@ -1,0 +1,241 @@
+"""What the Snakemake rules do, as plain functions: plan runs, fetch code, validate, simulate.
+
+The rule scripts in ``scripts/`` only unpack the ``snakemake`` object and call these, so the logic
+is testable without Snakemake and every value that changes a result arrives as an argument.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from simwarden.errors import UserError
+
+PROTECTED_PROFILE = "profiles/default"
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """One simulation run: its parameter file and the sweep values laid over it."""
+
+    run: str
+    param_file: str
+    overrides: dict[str, Any]
+
+
+def plan_runs(config: Mapping[str, Any], source: str = "config/config.yaml") -> dict[str, RunPlan]:
+    """Expand ``param_sets`` and ``sweeps`` into runs keyed by a stable, filesystem-safe id."""
+    from simwarden.params import check_run_id, expand_sweep, run_id
+
+    sets = config.get("param_sets") or {}
+    plans: dict[str, RunPlan] = {}
+    for name, path in sets.items():
+        run = run_id(str(name), {})
+        check_run_id(run)
+        if not Path(path).is_file():
+            raise UserError(f"{source}: param_sets.{name}: file {path!r} not found")
+        plans[run] = RunPlan(run, str(path), {})
+    for sweep_name, sweep in (config.get("sweeps") or {}).items():
+        sweep = dict(sweep)
+        base = sweep.pop("base", None)
+        if base not in sets:
+            raise UserError(
+                f"{source}: sweeps.{sweep_name}.base {base!r}: expected one of the param_sets "
+                f"({', '.join(sets) or 'none defined'})"
+            )
+        for run, overrides in expand_sweep(str(sweep_name), {}, sweep).items():
+            check_run_id(run)
+            if run in plans:
+                raise UserError(f"{source}: sweeps.{sweep_name}: run id {run!r} is used twice")
+            plans[run] = RunPlan(run, str(sets[base]), overrides)
+    if not plans:
+        raise UserError(f"{source}: no runs: add at least one entry under param_sets")
+    return plans
+
+
+def refuse_default_profile(workflow_dir: str | os.PathLike[str]) -> None:
+    """Snakemake applies ``profiles/default/`` on top of ``--profile`` without a word; refuse it."""
+    if (Path(workflow_dir) / PROTECTED_PROFILE).exists():
+        raise UserError(
+            f"{PROTECTED_PROFILE}/ exists: Snakemake would apply it on top of --profile and "
+            "silently override the run config (short/std/full); remove it, or pass "
+            "--workflow-profile none"
+        )
+
+
+def resolve_repository(url: str, workflow_dir: str | os.PathLike[str]) -> str:
+    """A relative local path in the config is relative to the workflow directory."""
+    if "://" in url or url.startswith("-") or "::" in url:
+        return url
+    candidate = Path(workflow_dir) / url
+    return str(candidate.resolve()) if candidate.exists() else url
+
+
+def fetch_code(url: str, ref: str, cache_dir: str | None, output: str) -> dict[str, Any]:
+    """Fetch ``url`` at ``ref`` into the shared cache; write its provenance to ``output``."""
+    from simwarden.fsutil import write_json_atomic
+    from simwarden.gitcache import fetch
+
+    provenance = fetch(url, str(ref), Path(cache_dir).expanduser() if cache_dir else None)
+    record = provenance.to_dict()
+    write_json_atomic(output, record)
+    return record
+
+
+def _deep_merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def validate_params(
+    param_file: str, overrides: Mapping[str, Any], schema: str, code: str, output: str
+) -> dict[str, Any]:
+    """Load a parameter set, lay the sweep values over it, validate, write the result as JSON.
+
+    ``schema`` is a path inside the fetched repository (whose provenance file is ``code``), or
+    ``workflow:PATH`` for a schema kept beside the workflow.
+    """
+    from simwarden.fsutil import write_json_atomic
+    from simwarden.params import load_param_file, validate
+
+    params = _deep_merge(load_param_file(Path(param_file)), overrides)
+    schema_path = _schema_path(schema, code)
+    source = param_file + (f" (with {json.dumps(overrides, sort_keys=True)})" if overrides else "")
+    validated = validate(params, schema_path, source=source)
+    write_json_atomic(output, validated)
+    return validated
+
+
+def _schema_path(schema: str, code: str) -> Path:
+    if schema.startswith("workflow:"):
+        path = Path(schema.removeprefix("workflow:"))
+    else:
+        checkout = Path(json.loads(Path(code).read_text())["path"])
+        path = checkout / schema
+        if not path.resolve().is_relative_to(checkout.resolve()):
+            raise UserError(f"config: param_schema {schema!r} points outside the repository")
+    if not path.is_file():
+        raise UserError(f"config: param_schema {schema!r} not found ({path})")
+    return path
+
+
+@dataclass
+class SimulationJob:
+    """Everything one ``run_simulation`` job needs, unpacked from Snakemake's object."""
+
+    run: str
+    params_file: str
+    code: str
+    record: str
+    samples: str
+    outdir: str
+    log: str
+    runner: Mapping[str, Any]
+    run_config: Mapping[str, Any]
+    mem_mb: int | None
+    runtime_min: float | None
+    attempt: int = 1
+
+
+def run_simulation(job: SimulationJob) -> int:
+    """Run one simulation under the warden; returns its exit code (0 means accepted).
+
+    A failed attempt keeps its record beside the log as ``<log>.attempt<N>.record.json``, because
+    Snakemake deletes a failed job's outputs; the data directory of a failed attempt is removed so
+    it can never pass for a complete result.
+    """
+    from simwarden.runners import RunnerSpec, bonsai_failure, build_argv
+    from simwarden.units import parse_duration, parse_size
+    from simwarden.warden import Limits, RunOptions, run
+
+    checkout = Path(json.loads(Path(job.code).read_text())["path"])
+    params = json.loads(Path(job.params_file).read_text())
+    spec = RunnerSpec.from_config(job.runner)
+    outdir = Path(job.outdir)
+    if outdir.exists():
+        shutil.rmtree(outdir)
+    outdir.mkdir(parents=True)
+    argv = build_argv(
+        spec,
+        repo=checkout,
+        params_file=Path(job.params_file).resolve(),
+        outdir=outdir.resolve(),
+        run=job.run,
+        params=params,
+    )
+    config = job.run_config
+    timeout = config.get("timeout")
+    if timeout is False:  # the run config says: no time limit at all
+        timeout_s = None
+    elif timeout is not None:
+        timeout_s = parse_duration(timeout, "run_config.timeout")
+    else:
+        timeout_s = job.runtime_min * 60 if job.runtime_min else None
+    mem = parse_size(job.mem_mb, "resources.mem_mb") if job.mem_mb else None
+    warn_fraction = config.get("mem_warn_fraction")
+    env = {
+        **os.environ,
+        **{str(k): str(v) for k, v in (config.get("env") or {}).items()},
+        "SIMWARDEN_RUN_ID": job.run,
+        "SIMWARDEN_PARAMS": str(Path(job.params_file).resolve()),
+        "SIMWARDEN_OUTDIR": str(outdir.resolve()),
+    }
+    for path in (job.record, job.samples, job.log):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    options = RunOptions(
+        limits=Limits(
+            mem_bytes=mem,
+            timeout_s=timeout_s,
+            mem_warn_bytes=int(mem * warn_fraction) if mem and warn_fraction else None,
+        ),
+        record=job.record,
+        samples=job.samples,
+        log=job.log,
+        quiet=True,
+        stop_signal=_signal(config.get("stop_signal", "TERM")),
+        grace_s=parse_duration(config.get("grace", "5s"), "run_config.grace", allow_zero=True),
+        cwd=str(outdir),
+        env=env,
+    )
+    result = run(argv, options)
+    code = result.exit_code
+    if code == 0 and spec.kind == "bonsai":
+        failure = bonsai_failure(Path(job.log).read_text(errors="replace"))
+        if failure:
+            _say(job.log, f"Bonsai exited 0 but its workflow threw: {failure}")
+            code = 1
+    if code != 0:
+        kept = f"{job.log}.attempt{job.attempt}.record.json"
+        shutil.copyfile(job.record, kept)
+        shutil.rmtree(outdir, ignore_errors=True)
+        _say(
+            job.log,
+            f"run {job.run} failed (attempt {job.attempt}): {result.record['message']}"
+            f"; record kept at {kept}",
+        )
+    return code
+
+
+def _signal(name: str) -> int:
+    from simwarden.cli import parse_signal
+
+    return parse_signal(str(name))
+
+
+def _say(log: str, message: str) -> None:
+    line = f"simwarden: {message}\n"
+    sys.stderr.write(line)
+    with open(log, "a", encoding="utf-8") as handle:
+        handle.write(line)

@@ -1,0 +1,123 @@
+"""Turn a run spec into argv: a Python script, any command template, or a Bonsai workflow.
+
+Every value becomes its own argv entry; nothing is ever joined into a shell string, so a parameter
+holding ``; rm -rf ~`` reaches the program as those exact characters.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simwarden.errors import UserError
+
+KINDS = ("python", "command", "bonsai")
+PLACEHOLDERS = ("repo", "params", "outdir", "run")
+# What .NET prints for an exception that a Bonsai workflow threw; Bonsai still exits 0.
+BONSAI_EXCEPTION = re.compile(r"(Unhandled [Ee]xception|\b[A-Z]\w*(\.\w+)*Exception\b:)")
+
+
+@dataclass(frozen=True)
+class RunnerSpec:
+    """The config's ``runner`` section, checked."""
+
+    kind: str
+    script: str | None = None  # python: path inside the repository
+    args: tuple[str, ...] = ("{params}", "{outdir}")  # python: argv after the script
+    command: tuple[str, ...] = ()  # command: the argv template
+    workflow: str | None = None  # bonsai: .bonsai file inside the repository
+    bonsai: str = "Bonsai.exe"  # bonsai: the executable
+    mono: bool = False  # bonsai: run Bonsai.exe through mono (Linux)
+    python: str = field(default_factory=lambda: sys.executable)
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], source: str = "config") -> RunnerSpec:
+        kind = section.get("kind")
+        if kind not in KINDS:
+            raise UserError(f"{source}: runner.kind {kind!r}: expected one of {', '.join(KINDS)}")
+        spec = cls(
+            kind=kind,
+            script=section.get("script"),
+            args=tuple(section.get("args", cls.args)),
+            command=tuple(section.get("command", ())),
+            workflow=section.get("workflow"),
+            bonsai=section.get("bonsai", "Bonsai.exe"),
+            mono=bool(section.get("mono", False)),
+            python=section.get("python") or sys.executable,
+        )
+        required = {"python": "script", "command": "command", "bonsai": "workflow"}[kind]
+        if not getattr(spec, required):
+            raise UserError(f"{source}: runner.{required} is required for runner.kind {kind!r}")
+        for template in (*spec.args, *spec.command):
+            check_template(template, f"{source}: runner")
+        return spec
+
+
+def check_template(template: str, where: str) -> None:
+    """Refuse placeholders other than the plain names in PLACEHOLDERS (no attribute access)."""
+    try:
+        fields = [
+            name for _, name, spec, conv in string.Formatter().parse(template) if name is not None
+        ]
+    except ValueError as error:
+        raise UserError(f"{where}: bad template {template!r}: {error}") from None
+    for name in fields:
+        if name not in PLACEHOLDERS:
+            raise UserError(
+                f"{where}: unknown placeholder {{{name}}} in {template!r}; "
+                f"accepted: {', '.join('{' + p + '}' for p in PLACEHOLDERS)}"
+            )
+
+
+def _inside(repo: Path, relative: str, what: str) -> Path:
+    path = (repo / relative).resolve()
+    if not path.is_relative_to(repo.resolve()):
+        raise UserError(f"runner.{what} {relative!r} points outside the repository")
+    if not path.is_file():
+        raise UserError(f"runner.{what} {relative!r} not found in the fetched repository {repo}")
+    return path
+
+
+def build_argv(
+    spec: RunnerSpec,
+    *,
+    repo: Path,
+    params_file: Path,
+    outdir: Path,
+    run: str,
+    params: Mapping[str, Any],
+) -> list[str]:
+    """The command to run for one simulation; raises UserError if the script/workflow is missing."""
+    values = {"repo": str(repo), "params": str(params_file), "outdir": str(outdir), "run": run}
+    fill = [template.format_map(values) for template in spec.args]
+    if spec.kind == "python":
+        return [spec.python, str(_inside(repo, spec.script or "", "script")), *fill]
+    if spec.kind == "command":
+        return [template.format_map(values) for template in spec.command]
+    workflow = _inside(repo, spec.workflow or "", "workflow")
+    prefix = ["mono", spec.bonsai] if spec.mono else [spec.bonsai]
+    properties = [
+        f"-p:{name}={_bonsai_value(value)}"
+        for name, value in sorted(params.items())
+        if not isinstance(value, dict | list)
+    ]
+    return [*prefix, str(workflow), "--no-editor", "--start", *properties]
+
+
+def _bonsai_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    return str(value)
+
+
+def bonsai_failure(log_text: str) -> str | None:
+    """The first line of a .NET exception in Bonsai's output, or None if there is none."""
+    for line in log_text.splitlines():
+        if BONSAI_EXCEPTION.search(line):
+            return line.strip()
+    return None
