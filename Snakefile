@@ -1,6 +1,6 @@
 # simwarden: a simulation from a pinned commit to validated parameters, guarded runs and records.
 # Wiring only: the stages live in rules/, their logic in the simwarden package.
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.19")
 
@@ -8,9 +8,7 @@ min_version("9.19")
 configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
-
-
+# Validation (every error at once, one line each) and the run plan live in common.smk.
 include: "rules/common.smk"
 include: "rules/fetch_code.smk"
 include: "rules/validate_params.smk"

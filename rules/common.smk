@@ -2,7 +2,12 @@
 import sys
 
 from simwarden.errors import UserError
-from simwarden.pipeline import plan_runs, refuse_default_profile, resolve_repository
+from simwarden.pipeline import (
+    check_config,
+    plan_runs,
+    refuse_default_profile,
+    resolve_repository,
+)
 
 
 def _fail(error):
@@ -14,6 +19,7 @@ def _fail(error):
 
 try:
     refuse_default_profile(workflow.basedir)
+    config.update(check_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml"))
     RUNS = plan_runs(config)
     REPOSITORY = resolve_repository(str(config["repository"]), workflow.basedir)
 except UserError as error:

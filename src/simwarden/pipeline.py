@@ -30,6 +30,14 @@ class RunPlan:
     overrides: dict[str, Any]
 
 
+def check_config(config: Mapping[str, Any], schema: str) -> dict[str, Any]:
+    """Validate the merged config (config.yaml + the profile's run.yaml): every error at once,
+    one line each naming the key, instead of Snakemake's dump of the whole schema."""
+    from simwarden.params import validate
+
+    return validate(dict(config), Path(schema), source="config (config/config.yaml + profile)")
+
+
 def plan_runs(config: Mapping[str, Any], source: str = "config/config.yaml") -> dict[str, RunPlan]:
     """Expand ``param_sets`` and ``sweeps`` into runs keyed by a stable, filesystem-safe id."""
     from simwarden.params import check_run_id, expand_sweep, run_id
