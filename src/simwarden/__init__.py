@@ -1,10 +1,19 @@
 """simwarden: run simulations under enforced memory and time limits, on top of Snakemake.
 
-This module only re-exports; heavy libraries load inside the functions that need them.
+This module only re-exports, lazily, so ``import simwarden.cli`` stays light.
 """
+
+from typing import Any
 
 from simwarden._version import __version__
 from simwarden.errors import UserError
-from simwarden.warden import EXIT_CODES, Limits, RunOptions, RunResult, run
 
 __all__ = ["EXIT_CODES", "Limits", "RunOptions", "RunResult", "UserError", "__version__", "run"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("EXIT_CODES", "Limits", "RunOptions", "RunResult", "run"):
+        from simwarden import warden
+
+        return getattr(warden, name)
+    raise AttributeError(f"module 'simwarden' has no attribute {name!r}")

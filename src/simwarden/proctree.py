@@ -61,6 +61,18 @@ def make_child_setup(parent_pid: int, cgroup_fd: int | None):
     return setup
 
 
+def _ppid_map() -> dict[int, int]:
+    """pid -> parent pid for every process, from one scan of the process table."""
+    fast = getattr(psutil, "_ppid_map", None)  # psutil's own one-pass reader, where present
+    if fast is not None:
+        with contextlib.suppress(Exception):
+            return dict(fast())
+    parents = {}
+    for process in psutil.process_iter(["ppid"]):
+        parents[process.pid] = process.info["ppid"]
+    return parents
+
+
 @dataclass
 class Sample:
     """One measurement of the whole tree."""
@@ -103,35 +115,37 @@ class ProcessTree:
         self._foreign.discard(self.root_pid)
 
     def refresh(self, cgroup_pids: Iterable[int] = ()) -> None:
-        """Rediscover members: descendants of the root and of adopted orphans, and cgroup pids."""
-        found: dict[int, int] = {}
-        roots = [self.root_pid, *self._adopted_roots(), *cgroup_pids]
-        for pid in roots:
-            try:
-                process = psutil.Process(pid)
-                found.setdefault(pid, process.ppid())
-                for child in process.children(recursive=True):
-                    with contextlib.suppress(psutil.Error):
-                        found.setdefault(child.pid, child.ppid())
-            except psutil.Error:
-                continue
-        for pid, parent in found.items():
-            if pid not in self._seen:
-                with contextlib.suppress(psutil.Error):
-                    self._seen[pid] = _Seen(psutil.Process(pid), parent)
+        """Rediscover members: descendants of the root and of adopted orphans, and cgroup pids.
 
-    def _adopted_roots(self) -> list[int]:
+        One scan of the process table serves the whole refresh.
+        """
+        parents = _ppid_map()
+        children: dict[int, list[int]] = {}
+        for pid, parent in parents.items():
+            children.setdefault(parent, []).append(pid)
+        roots = [self.root_pid, *self._adopted_roots(children.get(self._own_pid, ())),
+                 *cgroup_pids]
+        stack = [pid for pid in roots if pid in parents]
+        while stack:
+            pid = stack.pop()
+            if pid in self._seen:
+                stack.extend(c for c in children.get(pid, ()) if c not in self._seen)
+                continue
+            with contextlib.suppress(psutil.Error):
+                self._seen[pid] = _Seen(psutil.Process(pid), parents[pid])
+                stack.extend(children.get(pid, ()))
+
+    def _adopted_roots(self, own_children: Iterable[int]) -> list[int]:
         """Our own children that are neither the root, nor ours from before, nor in our session."""
         if not IS_POSIX:
             return []
         adopted = []
-        with contextlib.suppress(psutil.Error):
-            for child in psutil.Process(self._own_pid).children():
-                if child.pid == self.root_pid or child.pid in self._foreign:
-                    continue
-                with contextlib.suppress(OSError):
-                    if os.getsid(child.pid) != self._own_sid:
-                        adopted.append(child.pid)
+        for pid in own_children:
+            if pid == self.root_pid or pid in self._foreign:
+                continue
+            with contextlib.suppress(OSError):
+                if os.getsid(pid) != self._own_sid:
+                    adopted.append(pid)
         return adopted
 
     def sample(self) -> Sample:

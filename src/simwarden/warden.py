@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import platform
 import select
 import shutil
 import signal
-import socket
 import sys
 import threading
 import time
@@ -365,10 +363,10 @@ class _Run:
         if threading.current_thread() is not threading.main_thread():
             self.wake_fd = None
             return lambda: None
-        reader, writer = socket.socketpair()
-        reader.setblocking(False)
-        writer.setblocking(False)
-        previous_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+        reader, writer = os.pipe()
+        os.set_blocking(reader, False)
+        os.set_blocking(writer, False)
+        previous_fd = signal.set_wakeup_fd(writer, warn_on_full_buffer=False)
         self.wake_fd = reader
         names = ("SIGINT", "SIGTERM", "SIGHUP")
         signums = [getattr(signal, n) for n in names if hasattr(signal, n)]
@@ -385,8 +383,8 @@ class _Run:
             for signum, old in previous.items():
                 signal.signal(signum, old)
             signal.set_wakeup_fd(previous_fd)
-            reader.close()
-            writer.close()
+            os.close(reader)
+            os.close(writer)
 
         return restore
 
@@ -607,7 +605,7 @@ class _Run:
         ready, _, _ = select.select(watch, [], [], timeout)
         if self.wake_fd is not None and self.wake_fd in ready:
             with contextlib.suppress(OSError):
-                self.wake_fd.recv(4096)
+                os.read(self.wake_fd, 4096)
 
     def _cleanup(self, tree: ProcessTree, group, sentinel) -> None:
         """Whatever happened above, leave no process behind and no cgroup."""
@@ -668,8 +666,11 @@ class _Run:
                 f"stopped ({reason}): {self.stop_message}; peak "
                 f"{format_bytes(self.peak_rss)} after {wall:.1f} s; exit {exit_code}"
             )
+        import platform
+
         import psutil
 
+        uname = os.uname() if hasattr(os, "uname") else None
         return {
             "command": self.command,
             "cwd": self.cwd,
@@ -699,7 +700,9 @@ class _Run:
             "mem_warned": self.mem_warned,
             "host": {
                 "name": platform.node(),
-                "platform": platform.platform(),
+                # Not platform.platform(): it runs `uname -p` in a subprocess.
+                "platform": f"{uname.sysname}-{uname.release}-{uname.machine}" if uname
+                else sys.platform,
                 "cpus": os.cpu_count(),
                 "memory_bytes": psutil.virtual_memory().total,
                 "python": platform.python_version(),
