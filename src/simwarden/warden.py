@@ -46,7 +46,10 @@ _SIGKILL = getattr(signal, "SIGKILL", signal.SIGTERM)
 # While a memory stop waits out its grace period, growth this far past the limit ends it early.
 GRACE_MEMORY_CEILING = 1.10
 MIN_INTERVAL_S = 0.005
-REFRESH_INTERVAL_S = 0.05
+# Rediscovering the tree scans the whole process table: do it every 0.5 s, and every 50 ms
+# once memory is past half its limit (new children are measured within that delay).
+REFRESH_PERIOD_S = 0.5
+REFRESH_NEAR_LIMIT_S = 0.05
 
 
 class CommandError(UserError):
@@ -405,10 +408,13 @@ class _Run:
         last_refresh = -1.0
         prev_time, prev = None, None
         interval = self.opt.interval_s
+        limit = self.limits.mem_bytes
         try:
             while True:
                 now = time.monotonic()
-                if now - last_refresh >= REFRESH_INTERVAL_S or interval >= REFRESH_INTERVAL_S:
+                near = bool(limit and prev is not None and prev.rss_bytes > limit / 2)
+                period = REFRESH_NEAR_LIMIT_S if near or self.stop_deadline else REFRESH_PERIOD_S
+                if now - last_refresh >= period:
                     tree.refresh(group.pids() if group else ())
                     last_refresh = now
                     if sentinel:
