@@ -45,8 +45,11 @@ def plan_runs(config: Mapping[str, Any], source: str = "config/config.yaml") -> 
     sets = config.get("param_sets") or {}
     plans: dict[str, RunPlan] = {}
     for name, path in sets.items():
+        try:
+            check_run_id(str(name))  # the name is the run id: refuse rather than rename it
+        except UserError as error:
+            raise UserError(f"{source}: param_sets: {error}") from None
         run = run_id(str(name), {})
-        check_run_id(run)
         if not Path(path).is_file():
             raise UserError(f"{source}: param_sets.{name}: file {path!r} not found")
         plans[run] = RunPlan(run, str(path), {})

@@ -1,0 +1,163 @@
+"""Bad input through the real ``snakemake``: a non-zero exit, one ``simwarden:`` line naming the
+key or file, and no run started; values are passed as exact argv entries, never to a shell."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.workflow.conftest import Workflow, output
+
+ZERO_SHA = "0" * 40
+HOSTILE = "$(touch pwned); rm -rf x `touch pwned2` 'q' \"dq\" | tee y & \\n"
+
+
+def unknown_key(flow: Workflow, tmp: Path) -> None:
+    config = flow.config()
+    config["bogus"] = 1
+    flow.write_config(config)
+
+
+def wrong_type(flow: Workflow, tmp: Path) -> None:
+    # In the profile's run.yaml: its run_config beats config.yaml's.
+    flow.update_run_config(mem_mb="lots")
+
+
+def missing_param_file(flow: Workflow, tmp: Path) -> None:
+    config = flow.config()
+    config["param_sets"]["gone"] = "config/params/nope.yaml"
+    flow.write_config(config)
+
+
+def ext_transport(flow: Workflow, tmp: Path) -> None:
+    config = flow.config()
+    config["repository"] = f"ext::sh -c touch% {tmp}/pwned"
+    flow.write_config(config)
+
+
+def option_as_repository(flow: Workflow, tmp: Path) -> None:
+    config = flow.config()
+    config["repository"] = "-uhelp"
+    flow.write_config(config)
+
+
+def unknown_commit(flow: Workflow, tmp: Path) -> None:
+    config = flow.config()
+    config["commit"] = ZERO_SHA
+    flow.write_config(config)
+
+
+def missing_script(flow: Workflow, tmp: Path) -> None:
+    config = flow.config()
+    config["runner"]["script"] = "nope.py"
+    flow.write_config(config)
+
+
+def escaping_name(flow: Workflow, tmp: Path) -> None:
+    config = flow.config()
+    config["param_sets"]["../escape"] = config["param_sets"]["a"]
+    flow.write_config(config)
+
+
+def two_schema_errors(flow: Workflow, tmp: Path) -> None:
+    flow.set_runs(bad={"network": {"n_neurons": -5}, "seed": "x", "duration_ms": 200.0})
+
+
+def default_profile(flow: Workflow, tmp: Path) -> None:
+    (flow.root / "profiles" / "default").mkdir()
+    (flow.root / "profiles" / "default" / "config.yaml").write_text("cores: 1\n")
+
+
+
+CASES: list[tuple[Callable[[Workflow, Path], None], list[str]]] = [
+    (unknown_key, ["bogus: unknown key"]),
+    (wrong_type, ["run_config.mem_mb: wrong type", '"lots"']),
+    (missing_param_file, ["param_sets.gone: file 'config/params/nope.yaml' not found"]),
+    (ext_transport, ["is refused: git transport helpers"]),
+    (option_as_repository, ["repository '-uhelp' is refused: it starts with '-'"]),
+    (unknown_commit, [f"commit {ZERO_SHA} not found"]),
+    (missing_script, ["runner.script 'nope.py' not found in the fetched repository"]),
+    (escaping_name, ["param_sets", "'../escape'"]),
+    (
+        two_schema_errors,
+        ["config/params/bad.yaml: network.n_neurons: too small", "seed: wrong type"],
+    ),
+    (default_profile, ["profiles/default/ exists"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragments"),
+    [
+        pytest.param(
+            edit,
+            fragments,
+            id=edit.__name__,
+        )
+        for edit, fragments in CASES
+    ],
+)
+def test_bad_input_is_refused_with_one_line(
+    workflow: Workflow,
+    tmp_path: Path,
+    edit: Callable[[Workflow, Path], None],
+    fragments: list[str],
+) -> None:
+    edit(workflow, tmp_path)
+    done = workflow.snakemake()
+    assert done.returncode != 0, output(done)
+    lines = [line for line in done.stderr.splitlines() if fragments[0] in line]
+    assert lines, output(done)
+    assert lines[0].startswith("simwarden: "), output(done)
+    for fragment in fragments[1:]:
+        assert fragment in done.stderr, output(done)
+    assert "Traceback" not in done.stderr, output(done)
+    assert not (workflow.root / "results" / "runs").exists(), output(done)
+    assert not list(tmp_path.rglob("pwned")), "the ext:: command ran"
+
+
+def test_shell_metacharacters_reach_the_command_byte_exact(
+    workflow: Workflow, tmp_path: Path
+) -> None:
+    """A command runner gets argv entries, and the parameter file holds the value unchanged."""
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["label"],
+        "properties": {"label": {"type": "string"}},
+    }
+    (workflow.root / "config" / "label.schema.json").write_text(json.dumps(schema))
+    # No braces in the code: the command entries are templates.
+    code = (
+        "import json, shutil, sys; "
+        "shutil.copy(sys.argv[1], sys.argv[2] + '/seen.json'); "
+        "open(sys.argv[2] + '/argv.json', 'w').write(json.dumps(sys.argv[1:]))"
+    )
+    config = workflow.config()
+    config["runner"] = {
+        "kind": "command",
+        "command": [sys.executable, "-c", code, "{params}", "{outdir}", "{run}"],
+    }
+    config["param_schema"] = "workflow:config/label.schema.json"
+    workflow.write_config(config)
+    workflow.set_runs(hostile={"label": HOSTILE})
+    params_text = (workflow.root / "config" / "params" / "hostile.yaml").read_text()
+    assert yaml.safe_load(params_text) == {"label": HOSTILE}
+
+    done = workflow.snakemake()
+    assert done.returncode == 0, output(done)
+    data = workflow.run_dir("hostile") / "data"
+    assert json.loads((data / "seen.json").read_text()) == {"label": HOSTILE}
+    assert json.loads((data / "argv.json").read_text()) == [
+        str(workflow.root / "results" / "params" / "hostile.json"),
+        str(data),
+        "hostile",
+    ]
+    assert not list(tmp_path.rglob("pwned*")), "a shell ran the value"
+    assert not list(tmp_path.rglob("y")), "a shell ran the value"

@@ -1,0 +1,68 @@
+"""Ctrl-C in the middle of a simulation: nothing survives, the next invocation redoes the run."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+
+import psutil
+
+from tests.conftest import TIMEOUT
+from tests.workflow.conftest import Workflow, output, wait_until
+from tests.workflow.test_pipeline import SLOW, SLOW_ENV
+
+
+def test_ctrl_c_stops_the_simulation_and_the_run_is_redone(
+    workflow: Workflow, snakemake_procs: list[subprocess.Popen[str]]
+) -> None:
+    """SIGINT goes to snakemake's whole process group, as Ctrl-C in a terminal does.
+
+    (A SIGINT to the snakemake pid alone is not enough: Snakemake's local executor then waits
+    for the running jobs to finish.) The simulation runs in its own session under the warden,
+    so only the warden's signal handling can stop it.
+    """
+    workflow.set_runs(slow=SLOW)
+    workflow.update_run_config(timeout="120s", grace="2s", env=SLOW_ENV)
+    log = workflow.root / "logs" / "run_simulation" / "slow.log"
+    process = subprocess.Popen(
+        workflow.argv(),
+        cwd=workflow.root,
+        env=workflow.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    snakemake_procs.append(process)
+
+    def simulating() -> list[psutil.Process]:
+        assert process.poll() is None, "snakemake ended before the simulation started"
+        # The demo prints "running: ..." once it has started stepping (the warden's signal
+        # handlers are installed by then).
+        started = log.exists() and "running:" in log.read_text(errors="replace")
+        return workflow.simulations() if started else []
+
+    sims = wait_until(simulating, "the simulation to start")
+    os.killpg(process.pid, signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=TIMEOUT)
+    done = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    assert done.returncode != 0, output(done)
+
+    gone, alive = psutil.wait_procs(sims, timeout=5)
+    assert alive == [], f"simulations still running after snakemake exited: {alive}"
+    assert workflow.simulations() == []
+    # The record is either gone or marked incomplete, so it never passes for a finished run.
+    record = workflow.run_dir("slow") / "record.json"
+    marker = base64.b64encode(b"results/runs/slow/record.json").decode()
+    incomplete = (workflow.root / ".snakemake" / "incomplete" / marker).exists()
+    assert not record.exists() or incomplete, output(done)
+    assert not (workflow.run_dir("slow") / "data" / "output.h5").exists()
+
+    assert workflow.dry_run() == [("all", None), ("run_simulation", "slow")]
+    again = workflow.snakemake()
+    assert again.returncode == 0, output(again)
+    final = workflow.record("slow")
+    assert (final["reason"], final["exit_code"]) == ("exited", 0), final["message"]
+    assert (workflow.run_dir("slow") / "data" / "output.h5").is_file()

@@ -1,0 +1,124 @@
+"""The pipeline end to end through the real ``snakemake``: complete runs, stale-only reruns,
+memory kills with a retry, and a time limit without one."""
+
+from __future__ import annotations
+
+from tests.workflow.conftest import (
+    BUNDLE,
+    SAMPLES_HEADER,
+    TINY,
+    Workflow,
+    bundle_heads,
+    output,
+)
+
+# 20000 neurons (10000 at scale 0.5) x 1000 steps (1 s in quick mode), voltage trace kept: the
+# trace is 10000 x 1000 x 8 = 80 MB, the measured peak ~172 MB, so the run is stopped under a
+# 120 MB budget and fits in the retry's 240 MB.
+MEMORY_HUNGRY = {
+    "network": {"n_neurons": 20000, "p_connect": 0.001},
+    "duration_ms": 1000.0,
+    "seed": 1,
+    "record_voltage": True,
+}
+FIRST_BUDGET_MB = 120
+# 50 neurons (25 at scale 0.5) for 30 simulated seconds without quick mode: 300000 steps,
+# a few seconds of work.
+SLOW = {"network": {"n_neurons": 50}, "duration_ms": 30000.0, "seed": 1}
+SLOW_ENV = {"SIMWARDEN_QUICK": "0", "SIMWARDEN_SCALE": "0.5"}
+
+
+def test_short_profile_completes_every_run_then_has_nothing_to_do(workflow: Workflow) -> None:
+    done = workflow.snakemake()
+    assert done.returncode == 0, output(done)
+    for run in ("a", "b"):
+        record = workflow.record(run)
+        assert (record["reason"], record["exit_code"]) == ("exited", 0), record["message"]
+        samples = (workflow.run_dir(run) / "samples.tsv").read_text().splitlines()
+        assert samples[0] == SAMPLES_HEADER
+        assert len(samples) > 1, "no sample rows"
+        assert (workflow.run_dir(run) / "data" / "output.h5").is_file()
+        assert (workflow.root / "logs" / "run_simulation" / f"{run}.log").is_file()
+        assert (workflow.root / "benchmarks" / "run_simulation" / f"{run}.tsv").is_file()
+        assert not list((workflow.root / "logs" / "run_simulation").glob(f"{run}.log.attempt*"))
+
+    again = workflow.snakemake()
+    assert again.returncode == 0, output(again)
+    assert "Nothing to be done" in again.stdout + again.stderr, output(again)
+
+
+def test_only_the_edited_param_set_reruns_and_a_new_commit_reruns_all(workflow: Workflow) -> None:
+    heads = bundle_heads(workflow.root / BUNDLE)
+    config = workflow.config()
+    config["commit"] = heads["refs/tags/v0.2"]
+    workflow.write_config(config)
+    done = workflow.snakemake()
+    assert done.returncode == 0, output(done)
+    starts = {run: workflow.record(run)["start"] for run in ("a", "b")}
+    assert workflow.dry_run() == []
+
+    workflow.write_params("a", {**TINY, "seed": 7})
+    assert workflow.dry_run() == [
+        ("all", None),
+        ("run_simulation", "a"),
+        ("validate_params", "a"),
+    ]
+    done = workflow.snakemake()
+    assert done.returncode == 0, output(done)
+    assert workflow.record("a")["start"] != starts["a"]
+    assert workflow.record("b")["start"] == starts["b"]
+
+    config["commit"] = heads["refs/tags/v0.1"]
+    workflow.write_config(config)
+    assert workflow.dry_run() == [
+        ("all", None),
+        ("fetch_code", None),
+        ("run_simulation", "a"),
+        ("run_simulation", "b"),
+        ("validate_params", "a"),
+        ("validate_params", "b"),
+    ]
+
+
+def test_memory_kill_is_retried_with_twice_the_budget(workflow: Workflow) -> None:
+    workflow.set_runs(hungry=MEMORY_HUNGRY)
+    env = {"SIMWARDEN_QUICK": "1", "SIMWARDEN_SCALE": "0.5"}
+    workflow.update_run_config(mem_mb=FIRST_BUDGET_MB, retries=1, timeout="60s", env=env)
+    done = workflow.snakemake()
+    assert done.returncode == 0, output(done)
+
+    first = workflow.attempt_record("hungry", 1)
+    assert (first["reason"], first["exit_code"]) == ("memory", 137), first["message"]
+    assert first["limits"]["mem_bytes"] == FIRST_BUDGET_MB * 10**6
+
+    final = workflow.record("hungry")
+    assert (final["reason"], final["exit_code"]) == ("exited", 0), final["message"]
+    assert final["limits"]["mem_bytes"] == 2 * FIRST_BUDGET_MB * 10**6
+    # The retry really needed more than the first budget, and stayed within the second.
+    assert FIRST_BUDGET_MB * 10**6 < final["peak_rss_bytes"] < 2 * FIRST_BUDGET_MB * 10**6
+    assert (workflow.run_dir("hungry") / "data" / "output.h5").is_file()
+
+
+def test_timeout_without_retry_fails_keeps_the_record_and_reruns_later(
+    workflow: Workflow,
+) -> None:
+    workflow.set_runs(slow=SLOW)
+    workflow.update_run_config(retries=0, timeout="1s", grace="2s", env=SLOW_ENV)
+    done = workflow.snakemake()
+    assert done.returncode != 0, output(done)
+    assert not (workflow.run_dir("slow") / "record.json").exists(), output(done)
+    assert not (workflow.run_dir("slow") / "data").exists(), output(done)
+    kept = workflow.attempt_record("slow", 1)
+    assert (kept["reason"], kept["exit_code"]) == ("timeout", 124), kept["message"]
+    assert kept["limits"]["timeout_s"] == 1.0
+    assert not (
+        workflow.root / "logs" / "run_simulation" / "slow.log.attempt2.record.json"
+    ).exists()
+    assert workflow.simulations() == []
+
+    workflow.update_run_config(timeout="120s")
+    again = workflow.snakemake()
+    assert again.returncode == 0, output(again)
+    record = workflow.record("slow")
+    assert (record["reason"], record["exit_code"]) == ("exited", 0), record["message"]
+    assert record["limits"]["timeout_s"] == 120.0
