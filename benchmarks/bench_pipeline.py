@@ -275,14 +275,14 @@ def render(data: dict[str, Any]) -> str:
     ok = d["ratio_full"] <= TARGET_DEMO_RATIO
     extrap = s["run_points"] != 1000
     scale = 1000 / s["run_points"]
+    command = f".venv/bin/python benchmarks/bench_pipeline.py {data['argv']}".strip()
     lines = [
         "# Pipeline benchmark: simwarden workflow against plain Snakemake",
         "",
         f"- date: {data['date']}",
         f"- machine: {m['cores']} cores, {m['memory_gib']} GiB, {m['platform']}",
         f"- Python {m['python']}, Snakemake {m['snakemake']}",
-        f"- reproduce: `.venv/bin/python benchmarks/bench_pipeline.py {data['argv']}`".rstrip()
-        + " (from the repository root)",
+        f"- reproduce: `{command}` (from the repository root)",
         f"- mode: {'--quick (indicative only)' if data['quick'] else 'full'}; "
         f"total benchmark wall time {data['total_s']:.0f} s",
         f"- load average (1/5/15 min) at start {fmt_load(data['loadavg_start'])}, at end "
