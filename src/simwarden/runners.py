@@ -19,7 +19,9 @@ from simwarden.errors import UserError
 KINDS = ("python", "command", "bonsai")
 PLACEHOLDERS = ("repo", "params", "outdir", "run")
 # What .NET prints for an exception that a Bonsai workflow threw; Bonsai still exits 0.
-BONSAI_EXCEPTION = re.compile(r"(Unhandled [Ee]xception|\b[A-Z]\w*(\.\w+)*Exception\b:)")
+BONSAI_EXCEPTION = re.compile(
+    r"(Unhandled [Ee]xception|\b[A-Z]\w*(\.\w+)*Exception\b:|\b[A-Z]\w*(\.\w+)*\.Exception\b:)"
+)
 
 
 @dataclass(frozen=True)
@@ -62,14 +64,18 @@ def check_template(template: str, where: str) -> None:
     """Refuse placeholders other than the plain names in PLACEHOLDERS (no attribute access)."""
     try:
         fields = [
-            name for _, name, spec, conv in string.Formatter().parse(template) if name is not None
+            (name, spec, conv)
+            for _, name, spec, conv in string.Formatter().parse(template)
+            if name is not None
         ]
     except ValueError as error:
         raise UserError(f"{where}: bad template {template!r}: {error}") from None
-    for name in fields:
-        if name not in PLACEHOLDERS:
+    for name, spec, conv in fields:
+        # Format specs and conversions are refused too: a nested spec can hide attribute access.
+        if name not in PLACEHOLDERS or spec or conv:
+            shown = "{" + name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
             raise UserError(
-                f"{where}: unknown placeholder {{{name}}} in {template!r}; "
+                f"{where}: unknown placeholder {shown} in {template!r}; "
                 f"accepted: {', '.join('{' + p + '}' for p in PLACEHOLDERS)}"
             )
 
