@@ -73,7 +73,6 @@ def default_profile(flow: Workflow, tmp: Path) -> None:
     (flow.root / "profiles" / "default" / "config.yaml").write_text("cores: 1\n")
 
 
-
 CASES: list[tuple[Callable[[Workflow, Path], None], list[str]]] = [
     (unknown_key, ["bogus: unknown key"]),
     (wrong_type, ["run_config.mem_mb: wrong type", '"lots"']),
@@ -93,14 +92,7 @@ CASES: list[tuple[Callable[[Workflow, Path], None], list[str]]] = [
 
 @pytest.mark.parametrize(
     ("edit", "fragments"),
-    [
-        pytest.param(
-            edit,
-            fragments,
-            id=edit.__name__,
-        )
-        for edit, fragments in CASES
-    ],
+    [pytest.param(edit, fragments, id=edit.__name__) for edit, fragments in CASES],
 )
 def test_bad_input_is_refused_with_one_line(
     workflow: Workflow,
