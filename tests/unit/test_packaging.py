@@ -28,7 +28,9 @@ def test_environment_yml_matches_pyproject_dependencies():
 
 
 def test_readme_test_command_is_what_ci_runs():
-    readme = (ROOT / "README.md").read_text()
-    ci = (ROOT / ".ci" / "run").read_text()
-    assert "<!-- test-command -->" in readme
-    assert "sed -n" in ci and "test-command" in ci  # CI extracts and runs the README's line
+    readme = (ROOT / "README.md").read_text().splitlines()
+    marker = readme.index("<!-- test-command -->")
+    assert readme[marker + 1] == "```bash"
+    command = readme[marker + 2]
+    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert ci_lines[-1] == command
