@@ -18,6 +18,7 @@ import signal
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import psutil
 
@@ -98,7 +99,7 @@ class ProcessTree:
     """The watched tree rooted at ``root_pid`` (the command the warden started)."""
 
     root_pid: int
-    cgroup_pids: Iterable[int] | None = None
+    cgroup: Any = None  # a cgroup.MemoryCgroup whose pids are members too, when one is in force
     _seen: dict[int, _Seen] = field(default_factory=dict)
     _finished_cpu: float = 0.0
     _finished_read: int = 0
@@ -114,7 +115,7 @@ class ProcessTree:
             self._foreign = {p.pid for p in psutil.Process(self._own_pid).children()}
         self._foreign.discard(self.root_pid)
 
-    def refresh(self, cgroup_pids: Iterable[int] = ()) -> None:
+    def refresh(self) -> None:
         """Rediscover members: descendants of the root and of adopted orphans, and cgroup pids.
 
         One scan of the process table serves the whole refresh.
@@ -123,8 +124,11 @@ class ProcessTree:
         children: dict[int, list[int]] = {}
         for pid, parent in parents.items():
             children.setdefault(parent, []).append(pid)
-        roots = [self.root_pid, *self._adopted_roots(children.get(self._own_pid, ())),
-                 *cgroup_pids]
+        roots = [
+            self.root_pid,
+            *self._adopted_roots(children.get(self._own_pid, ())),
+            *(self.cgroup.pids() if self.cgroup else ()),
+        ]
         stack = [pid for pid in roots if pid in parents]
         while stack:
             pid = stack.pop()
@@ -192,7 +196,7 @@ class ProcessTree:
 
     def alive(self) -> list[int]:
         """Members that still exist and are not zombies (after a fresh discovery)."""
-        self.refresh(self.cgroup_pids or ())
+        self.refresh()
         alive = []
         for pid, seen in list(self._seen.items()):
             try:

@@ -214,6 +214,8 @@ class _Run:
         self.leftovers = 0
         self.rusages: list[Any] = []
         self.root_status: int | None = None
+        self.cgroup_peak: int | None = None  # read from the cgroup just before it is removed
+        self.oom_kills = 0
 
     # -- checks that must pass before any process starts ---------------------------------------
     def check(self) -> str:
@@ -265,7 +267,7 @@ class _Run:
                 log_file.close()
             raise
         self.process = process
-        tree = ProcessTree(process.pid, cgroup_pids=None)
+        tree = ProcessTree(process.pid, cgroup=group)
         pumps = self._start_pumps(process, log_file)
         samples_file = _SamplesFile(self.opt.samples)
         hub = self._make_hub()
@@ -415,7 +417,7 @@ class _Run:
                 near = bool(limit and prev is not None and prev.rss_bytes > limit / 2)
                 period = REFRESH_NEAR_LIMIT_S if near or self.stop_deadline else REFRESH_PERIOD_S
                 if now - last_refresh >= period:
-                    tree.refresh(group.pids() if group else ())
+                    tree.refresh()
                     last_refresh = now
                     if sentinel:
                         sentinel.update([self.process.pid, *tree.pids()])
@@ -435,10 +437,11 @@ class _Run:
                     if pidfd is not None:
                         os.close(pidfd)
                         pidfd = None
-                    if not tree.alive():
+                    alive = tree.alive()
+                    if not alive:
                         return
                     if self.stop_deadline is None:
-                        self.leftovers = len(tree.alive())
+                        self.leftovers = len(alive)
                         self._begin_stop(
                             tree,
                             None,
@@ -475,13 +478,7 @@ class _Run:
             return
         if group is not None and group.oom_kills() > 0:
             self.stopped_by = "cgroup"
-            self._begin_stop(
-                tree,
-                "memory",
-                f"memory limit {format_bytes(limits.mem_bytes)} hit: "
-                "the kernel killed a process of the tree",
-                hub,
-            )
+            self._begin_stop(tree, "memory", self._kernel_kill_message(), hub)
             return
         if limits.mem_bytes and sample.rss_bytes > limits.mem_bytes:
             self.stopped_by = "poll"
@@ -545,6 +542,10 @@ class _Run:
                 return
         if self.opt.stop_file and os.path.exists(self.opt.stop_file):
             self._begin_stop(tree, "stopped", f"stop file {self.opt.stop_file!r} appeared", hub)
+
+    def _kernel_kill_message(self) -> str:
+        limit = format_bytes(self.limits.mem_bytes or 0)
+        return f"memory limit {limit} hit: the kernel killed a process of the tree"
 
     def _begin_stop(self, tree: ProcessTree, reason: str | None, why: str, hub) -> None:
         """Send the stop signal to the tree and start the grace period."""
@@ -642,12 +643,10 @@ class _Run:
         own_code = os.waitstatus_to_exitcode(status) if hasattr(os, "wait4") else status
         command_signal = -own_code if own_code < 0 else None
         own_code = 128 - own_code if own_code < 0 else own_code
-        if self.reason is None and group is not None and getattr(self, "oom_kills", 0) > 0:
+        if self.reason is None and self.oom_kills > 0:
+            # The kernel killed the whole tree before a sample saw it happen.
             self.reason, self.stopped_by = "memory", "cgroup"
-            self.stop_message = (
-                f"memory limit {format_bytes(self.limits.mem_bytes)} hit: "
-                "the kernel killed a process of the tree"
-            )
+            self.stop_message = self._kernel_kill_message()
         reason = self.reason or "exited"
         if reason == "exited":
             exit_code = own_code
@@ -697,7 +696,7 @@ class _Run:
             "mechanism": "cgroup" if group is not None else "poll",
             "peak_rss_bytes": self.peak_rss,
             "kernel_peak_rss_bytes": kernel_peak,
-            "cgroup_peak_bytes": getattr(self, "cgroup_peak", None),
+            "cgroup_peak_bytes": self.cgroup_peak,
             "cpu_user_s": round(sum(u.ru_utime for u in self.rusages), 3),
             "cpu_system_s": round(sum(u.ru_stime for u in self.rusages), 3),
             "read_bytes": self._io("read_bytes"),
@@ -707,7 +706,8 @@ class _Run:
             "host": {
                 "name": platform.node(),
                 # Not platform.platform(): it runs `uname -p` in a subprocess.
-                "platform": f"{uname.sysname}-{uname.release}-{uname.machine}" if uname
+                "platform": f"{uname.sysname}-{uname.release}-{uname.machine}"
+                if uname
                 else sys.platform,
                 "cpus": os.cpu_count(),
                 "memory_bytes": psutil.virtual_memory().total,

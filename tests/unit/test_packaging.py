@@ -18,9 +18,7 @@ def test_environment_yml_matches_pyproject_dependencies():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     wanted = dict(_name_and_spec(r) for r in pyproject["project"]["dependencies"])
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
-    conda = dict(
-        _name_and_spec(d) for d in environment["dependencies"] if isinstance(d, str)
-    )
+    conda = dict(_name_and_spec(d) for d in environment["dependencies"] if isinstance(d, str))
     conda.pop("pip")
     python = conda.pop("python")
     assert python == ">=" + pyproject["project"]["requires-python"].removeprefix(">=")
