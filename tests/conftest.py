@@ -22,19 +22,23 @@ def simwarden_argv(*args: str) -> list[str]:
 
 @pytest.fixture
 def procs():
-    """Register Popen objects; each is killed and reaped (with its descendants) at teardown."""
+    """Register Popen objects; at teardown each one, its process group (when it leads one) and
+    every descendant are killed and reaped."""
     started: list[subprocess.Popen] = []
     yield started
     for process in started:
         try:
-            children = psutil.Process(process.pid).children(recursive=True)
+            family = psutil.Process(process.pid).children(recursive=True)
         except psutil.Error:
-            children = []
-        for proc in [*children]:
+            family = []
+        if os.name == "posix" and process.poll() is None and os.getpgid(process.pid) == process.pid:
+            os.killpg(process.pid, 9)
+        for proc in family:
             try:
                 proc.kill()
             except psutil.Error:
                 pass
+        psutil.wait_procs(family, timeout=10)
         if process.poll() is None:
             process.kill()
         process.wait(timeout=TIMEOUT)

@@ -12,11 +12,9 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -200,32 +198,10 @@ def workflow(tmp_path: Path, shared_cache: Path) -> Workflow:
 
 
 @pytest.fixture
-def snakemake_procs() -> Iterator[list[subprocess.Popen[str]]]:
-    """Background snakemake processes (started with ``start_new_session=True``).
-
-    At teardown each one's whole process group and every descendant is killed and reaped.
-    """
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for process in started:
-        try:
-            family = psutil.Process(process.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            family = []
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        for proc in family:
-            try:
-                proc.kill()
-            except psutil.NoSuchProcess:
-                pass
-        psutil.wait_procs(family, timeout=10)
-        process.wait(timeout=TIMEOUT)
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+def snakemake_procs(procs: list[subprocess.Popen[str]]) -> list[subprocess.Popen[str]]:
+    """Background snakemake processes (started with ``start_new_session=True``), reaped with
+    their whole process group by the shared ``procs`` fixture."""
+    return procs
 
 
 def wait_until(condition: Any, what: str, timeout: float = TIMEOUT, step: float = 0.05) -> Any:
