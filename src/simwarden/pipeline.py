@@ -171,7 +171,8 @@ def run_simulation(job: SimulationJob) -> int:
     from simwarden.units import parse_duration, parse_size
     from simwarden.warden import Limits, RunOptions, run
 
-    checkout = Path(json.loads(Path(job.code).read_text())["path"])
+    provenance = json.loads(Path(job.code).read_text())
+    checkout = Path(provenance["path"])
     params = json.loads(Path(job.params_file).read_text())
     spec = RunnerSpec.from_config(job.runner)
     outdir = Path(job.outdir)
@@ -219,6 +220,7 @@ def run_simulation(job: SimulationJob) -> int:
         grace_s=parse_duration(config.get("grace", "5s"), "run_config.grace", allow_zero=True),
         cwd=str(outdir),
         env=env,
+        context=run_context(job, provenance, params),
     )
     result = run(argv, options)
     code = result.exit_code
@@ -237,6 +239,24 @@ def run_simulation(job: SimulationJob) -> int:
             f"; record kept at {kept}",
         )
     return code
+
+
+def run_context(
+    job: SimulationJob, provenance: Mapping[str, Any], params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What a record, a table row or a figure's metadata says about where a run came from."""
+    from simwarden.params import params_hash
+
+    return {
+        "run": job.run,
+        "repository": provenance.get("url"),
+        "commit": provenance.get("commit"),
+        "params_hash": params_hash(params),
+        "run_config": job.run_config.get("name"),
+        "attempt": job.attempt,
+        "mem_mb": job.mem_mb,
+        "runtime_min": job.runtime_min,
+    }
 
 
 def _signal(name: str) -> int:

@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,6 +90,9 @@ class RunOptions:
     env: dict[str, str] | None = None
     notifiers: Sequence[Any] = ()
     console: IO[str] | None = None  # where warden messages go; default sys.stderr
+    # Who ran this and on what (run id, repository, commit, params hash, run config, attempt):
+    # copied into the record as "context" so tables and plots need no other file.
+    context: Mapping[str, Any] | None = None
 
 
 @dataclass
@@ -714,6 +717,7 @@ class _Run:
                 "python": platform.python_version(),
             },
             "simwarden_version": __version__,
+            "context": dict(self.opt.context) if self.opt.context else None,
         }
 
     def _io(self, key: str) -> int | None:

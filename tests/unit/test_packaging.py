@@ -8,6 +8,10 @@ import yaml
 from tests.conftest import ROOT
 
 
+# PyPI names that conda-forge spells differently.
+CONDA_NAMES = {"tables": "pytables"}
+
+
 def _name_and_spec(requirement: str) -> tuple[str, str]:
     match = re.match(r"^\s*([A-Za-z0-9_.-]+)\s*(.*)$", requirement)
     assert match, requirement
@@ -16,7 +20,10 @@ def _name_and_spec(requirement: str) -> tuple[str, str]:
 
 def test_environment_yml_matches_pyproject_dependencies():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    wanted = dict(_name_and_spec(r) for r in pyproject["project"]["dependencies"])
+    wanted = {
+        CONDA_NAMES.get(name, name): spec
+        for name, spec in map(_name_and_spec, pyproject["project"]["dependencies"])
+    }
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = dict(_name_and_spec(d) for d in environment["dependencies"] if isinstance(d, str))
     conda.pop("pip")
