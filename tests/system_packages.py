@@ -70,4 +70,6 @@ def require_debian_packages(
         _cannot(f"{what}; {problem}", require_env)
     still = _missing(programs)
     if still:
-        _cannot(f"{', '.join(still)} still missing after installing {' '.join(packages)}", require_env)
+        _cannot(
+            f"{', '.join(still)} still missing after installing {' '.join(packages)}", require_env
+        )
