@@ -33,6 +33,14 @@ email (--notify-email) reads SIMWARDEN_SMTP_HOST, _PORT, _USER, _PASSWORD, _FROM
 """
 
 
+# Subcommands whose module parses its own arguments: name -> (module, one-line help).
+DELEGATED = {
+    "status": "show every run of the workflow: never run, up to date, stale (why), failed (why)",
+    "bench": "benchmark table: collect, compare two tables, suggest mem_mb/runtime",
+}
+DELEGATED_MODULES = {"status": "simwarden.status", "bench": "simwarden.bench"}
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that raises UserError (one line, exit 125) instead of exiting 2 with usage."""
 
@@ -116,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ADDR",
         help="email each event to ADDR (SMTP settings from SIMWARDEN_SMTP_*)",
     )
+    # These parse their own options (see their --help); listed here for `simwarden --help`.
+    for name, help_text in DELEGATED.items():
+        commands.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
@@ -237,6 +248,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args_list and args_list[0] == "run":
             return cmd_run(args_list[1:])
+        if args_list and args_list[0] in DELEGATED:
+            import importlib
+
+            module = importlib.import_module(DELEGATED_MODULES[args_list[0]])
+            return module.cli_main(args_list[1:])
         args = build_parser().parse_args(args_list)
         if args.subcommand is None:
             build_parser().print_help()

@@ -158,6 +158,8 @@ class SimulationJob:
     mem_mb: int | None
     runtime_min: float | None
     attempt: int = 1
+    figures_dir: str | None = None  # python runner: every figure is saved here at the end
+    figure_formats: tuple[str, ...] = ()
 
 
 def run_simulation(job: SimulationJob) -> int:
@@ -176,9 +178,11 @@ def run_simulation(job: SimulationJob) -> int:
     params = json.loads(Path(job.params_file).read_text())
     spec = RunnerSpec.from_config(job.runner)
     outdir = Path(job.outdir)
-    if outdir.exists():
-        shutil.rmtree(outdir)
-    outdir.mkdir(parents=True)
+    fresh = [outdir, *([Path(job.figures_dir)] if job.figures_dir else [])]
+    for directory in fresh:
+        if directory.exists():
+            shutil.rmtree(directory)
+        directory.mkdir(parents=True)
     argv = build_argv(
         spec,
         repo=checkout,
@@ -204,6 +208,18 @@ def run_simulation(job: SimulationJob) -> int:
         "SIMWARDEN_PARAMS": str(Path(job.params_file).resolve()),
         "SIMWARDEN_OUTDIR": str(outdir.resolve()),
     }
+    context = run_context(job, provenance, params)
+    if job.figures_dir and job.figure_formats and spec.kind == "python":
+        from simwarden.figures import autosave_env
+
+        env.update(
+            autosave_env(
+                Path(job.figures_dir).resolve(),
+                job.figure_formats,
+                context,
+                pythonpath=env.get("PYTHONPATH"),
+            )
+        )
     for path in (job.record, job.samples, job.log):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     options = RunOptions(
@@ -220,7 +236,7 @@ def run_simulation(job: SimulationJob) -> int:
         grace_s=parse_duration(config.get("grace", "5s"), "run_config.grace", allow_zero=True),
         cwd=str(outdir),
         env=env,
-        context=run_context(job, provenance, params),
+        context=context,
     )
     result = run(argv, options)
     code = result.exit_code
@@ -232,7 +248,8 @@ def run_simulation(job: SimulationJob) -> int:
     if code != 0:
         kept = f"{job.log}.attempt{job.attempt}.record.json"
         shutil.copyfile(job.record, kept)
-        shutil.rmtree(outdir, ignore_errors=True)
+        for directory in fresh:
+            shutil.rmtree(directory, ignore_errors=True)
         _say(
             job.log,
             f"run {job.run} failed (attempt {job.attempt}): {result.record['message']}"
