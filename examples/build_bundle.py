@@ -4,11 +4,19 @@
     python examples/build_bundle.py            # (re)build the bundle, print the SHAs
     python examples/build_bundle.py --check    # exit 1 if the shipped bundle is stale
 
-The repository has two commits made from ``examples/demo_sim/``: ``v0.1`` (the sources plus
-``VERSION`` = ``0.1``) and ``v0.2`` on branch ``main`` (``VERSION`` = ``0.2`` and a
-``CHANGELOG.md``). Author, committer, dates, file order and modes are fixed and user/system git
+The repository has three commits on branch ``main``, each tagged: ``v0.1`` (LIF network demo,
+``VERSION`` = ``0.1``), ``v0.2`` (adds a ``CHANGELOG.md``) and ``v0.3``, the newest release, made
+from the current ``examples/demo_sim/`` (phase timers, labelled figures shown at the end).
+
+Released commits never change: ``v0.1`` and ``v0.2`` are pinned by SHA in ``FROZEN`` and copied
+from the shipped bundle (git checks every object against its hash), because the sources in
+``examples/demo_sim/`` have moved on. Only the newest release (``RELEASE``) is built from the
+sources. Author, committer, dates, file order and modes are fixed and user/system git
 configuration is ignored, so the same sources always give the same commit SHAs. Files under
 ``__pycache__`` and ``*.pyc`` are left out. Tags are lightweight (no tagger, no date).
+
+To cut a release: add the current newest tag and its SHA to ``FROZEN``, point ``RELEASE`` at the
+new version (a later date, its CHANGELOG line), run this script and commit the bundle.
 """
 
 from __future__ import annotations
@@ -25,20 +33,27 @@ SOURCE_DIR = HERE / "demo_sim"
 BUNDLE_PATH = HERE / "demo-sim.bundle"
 NAME = "simwarden demo"
 EMAIL = "demo@simwarden.invalid"
-# (git date, VERSION, commit message, extra files) per commit, oldest first.
-RELEASES: tuple[tuple[str, str, str, dict[str, bytes]], ...] = (
-    ("@1704067200 +0000", "0.1", "demo_sim 0.1: LIF network demo", {}),
-    (
-        "@1706745600 +0000",
-        "0.2",
-        "demo_sim 0.2: add CHANGELOG",
-        {
-            "CHANGELOG.md": (
-                b"# Changelog\n\n"
-                b"- 0.2: add this changelog; the model and its output are unchanged from 0.1.\n"
-            )
-        },
-    ),
+# Released commits, oldest first: (tag, commit SHA). Copied from the shipped bundle, never rebuilt.
+FROZEN: tuple[tuple[str, str], ...] = (
+    ("v0.1", "b37f8a68b1f9f330cb9da370a4439b1f22af10de"),
+    ("v0.2", "71d87757eadd7abef2e0c38caada0572f4f7ad3a"),
+)
+# The newest release, built from the sources on top of the last frozen one:
+# (git date, VERSION, commit message, extra files).
+RELEASE: tuple[str, str, str, dict[str, bytes]] = (
+    "@1709251200 +0000",
+    "0.3",
+    "demo_sim 0.3: phase timers, labelled figures shown at the end",
+    {
+        "CHANGELOG.md": (
+            b"# Changelog\n\n"
+            b"- 0.3: time the phases (connect, simulate, figures, write) into output.h5's\n"
+            b"  `benchmark` group; label the figures and show them with plt.show() at the end\n"
+            b"  instead of saving them (simwarden's pipeline saves them by label). The model and\n"
+            b"  its data are unchanged.\n"
+            b"- 0.2: add this changelog; the model and its output are unchanged from 0.1.\n"
+        )
+    },
 )
 IGNORED_DIRS = frozenset({"__pycache__"})
 IGNORED_SUFFIXES = (".pyc",)
@@ -80,7 +95,7 @@ def _git_env(date: str) -> dict[str, str]:
     return env
 
 
-def _git(repo: Path, *args: str, date: str = RELEASES[0][0], data: bytes | None = None) -> str:
+def _git(repo: Path, *args: str, date: str = RELEASE[0], data: bytes | None = None) -> str:
     """Run git in ``repo`` with a fixed identity and no user config; return stripped stdout."""
     argv = ["git", "-C", str(repo), "-c", "core.autocrlf=false", "-c", "pack.threads=1", *args]
     done = subprocess.run(argv, input=data, capture_output=True, env=_git_env(date), check=False)
@@ -95,42 +110,67 @@ def _add_blob(repo: Path, rel: str, content: bytes) -> None:
     _git(repo, "update-index", "--add", "--cacheinfo", f"100644,{blob},{rel}")
 
 
-def build_repo(repo: Path, src: Path = SOURCE_DIR) -> dict[str, str]:
+def _copy_frozen(repo: Path, history: Path) -> str:
+    """Fetch the ``FROZEN`` tags from the bundle ``history`` into ``repo``; return the last SHA.
+
+    Exits with a message naming the bundle and the tag when a tag is missing or points elsewhere.
+    """
+    if not history.is_file():
+        raise SystemExit(
+            f"{history}: not found; the released commits ({', '.join(t for t, _ in FROZEN)}) are "
+            "copied from the shipped bundle: restore it from version control"
+        )
+    specs = [f"refs/tags/{tag}:refs/tags/{tag}" for tag, _ in FROZEN]
+    _git(repo, "fetch", "-q", "--no-tags", str(history.resolve()), *specs)
+    for tag, sha in FROZEN:
+        found = _git(repo, "rev-parse", f"refs/tags/{tag}^{{commit}}")
+        if found != sha:
+            raise SystemExit(
+                f"{history}: tag {tag} is {found}, but the release is {sha}; restore the shipped "
+                "bundle from version control (released commits never change)"
+            )
+    return FROZEN[-1][1]
+
+
+def build_repo(repo: Path, src: Path = SOURCE_DIR, history: Path = BUNDLE_PATH) -> dict[str, str]:
     """Create the demo repository in the empty or missing directory ``repo``.
 
-    Returns the refs: ``{"refs/heads/main": sha, "refs/tags/v0.1": sha, "refs/tags/v0.2": sha}``.
-    Every file gets mode 100644, whatever its mode on disk.
+    The ``FROZEN`` releases come from the bundle ``history`` (checked against their SHAs); the
+    newest release is committed on top from ``src``: every source file with mode 100644,
+    whatever its mode on disk, plus ``VERSION`` and the release's extra files.
+    Returns the refs: ``{"refs/heads/main": sha, "refs/tags/v0.1": sha, ...}``.
     """
     repo.mkdir(parents=True, exist_ok=True)
     _git(repo, "init", "-q", "--initial-branch=main")
-    for rel in source_files(src):
-        _add_blob(repo, rel, (src / rel).read_bytes())
-    refs: dict[str, str] = {}
-    parent: list[str] = []
-    for date, version, message, extra in RELEASES:
-        _add_blob(repo, "VERSION", f"{version}\n".encode())
-        for rel, content in sorted(extra.items()):
-            _add_blob(repo, rel, content)
-        tree = _git(repo, "write-tree", date=date)
-        sha = _git(repo, "commit-tree", tree, *parent, "-m", message, date=date)
-        _git(repo, "update-ref", f"refs/tags/v{version}", sha)
-        refs[f"refs/tags/v{version}"] = sha
-        parent = ["-p", sha]
-    _git(repo, "update-ref", "refs/heads/main", refs[f"refs/tags/v{RELEASES[-1][1]}"])
+    parent = _copy_frozen(repo, history)
+    date, version, message, extra = RELEASE
+    files = {rel: (src / rel).read_bytes() for rel in source_files(src)}
+    files.update({"VERSION": f"{version}\n".encode(), **extra})
+    for rel, content in sorted(files.items()):
+        _add_blob(repo, rel, content)
+    tree = _git(repo, "write-tree", date=date)
+    sha = _git(repo, "commit-tree", tree, "-p", parent, "-m", message, date=date)
+    _git(repo, "update-ref", f"refs/tags/v{version}", sha)
+    _git(repo, "update-ref", "refs/heads/main", sha)
     _git(repo, "symbolic-ref", "HEAD", "refs/heads/main")
+    refs = {f"refs/tags/{tag}": frozen for tag, frozen in FROZEN}
+    refs[f"refs/tags/v{version}"] = sha
     refs["refs/heads/main"] = _git(repo, "rev-parse", "refs/heads/main")
     return dict(sorted(refs.items()))
 
 
-def build_bundle(out: Path = BUNDLE_PATH, src: Path = SOURCE_DIR) -> dict[str, str]:
+def build_bundle(
+    out: Path = BUNDLE_PATH, src: Path = SOURCE_DIR, history: Path = BUNDLE_PATH
+) -> dict[str, str]:
     """Build the repository in a temporary directory and write its bundle to ``out``.
 
-    The bundle is written beside ``out`` and renamed into place, so ``out`` is never partial.
+    The bundle is written beside ``out`` and renamed into place, so ``out`` is never partial
+    (``out`` may be ``history``: the released commits are copied before it is replaced).
     Returns the refs as :func:`build_repo` does.
     """
     with tempfile.TemporaryDirectory(prefix="demo-sim-build-") as tmp:
         repo = Path(tmp) / "demo_sim"
-        refs = build_repo(repo, src)
+        refs = build_repo(repo, src, history)
         partial = out.with_name(f".{out.name}.partial")
         _git(repo, "bundle", "create", "-q", str(partial.resolve()), "--all")
         os.replace(partial, out)
@@ -148,13 +188,18 @@ def list_heads(bundle: Path) -> dict[str, str]:
     return dict(sorted(refs.items()))
 
 
-def check(bundle: Path = BUNDLE_PATH, src: Path = SOURCE_DIR) -> list[str]:
-    """Rebuild in a temporary directory; return one line per differing ref (empty: up to date)."""
+def check(
+    bundle: Path = BUNDLE_PATH, src: Path = SOURCE_DIR, history: Path | None = None
+) -> list[str]:
+    """Rebuild in a temporary directory; return one line per differing ref (empty: up to date).
+
+    The released commits are copied from ``history`` (default: ``bundle`` itself).
+    """
     if not bundle.is_file():
         return [f"{bundle} does not exist"]
     with tempfile.TemporaryDirectory(prefix="demo-sim-check-") as tmp:
         rebuilt = Path(tmp) / bundle.name
-        build_bundle(rebuilt, src)
+        build_bundle(rebuilt, src, bundle if history is None else history)
         fresh = list_heads(rebuilt)
     shipped = list_heads(bundle)
     return [

@@ -9,8 +9,18 @@ rule run_simulation:
         data=directory("results/runs/{run}/data"),
         record="results/runs/{run}/record.json",
         samples="results/runs/{run}/samples.tsv",
+        # Every matplotlib figure of a Python simulation, saved at its end with provenance.
+        figures=report(
+            directory("results/figures/{run}"),
+            patterns=["png/{name}.png"],
+            caption="../workflow/report/figure.rst",
+            category="Figures",
+            subcategory="{run}",
+            labels={"figure": "{name}"},
+        ),
     params:
         runner=config["runner"],
+        figure_formats=config["figure_formats"],
         run_config=config["run_config"],
     log:
         "logs/run_simulation/{run}.log",

@@ -3,8 +3,10 @@
 
 Usage: ``python simulate.py PARAMS_JSON OUTDIR``
 
-Writes ``OUTDIR/output.h5`` and ``OUTDIR/figures/*.png``. Environment: ``SIMWARDEN_QUICK=1``
-divides the duration by 10, ``SIMWARDEN_SCALE=F`` multiplies the number of neurons by F.
+Writes ``OUTDIR/output.h5`` (with the time each phase took in its ``benchmark`` group) and
+makes labelled figures, shown with ``plt.show()`` at the end: under simwarden's pipeline they are
+saved by label, by hand they are shown. Environment: ``SIMWARDEN_QUICK=1`` divides the duration
+by 10, ``SIMWARDEN_SCALE=F`` multiplies the number of neurons by F.
 SIGTERM/SIGINT stop the run at the next step and exit 128+N; SIGUSR1 stops it and exits 0.
 Either way ``output.h5`` holds the steps done so far with the attribute ``completed=False``.
 Exit codes: 0 done (or stopped by SIGUSR1), 1 output could not be written, 2 bad parameters,
@@ -13,6 +15,7 @@ arguments or environment, 130/143 stopped by SIGINT/SIGTERM. See README.md.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -20,12 +23,50 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import numpy as np
+
+try:
+    from simwarden.timers import Timers
+except ImportError:  # simwarden is not installed: the part of its Timers this script uses
+
+    class Timers:  # type: ignore[no-redef]
+        """Cumulative phase timers, written in the same layout as ``simwarden.timers``."""
+
+        def __init__(self) -> None:
+            self._seconds: dict[str, float] = {}
+            self._count: dict[str, int] = {}
+
+        @contextlib.contextmanager
+        def time(self, name: str) -> Iterator[None]:
+            begin = time.perf_counter()
+            try:
+                yield
+            finally:
+                spent = time.perf_counter() - begin
+                self._seconds[name] = self._seconds.get(name, 0.0) + spent
+                self._count[name] = self._count.get(name, 0) + 1
+
+        def as_dict(self) -> dict[str, float]:
+            return dict(self._seconds)
+
+        def write(self, target: Any, group: str = "benchmark") -> None:
+            if group in target:
+                del target[group]
+            node = target.create_group(group, track_order=True)
+            node.attrs["unit"] = "s"
+            for name, seconds in self._seconds.items():
+                data = node.create_dataset(
+                    name, data=[seconds], dtype="float64", chunks=(1,), compression="gzip"
+                )
+                data.attrs["count"] = self._count[name]
+                data.attrs["cumulative"] = True
+
 
 HERE = Path(__file__).resolve().parent
 SCHEMA_PATH = HERE / "schema.json"
@@ -34,7 +75,6 @@ EXIT_WRITE_FAILED = 1
 EXIT_BAD_INPUT = 2
 # Stop signals and the exit code each one ends the run with.
 STOP_SIGNALS: dict[str, int] = {"SIGTERM": 128 + 15, "SIGINT": 128 + 2, "SIGUSR1": 0}
-NON_INTERACTIVE_BACKENDS = frozenset({"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"})
 RASTER_MAX_SPIKES = 200_000
 VOLTAGE_WRITE_BLOCK_BYTES = 4 * 1024**2
 
@@ -236,21 +276,29 @@ def connect(
 
 
 def simulate(
-    params: dict[str, Any], n: int, steps: int, stop: StopRequest, progress: bool = True
+    params: dict[str, Any],
+    n: int,
+    steps: int,
+    stop: StopRequest,
+    progress: bool = True,
+    timers: Timers | None = None,
 ) -> Result:
     """Run the network for ``steps`` steps of ``dt_ms`` or until ``stop`` is set.
 
     Membrane update per step (exact for the leak): v <- v_rest + (v - v_rest) * exp(-dt/tau)
     + recurrent and external jumps; neurons in their refractory period sit at v_reset.
+    Building the connectivity is timed as ``connect``, the steps as ``simulate``.
     """
+    timers = Timers() if timers is None else timers
     net, neu, inp = params["network"], params["neuron"], params["input"]
     dt = params["dt_ms"]
     rng = np.random.default_rng(params["seed"])
     n_exc = round(net["exc_fraction"] * n)
     w_exc = net["weight_mv"]
-    indptr, targets, weights = connect(
-        rng, n, net["p_connect"], n_exc, w_exc, -net["g_inhibition"] * w_exc
-    )
+    with timers.time("connect"):
+        indptr, targets, weights = connect(
+            rng, n, net["p_connect"], n_exc, w_exc, -net["g_inhibition"] * w_exc
+        )
     delay = max(1, round(net["delay_ms"] / dt))
     ring = np.zeros((delay + 1, n))  # pending recurrent input, slot = step % (delay + 1)
     decay = math.exp(-dt / neu["tau_m_ms"])
@@ -274,41 +322,42 @@ def simulate(
             f"running: {n} neurons ({n_exc} excitatory, {n - n_exc} inhibitory), "
             f"{len(targets)} synapses, {steps} steps of {dt:g} ms, seed {params['seed']}{mem}"
         )
-    done = 0
-    for k in range(steps):
-        if stop.name is not None:
-            break
-        if k in marks:
-            say(f"progress: {marks[k]}% (t = {k * dt:.1f} ms, {n_spikes} spikes)")
-        now = ring[k % (delay + 1)]
-        if ext_lam > 0:
-            now += rng.poisson(ext_lam, n) * w_exc
-        v -= v_rest
-        v *= decay
-        v += v_rest
-        v += now
-        now[:] = 0.0
-        refractory = ref_left > 0
-        v[refractory] = v_reset
-        ref_left[refractory] -= 1
-        fired = np.flatnonzero(v >= v_th)
-        if fired.size:
-            v[fired] = v_reset
-            ref_left[fired] = ref_steps
-            rec_steps.append(np.full(fired.size, k, dtype=np.int64))
-            rec_ids.append(fired.astype(np.int32))
-            n_spikes += fired.size
-            # Synapse indices of all fired rows, without a Python loop over them.
-            starts, lens = indptr[fired], indptr[fired + 1] - indptr[fired]
-            total = int(lens.sum())
-            if total:
-                offsets = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(total)
-                ring[(k + delay) % (delay + 1)] += np.bincount(
-                    targets[offsets], weights=weights[offsets], minlength=n
-                )
-        if voltage is not None:
-            voltage[:, k] = v
-        done = k + 1
+    with timers.time("simulate"):
+        done = 0
+        for k in range(steps):
+            if stop.name is not None:
+                break
+            if k in marks:
+                say(f"progress: {marks[k]}% (t = {k * dt:.1f} ms, {n_spikes} spikes)")
+            now = ring[k % (delay + 1)]
+            if ext_lam > 0:
+                now += rng.poisson(ext_lam, n) * w_exc
+            v -= v_rest
+            v *= decay
+            v += v_rest
+            v += now
+            now[:] = 0.0
+            refractory = ref_left > 0
+            v[refractory] = v_reset
+            ref_left[refractory] -= 1
+            fired = np.flatnonzero(v >= v_th)
+            if fired.size:
+                v[fired] = v_reset
+                ref_left[fired] = ref_steps
+                rec_steps.append(np.full(fired.size, k, dtype=np.int64))
+                rec_ids.append(fired.astype(np.int32))
+                n_spikes += fired.size
+                # Synapse indices of all fired rows, without a Python loop over them.
+                starts, lens = indptr[fired], indptr[fired + 1] - indptr[fired]
+                total = int(lens.sum())
+                if total:
+                    offsets = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(total)
+                    ring[(k + delay) % (delay + 1)] += np.bincount(
+                        targets[offsets], weights=weights[offsets], minlength=n
+                    )
+            if voltage is not None:
+                voltage[:, k] = v
+            done = k + 1
     empty_i64, empty_i32 = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
     return Result(
         n_neurons=n,
@@ -348,73 +397,91 @@ def code_version() -> str:
 
 
 def write_output(
-    path: Path, result: Result, params: dict[str, Any], attrs: dict[str, Any], bin_steps: int
+    path: Path,
+    result: Result,
+    params: dict[str, Any],
+    attrs: dict[str, Any],
+    bin_steps: int,
+    timers: Timers,
 ) -> None:
     """Write ``output.h5`` via a temporary file renamed into place.
 
     A run killed while writing therefore leaves no ``output.h5`` rather than a truncated one.
     The voltage trace is written in blocks of rows (about 4 MB each), so that writing it,
-    also a partial one, never copies the whole array.
+    also a partial one, never copies the whole array. Writing the data is timed as ``write``;
+    then every timer goes into the group ``benchmark``, in the same file.
     """
     import h5py
 
     dt = params["dt_ms"]
     tmp = path.with_name(f".{path.name}.partial")
     with h5py.File(tmp, "w") as f:
-        spikes = f.create_group("spikes")
-        spikes.create_dataset("times_ms", data=result.spike_steps * dt)
-        spikes.create_dataset("neuron_ids", data=result.spike_ids)
-        t_ms, rate = population_rate(result, bin_steps, dt)
-        group = f.create_group("population_rate")
-        group.create_dataset("t_ms", data=t_ms)
-        group.create_dataset("rate_hz", data=rate)
-        group.attrs["bin_ms"] = bin_steps * dt
-        if result.voltage is not None:
-            n, done = result.n_neurons, result.steps_done
-            dset = f.create_dataset("voltage_mv", shape=(n, done), dtype=np.float64)
-            # Whole rows at a time: the file is written front to back. (Column blocks would
-            # scatter small writes over the file, which crawls when a memory cgroup leaves
-            # little room for the page cache.)
-            rows = max(1, VOLTAGE_WRITE_BLOCK_BYTES // max(1, done * 8))
-            for start in range(0, n if done else 0, rows):
-                stop = min(start + rows, n)
-                dset[start:stop, :] = np.ascontiguousarray(result.voltage[start:stop, :done])
-        for key, value in flatten(params).items():
-            f.attrs[key] = value
-        f.attrs["params_json"] = json.dumps(params, sort_keys=True)
-        for key, value in attrs.items():
-            f.attrs[key] = value
+        with timers.time("write"):
+            _write_data(f, result, params, attrs, bin_steps, dt)
+        timers.write(f)
     os.replace(tmp, path)
 
 
+def _write_data(
+    f: Any, result: Result, params: dict[str, Any], attrs: dict[str, Any], bin_steps: int, dt: float
+) -> None:
+    spikes = f.create_group("spikes")
+    spikes.create_dataset("times_ms", data=result.spike_steps * dt)
+    spikes.create_dataset("neuron_ids", data=result.spike_ids)
+    t_ms, rate = population_rate(result, bin_steps, dt)
+    group = f.create_group("population_rate")
+    group.create_dataset("t_ms", data=t_ms)
+    group.create_dataset("rate_hz", data=rate)
+    group.attrs["bin_ms"] = bin_steps * dt
+    if result.voltage is not None:
+        n, done = result.n_neurons, result.steps_done
+        dset = f.create_dataset("voltage_mv", shape=(n, done), dtype=np.float64)
+        # Whole rows at a time: the file is written front to back. (Column blocks would
+        # scatter small writes over the file, which crawls when a memory cgroup leaves
+        # little room for the page cache.)
+        rows = max(1, VOLTAGE_WRITE_BLOCK_BYTES // max(1, done * 8))
+        for start in range(0, n if done else 0, rows):
+            stop = min(start + rows, n)
+            dset[start:stop, :] = np.ascontiguousarray(result.voltage[start:stop, :done])
+    for key, value in flatten(params).items():
+        f.attrs[key] = value
+    f.attrs["params_json"] = json.dumps(params, sort_keys=True)
+    for key, value in attrs.items():
+        f.attrs[key] = value
+
+
 def _use_backend() -> None:
-    """Use Agg unless a backend was chosen already (MPLBACKEND, matplotlibrc, matplotlib.use)."""
+    """Under simwarden (``SIMWARDEN_RUN_ID`` set), use Agg unless a backend was chosen already.
+
+    Then ``plt.show()`` never waits for windows to be closed in a pipeline run, even with a
+    display; by hand, matplotlib picks its usual (interactive, if there is a display) backend.
+    """
     import matplotlib
 
+    if not os.environ.get("SIMWARDEN_RUN_ID"):
+        return
     chosen = getattr(matplotlib.rcParams, "_get_backend_or_none", None)
     configured = chosen() if chosen is not None else os.environ.get("MPLBACKEND")
     if not configured:
         matplotlib.use("Agg")
 
 
-def make_figures(
-    result: Result, params: dict[str, Any], bin_steps: int, outdir: Path
-) -> list[Path]:
-    """Save the raster, population-rate (and voltage) figures; return their paths.
+def make_figures(result: Result, params: dict[str, Any], bin_steps: int) -> list[Any]:
+    """Make the raster, population-rate (and voltage) figures, labelled by those names.
 
-    Calls ``plt.show()`` afterwards only for an interactive backend (or a ``module://`` one,
-    which may hook ``show``), so that it stays silent under Agg.
+    Nothing is saved here: ``main`` calls ``plt.show()`` at the end, and simwarden's pipeline
+    saves every open figure under its label (``raster``, ``population_rate``, ``voltage``).
     """
     _use_backend()
     import matplotlib.pyplot as plt
 
     dt = params["dt_ms"]
-    outdir.mkdir(parents=True, exist_ok=True)
-    saved: list[Path] = []
+    figures: list[Any] = []
     times = result.spike_steps * dt
     span = (0.0, result.steps_done * dt)
 
     fig, ax = plt.subplots(figsize=(8, 4))
+    fig.set_label("raster")
     shown = min(times.size, RASTER_MAX_SPIKES)
     exc = result.spike_ids[:shown] < result.n_excitatory
     for mask, color in ((exc, "tab:red"), (~exc, "tab:blue")):
@@ -428,11 +495,11 @@ def make_figures(
     ax.set_xlim(*span)
     ax.set_ylim(-0.5, result.n_neurons - 0.5)
     fig.tight_layout()
-    saved.append(outdir / "raster.png")
-    fig.savefig(saved[-1], dpi=100)
+    figures.append(fig)
 
     t_ms, rate = population_rate(result, bin_steps, dt)
     fig, ax = plt.subplots(figsize=(8, 3))
+    fig.set_label("population_rate")
     ax.step(t_ms, rate, where="post", color="black", linewidth=0.8)
     if rate.size:
         ax.axhline(
@@ -444,11 +511,11 @@ def make_figures(
     ax.set_ylabel("rate (Hz per neuron)")
     ax.set_xlim(*span)
     fig.tight_layout()
-    saved.append(outdir / "population_rate.png")
-    fig.savefig(saved[-1], dpi=100)
+    figures.append(fig)
 
     if result.voltage is not None:
         fig, ax = plt.subplots(figsize=(8, 3))
+        fig.set_label("voltage")
         t_axis = np.arange(result.steps_done) * dt
         picks = np.unique(
             np.linspace(0, result.n_neurons - 1, min(3, result.n_neurons)).astype(int)
@@ -463,14 +530,15 @@ def make_figures(
         ax.set_ylabel("V (mV)")
         ax.legend(loc="upper right", fontsize="small")
         fig.tight_layout()
-        saved.append(outdir / "voltage.png")
-        fig.savefig(saved[-1], dpi=100)
+        figures.append(fig)
+    return figures
 
-    backend = plt.get_backend().lower()
-    if backend not in NON_INTERACTIVE_BACKENDS:
-        plt.show()
-    plt.close("all")
-    return saved
+
+def show_figures() -> None:
+    """``plt.show()``: shows the figures by hand; under the pipeline it returns at once."""
+    import matplotlib.pyplot as plt
+
+    plt.show()
 
 
 # --- entry point ---------------------------------------------------------------------------
@@ -513,7 +581,8 @@ def main(argv: list[str]) -> int:
     steps = max(1, round(duration / dt))
     bin_steps = max(1, round(params["rate_bin_ms"] / dt))
 
-    result = simulate(params, n_scaled, steps, stop)
+    timers = Timers()
+    result = simulate(params, n_scaled, steps, stop, timers=timers)
     completed = result.steps_done == steps
     rate = (
         result.spike_ids.size / (n_scaled * result.steps_done * dt / 1000.0)
@@ -535,13 +604,21 @@ def main(argv: list[str]) -> int:
         "scale": settings.scale,
         "code_version": code_version(),
     }
+    figures: list[Any] = []
+    if stop.name is None:
+        with timers.time("figures"):
+            figures = make_figures(result, params, bin_steps)
     out = outdir / "output.h5"
     try:
-        write_output(out, result, params, attrs, bin_steps)
+        write_output(out, result, params, attrs, bin_steps, timers)
     except OSError as exc:
         print(f"{PROG}: error: cannot write {out}: {exc}", file=sys.stderr)
         return EXIT_WRITE_FAILED
     if stop.name is not None:
+        if figures:  # the stop came while they were made: a stopped run shows none
+            import matplotlib.pyplot as plt
+
+            plt.close("all")
         code = STOP_SIGNALS[stop.name]
         what = "partial" if not completed else "complete"
         say(
@@ -550,11 +627,12 @@ def main(argv: list[str]) -> int:
             f"(completed={completed}), no figures, exit {code}"
         )
         return code
-    figures = make_figures(result, params, bin_steps, outdir / "figures")
+    phases = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in timers.as_dict().items())
     say(
-        f"done: {result.spike_ids.size} spikes, mean rate {rate:.1f} Hz; wrote {out} and "
-        f"{len(figures)} figures in {time.monotonic() - started:.1f} s"
+        f"done: {result.spike_ids.size} spikes, mean rate {rate:.1f} Hz; wrote {out} and made "
+        f"{len(figures)} figures in {time.monotonic() - started:.1f} s ({phases})"
     )
+    show_figures()
     return 0
 
 

@@ -4,40 +4,48 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from simwarden.errors import UserError
 
 
-def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
-    """Write ``data`` as JSON (sorted keys, indent 2, UTF-8, trailing newline), atomically.
+def replace_atomically(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
+    """Call ``write(tmp)`` for a fresh temp file beside ``path``, fsync it, rename it over ``path``.
 
-    The text goes to a temp file in the same directory (created with the parent directories if
-    missing), is fsynced, then renamed over ``path`` with :func:`os.replace`: readers see the old
-    file or the complete new one, never a partial one. The file gets the usual umask-based mode.
-    Data JSON cannot hold (NaN, infinity, other objects) raises ValueError/TypeError before any
-    file is touched; a failed write removes its temp file and leaves the old file as it was.
+    Readers see the old file or the complete new one, never a partial one (the temp file is in
+    the same directory, created with the parent directories if missing). A failed ``write``
+    removes its temp file and leaves the old file as it was. Returns ``path``.
     """
-    path = Path(path)
-    text = json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
+        tmp = target.with_name(f".{target.name}.{os.urandom(6).hex()}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         except FileExistsError:
             continue
         break
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
+        write(tmp)
+        with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return target
+
+
+def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
+    """Write ``data`` as JSON (sorted keys, indent 2, UTF-8, trailing newline), atomically.
+
+    Data JSON cannot hold (NaN, infinity, other objects) raises ValueError/TypeError before any
+    file is touched; see :func:`replace_atomically` for what readers may see.
+    """
+    text = json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    replace_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def check_output_path(path: str | os.PathLike[str], option: str) -> Path:

@@ -209,7 +209,7 @@ def run_simulation(job: SimulationJob) -> int:
         "SIMWARDEN_OUTDIR": str(outdir.resolve()),
     }
     context = run_context(job, provenance, params)
-    if job.figures_dir and job.figure_formats and spec.kind == "python":
+    if job.figures_dir and job.figure_formats and spec.kind in ("python", "command"):
         from simwarden.figures import autosave_env
 
         env.update(

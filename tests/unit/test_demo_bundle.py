@@ -1,4 +1,4 @@
-"""The shipped demo bundle is a reproducible build of examples/demo_sim/."""
+"""The shipped demo bundle: released commits frozen, the newest built from examples/demo_sim/."""
 
 from __future__ import annotations
 
@@ -17,7 +17,13 @@ SOURCES = EXAMPLES / "demo_sim"
 BUNDLE = EXAMPLES / "demo-sim.bundle"
 BUILDER = EXAMPLES / "build_bundle.py"
 TIMEOUT = 60
-REFS = {"HEAD", "refs/heads/main", "refs/tags/v0.1", "refs/tags/v0.2"}
+REFS = {"HEAD", "refs/heads/main", "refs/tags/v0.1", "refs/tags/v0.2", "refs/tags/v0.3"}
+# Released commits: these SHAs must never change (workflows and users pin them).
+V01 = "b37f8a68b1f9f330cb9da370a4439b1f22af10de"
+V02 = "71d87757eadd7abef2e0c38caada0572f4f7ad3a"
+CHANGELOG_02 = (
+    b"# Changelog\n\n- 0.2: add this changelog; the model and its output are unchanged from 0.1.\n"
+)
 IDENTITY = "simwarden demo|demo@simwarden.invalid"
 
 
@@ -86,8 +92,10 @@ def test_shipped_heads_equal_fresh_rebuild(tmp_path: Path, builder: ModuleType) 
     assert set(shipped) == REFS
     assert builder.list_heads(rebuilt) == shipped
     assert refs == {ref: sha for ref, sha in shipped.items() if ref != "HEAD"}
-    assert shipped["HEAD"] == shipped["refs/heads/main"] == shipped["refs/tags/v0.2"]
-    assert shipped["refs/tags/v0.1"] != shipped["refs/tags/v0.2"]
+    assert shipped["HEAD"] == shipped["refs/heads/main"] == shipped["refs/tags/v0.3"]
+    assert (shipped["refs/tags/v0.1"], shipped["refs/tags/v0.2"]) == (V01, V02)
+    assert shipped["refs/tags/v0.3"] not in (V01, V02)
+    assert builder.FROZEN == (("v0.1", V01), ("v0.2", V02))
     assert builder.check() == []
 
 
@@ -98,15 +106,33 @@ def test_check_names_stale_refs(tmp_path: Path, builder: ModuleType) -> None:
         (changed / rel).write_bytes(content)
     (changed / "README.md").write_bytes((SOURCES / "README.md").read_bytes() + b"\nedited\n")
     diffs = builder.check(BUNDLE, changed)
-    assert [line.split(":")[0] for line in diffs] == [
-        "HEAD",
-        "refs/heads/main",
-        "refs/tags/v0.1",
-        "refs/tags/v0.2",
-    ]
+    # Only the newest release is built from the sources; the released ones stay as they are.
+    assert [line.split(":")[0] for line in diffs] == ["HEAD", "refs/heads/main", "refs/tags/v0.3"]
     assert builder.check(tmp_path / "missing.bundle") == [
         f"{tmp_path / 'missing.bundle'} does not exist"
     ]
+
+
+def test_released_commits_come_only_from_a_history_that_has_them(
+    tmp_path: Path, builder: ModuleType, clone: Path
+) -> None:
+    missing = tmp_path / "missing.bundle"
+    with pytest.raises(SystemExit, match=r"missing\.bundle: not found; the released commits"):
+        builder.build_bundle(tmp_path / "out.bundle", history=missing)
+
+    # A history whose v0.2 tag points at another commit is refused, naming tag and SHAs.
+    work = tmp_path / "tampered"
+    git("clone", "-q", str(clone), str(work), cwd=tmp_path)
+    git("tag", "-f", "v0.2", "v0.1", cwd=work)
+    tampered = tmp_path / "tampered.bundle"
+    git("bundle", "create", "-q", str(tampered), "--tags", cwd=work)
+    with pytest.raises(SystemExit) as raised:
+        builder.build_bundle(tmp_path / "out.bundle", history=tampered)
+    assert str(raised.value) == (
+        f"{tampered}: tag v0.2 is {V01}, but the release is {V02}; restore the shipped bundle "
+        "from version control (released commits never change)"
+    )
+    assert not (tmp_path / "out.bundle").exists()
 
 
 def test_bundle_verifies_and_is_small(tmp_path: Path) -> None:
@@ -117,11 +143,11 @@ def test_bundle_verifies_and_is_small(tmp_path: Path) -> None:
 
 def test_clone_equals_sources_byte_for_byte(clone: Path) -> None:
     expected = tree_files(SOURCES)
-    expected["VERSION"] = b"0.2\n"
-    expected["CHANGELOG.md"] = (
-        b"# Changelog\n\n"
-        b"- 0.2: add this changelog; the model and its output are unchanged from 0.1.\n"
-    )
+    expected["VERSION"] = b"0.3\n"
+    changelog = (clone / "CHANGELOG.md").read_bytes()
+    assert changelog.startswith(b"# Changelog\n\n- 0.3: time the phases ")
+    assert changelog.endswith(CHANGELOG_02.removeprefix(b"# Changelog\n\n"))
+    expected["CHANGELOG.md"] = changelog
     got = tree_files(clone)
     assert sorted(got) == sorted(expected)
     for rel, content in expected.items():
@@ -130,25 +156,34 @@ def test_clone_equals_sources_byte_for_byte(clone: Path) -> None:
     assert modes == {"100644"}
 
 
-def test_switch_to_v0_1_offline(clone: Path, builder: ModuleType) -> None:
-    heads = builder.list_heads(BUNDLE)
-    assert git("rev-parse", "v0.2^", cwd=clone) == heads["refs/tags/v0.1"]
-    log = git("log", "--format=%an|%ae|%cn|%ce|%at|%ct", "v0.2", cwd=clone).splitlines()
+def test_history_and_older_releases_offline(clone: Path) -> None:
+    assert git("rev-parse", "v0.3^", "v0.2^", cwd=clone).splitlines() == [V02, V01]
+    log = git("log", "--format=%an|%ae|%cn|%ce|%at|%ct", "v0.3", cwd=clone).splitlines()
     assert log == [
+        f"{IDENTITY}|{IDENTITY}|1709251200|1709251200",
         f"{IDENTITY}|{IDENTITY}|1706745600|1706745600",
         f"{IDENTITY}|{IDENTITY}|1704067200|1704067200",
     ]
+    sources = tree_files(SOURCES)
     try:
         git("checkout", "-q", "v0.1", cwd=clone)
-        assert git("rev-parse", "HEAD", cwd=clone) == heads["refs/tags/v0.1"]
-        got = tree_files(clone)
-        assert got == {**tree_files(SOURCES), "VERSION": b"0.1\n"}
+        assert git("rev-parse", "HEAD", cwd=clone) == V01
+        v01 = tree_files(clone)
+        git("checkout", "-q", "v0.2", cwd=clone)
+        v02 = tree_files(clone)
     finally:
         git("checkout", "-q", "main", cwd=clone)
+    assert sorted(v01) == sorted({*sources, "VERSION"})
+    assert v01["VERSION"] == b"0.1\n"
+    # The releases before 0.3 still save their figures themselves and have no timers.
+    assert b"fig.savefig(" in v01["simulate.py"] and b"Timers" not in v01["simulate.py"]
+    assert v02 == {**v01, "VERSION": b"0.2\n", "CHANGELOG.md": CHANGELOG_02}
+    unchanged = {"schema.json", "params/default.json", "params/big.json"}
+    assert {rel for rel in sources if v01[rel] == sources[rel]} == unchanged
 
 
-def test_config_pins_the_bundles_v02_commit():
-    """The demo config runs tag v0.2 of the shipped bundle, by its full SHA."""
+def test_config_pins_the_bundles_v03_commit() -> None:
+    """The demo config runs tag v0.3 of the shipped bundle, by its full SHA."""
     import yaml
 
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
@@ -158,5 +193,5 @@ def test_config_pins_the_bundles_v02_commit():
         text=True,
         check=True,
     ).stdout
-    assert f"{config['commit']} refs/tags/v0.2" in heads
+    assert f"{config['commit']} refs/tags/v0.3" in heads
     assert config["repository"] == "examples/demo-sim.bundle"

@@ -34,6 +34,27 @@ TINY: dict[str, Any] = {
     "record_voltage": True,
 }
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+PHASES = ["connect", "simulate", "figures", "write"]
+# A real matplotlib backend (MPLBACKEND=module://label_saver) whose show() saves every open
+# figure as <label>.png, as simwarden's pipeline does, and logs each call of show().
+LABEL_SAVER = """
+import os
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg as FigureCanvas  # noqa: F401
+
+
+def show(*args, **kwargs):
+    import matplotlib.pyplot as plt
+
+    out = os.environ["LABEL_SAVER_DIR"]
+    labels = []
+    for num in plt.get_fignums():
+        fig = plt.figure(num)
+        labels.append(fig.get_label())
+        fig.savefig(os.path.join(out, fig.get_label() + ".png"), dpi=40)
+    with open(os.path.join(out, "shown.txt"), "a") as log:
+        log.write(",".join(labels) + "\\n")
+"""
 
 
 def sim_env(**extra: str) -> dict[str, str]:
@@ -51,9 +72,22 @@ def write_params(path: Path, params: dict[str, Any]) -> Path:
     return path
 
 
-def run_sim(params: Path, outdir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def run_sim(
+    params: Path, outdir: Path, *, prelude: str | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run simulate.py; with ``prelude``, that code runs first in the same interpreter."""
+    if prelude is None:
+        argv = [sys.executable, str(SIM), str(params), str(outdir)]
+    else:
+        # As `python simulate.py ...` would: argv[0] is the script, then its arguments.
+        run = (
+            "import runpy, sys\nsys.argv = sys.argv[1:]\n"
+            "runpy.run_path(sys.argv[0], run_name='__main__')"
+        )
+        script = f"{prelude}\n{run}"
+        argv = [sys.executable, "-c", script, str(SIM), str(params), str(outdir)]
     return subprocess.run(
-        [sys.executable, str(SIM), str(params), str(outdir)],
+        argv,
         env=sim_env(**env),
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -123,20 +157,50 @@ def read_h5(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     return data, attrs
 
 
-def test_quick_run_writes_exact_shapes_and_figures(tmp_path: Path) -> None:
+def label_saver(tmp_path: Path) -> dict[str, str]:
+    """Environment that makes plt.show() save each figure by label into tmp_path/shown/."""
+    (tmp_path / "backend").mkdir()
+    (tmp_path / "backend" / "label_saver.py").write_text(LABEL_SAVER, encoding="utf-8")
+    (tmp_path / "shown").mkdir()
+    return {
+        "MPLBACKEND": "module://label_saver",
+        "PYTHONPATH": str(tmp_path / "backend"),
+        "LABEL_SAVER_DIR": str(tmp_path / "shown"),
+    }
+
+
+def benchmark_group(
+    path: Path,
+) -> tuple[dict[str, Any], list[tuple[str, tuple[int, ...], int, bool]]]:
+    """The ``benchmark`` group: its attributes and (name, shape, count, cumulative) per dataset."""
+    with h5py.File(path, "r") as f:
+        group = f["benchmark"]
+        rows = [
+            (name, item.shape, int(item.attrs["count"]), bool(item.attrs["cumulative"]))
+            for name, item in group.items()
+        ]
+        return dict(group.attrs), rows
+
+
+def test_quick_run_writes_exact_shapes_timers_and_labelled_figures(tmp_path: Path) -> None:
+    from simwarden.timers import read_timers
+
     params = write_params(tmp_path / "tiny.json", TINY)
     out = tmp_path / "out"
-    done = run_sim(params, out, SIMWARDEN_QUICK="1")
+    done = run_sim(params, out, SIMWARDEN_QUICK="1", **label_saver(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr == ""
     lines = done.stdout.splitlines()
     assert lines[0] == "quick mode (SIMWARDEN_QUICK=1): duration 500 ms -> 50 ms"
     assert lines[1].startswith("running: 40 neurons (32 excitatory, 8 inhibitory), ")
-    assert lines[-1].startswith("done: ")
     assert len(lines) == 6  # quick, running, 3 x progress, done
 
     data, attrs = read_h5(out / "output.h5")
     assert sorted(data) == [
+        "benchmark/connect",
+        "benchmark/figures",
+        "benchmark/simulate",
+        "benchmark/write",
         "population_rate/rate_hz",
         "population_rate/t_ms",
         "spikes/neuron_ids",
@@ -168,11 +232,45 @@ def test_quick_run_writes_exact_shapes_and_figures(tmp_path: Path) -> None:
     assert resolved["neuron"]["tau_m_ms"] == 20.0  # default filled in
     assert attrs["neuron.v_threshold_mv"] == 20.0
 
-    figures = sorted(p.name for p in (out / "figures").iterdir())
-    assert figures == ["population_rate.png", "raster.png", "voltage.png"]
-    for name in figures:
-        assert (out / "figures" / name).read_bytes()[:8] == PNG_MAGIC
-    assert sorted(p.name for p in out.iterdir()) == ["figures", "output.h5"]
+    timers = read_timers(out / "output.h5")
+    assert list(timers) == PHASES
+    assert all(seconds > 0 for seconds in timers.values()), timers
+    assert benchmark_group(out / "output.h5") == (
+        {"unit": "s"},
+        [(name, (1,), 1, True) for name in PHASES],
+    )
+    phases = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in timers.items())
+    assert lines[-1].startswith(f"done: {n_spikes} spikes, mean rate ")
+    assert lines[-1].endswith(f" s ({phases})")
+    assert f"wrote {out / 'output.h5'} and made 3 figures in " in lines[-1]
+
+    # The script saves nothing itself; its one plt.show() gets the three labelled figures.
+    assert sorted(p.name for p in out.iterdir()) == ["output.h5"]
+    shown = tmp_path / "shown"
+    assert (shown / "shown.txt").read_text() == "raster,population_rate,voltage\n"
+    for label in ("raster", "population_rate", "voltage"):
+        assert (shown / f"{label}.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_timers_fall_back_to_the_same_layout_without_simwarden(tmp_path: Path) -> None:
+    from simwarden.timers import read_timers
+
+    params = write_params(tmp_path / "tiny.json", {**TINY, "record_voltage": False})
+    # sys.modules[name] = None is how Python marks a module as not importable.
+    blocked = "import sys\nsys.modules['simwarden'] = None"
+    done = run_sim(params, tmp_path / "out", prelude=blocked, SIMWARDEN_QUICK="1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    check = run_sim(
+        params,
+        tmp_path / "unused",
+        prelude=blocked + "\nimport simwarden.timers",
+    )
+    assert check.stderr.splitlines()[-1] == (
+        "ModuleNotFoundError: No module named 'simwarden.timers'; 'simwarden' is not a package"
+    )
+    output = tmp_path / "out" / "output.h5"
+    assert list(read_timers(output)) == PHASES
+    assert benchmark_group(output) == ({"unit": "s"}, [(name, (1,), 1, True) for name in PHASES])
 
 
 def test_scale_and_seed_reproducibility(tmp_path: Path) -> None:
@@ -189,9 +287,9 @@ def test_scale_and_seed_reproducibility(tmp_path: Path) -> None:
     assert attrs["n_excitatory"] == 48
     assert a["spikes/neuron_ids"].max() < 60
     for key in a:
-        np.testing.assert_array_equal(a[key], b[key])
-    figures = sorted(p.name for p in (tmp_path / "a" / "figures").iterdir())
-    assert figures == ["population_rate.png", "raster.png"]
+        if not key.startswith("benchmark/"):  # seconds differ from run to run
+            np.testing.assert_array_equal(a[key], b[key])
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["output.h5"]
 
 
 @pytest.mark.parametrize(
@@ -248,6 +346,9 @@ def test_stop_signal_flushes_partial_result(
     else:
         assert "voltage_mv" not in data
     assert sorted(p.name for p in out.iterdir()) == ["output.h5"]  # no figures when stopped
+    assert benchmark_group(out / "output.h5")[1] == [
+        (name, (1,), 1, True) for name in ("connect", "simulate", "write")
+    ]
 
 
 @pytest.mark.parametrize(

@@ -180,7 +180,12 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def workflow(tmp_path: Path, shared_cache: Path) -> Workflow:
     """A fresh copy of the workflow with two tiny parameter sets, ``a`` and ``b``."""
-    root = tmp_path / "wf"
+    return make_workflow(tmp_path, shared_cache)
+
+
+def make_workflow(parent: Path, cache: Path) -> Workflow:
+    """Copy the workflow to ``parent/wf`` with two tiny parameter sets, ``a`` and ``b``."""
+    root = parent / "wf"
     root.mkdir()
     for name in COPIED:
         source = ROOT / name
@@ -192,7 +197,7 @@ def workflow(tmp_path: Path, shared_cache: Path) -> Workflow:
     shutil.rmtree(root / "profiles" / "default", ignore_errors=True)
     (root / "examples").mkdir()
     shutil.copy2(ROOT / BUNDLE, root / BUNDLE)
-    flow = Workflow(root, shared_cache)
+    flow = Workflow(root, cache)
     flow.set_runs(a=TINY, b={**TINY, "seed": 2})
     return flow
 

@@ -60,7 +60,13 @@ def test_ctrl_c_stops_the_simulation_and_the_run_is_redone(
     assert not record.exists() or incomplete, output(done)
     assert not (workflow.run_dir("slow") / "data" / "output.h5").exists()
 
-    assert workflow.dry_run() == [("all", None), ("run_simulation", "slow")]
+    assert workflow.dry_run() == [
+        ("all", None),
+        ("collect_benchmarks", None),
+        ("plot_resources", "slow"),
+        ("plot_summary", None),
+        ("run_simulation", "slow"),
+    ]
     again = workflow.snakemake()
     assert again.returncode == 0, output(again)
     final = workflow.record("slow")

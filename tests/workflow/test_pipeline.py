@@ -60,6 +60,9 @@ def test_only_the_edited_param_set_reruns_and_a_new_commit_reruns_all(workflow: 
     workflow.write_params("a", {**TINY, "seed": 7})
     assert workflow.dry_run() == [
         ("all", None),
+        ("collect_benchmarks", None),
+        ("plot_resources", "a"),
+        ("plot_summary", None),
         ("run_simulation", "a"),
         ("validate_params", "a"),
     ]
@@ -72,7 +75,11 @@ def test_only_the_edited_param_set_reruns_and_a_new_commit_reruns_all(workflow: 
     workflow.write_config(config)
     assert workflow.dry_run() == [
         ("all", None),
+        ("collect_benchmarks", None),
         ("fetch_code", None),
+        ("plot_resources", "a"),
+        ("plot_resources", "b"),
+        ("plot_summary", None),
         ("run_simulation", "a"),
         ("run_simulation", "b"),
         ("validate_params", "a"),

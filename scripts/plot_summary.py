@@ -1,0 +1,10 @@
+"""Rule plot_summary: wall time and peak memory per run, coloured by end reason."""
+
+from simwarden.bench import read_table
+from simwarden.plots import plot_summary
+from simwarden.scripting import guarded
+
+snakemake = snakemake  # noqa: F821, PLW0127 - injected by Snakemake
+
+with guarded(snakemake.log[0]):
+    plot_summary(read_table(snakemake.input[0]), snakemake.output[0])

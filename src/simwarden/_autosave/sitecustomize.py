@@ -1,0 +1,48 @@
+"""simwarden's figure autosave, for any Python that has this directory first on PYTHONPATH.
+
+Python imports the first ``sitecustomize`` module on sys.path at start-up. This one installs the
+autosave configured by the SIMWARDEN_* variables (see simwarden_autosave_impl.install_from_env),
+then runs the ``sitecustomize`` that would otherwise have been imported (Debian's system Python
+has one), skipping every directory that holds a copy of this hook. An error in that other module
+is reported by Python exactly as without this hook. Standalone: stdlib only, never imports
+simwarden, so it works in an interpreter that cannot. ``python -S`` and ``-I`` skip it.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import os
+import sys
+from types import ModuleType
+
+IMPL = "simwarden_autosave_impl"
+chained: ModuleType | None = None  # the other sitecustomize, once run
+
+
+def _enable() -> None:
+    try:
+        import simwarden_autosave_impl
+    except Exception as error:  # a broken hook must not stop the program from starting
+        sys.stderr.write(f"simwarden: figure autosave off: {type(error).__name__}: {error}\n")
+        return
+    simwarden_autosave_impl.install_from_env()
+
+
+def _chain() -> ModuleType | None:
+    """Run the next ``sitecustomize`` on sys.path that is not a copy of this hook, if any."""
+    rest = [
+        entry
+        for entry in sys.path
+        if not os.path.isfile(os.path.join(entry or os.curdir, f"{IMPL}.py"))
+    ]
+    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
+    if spec is None or spec.loader is None:
+        return None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_enable()
+chained = _chain()

@@ -1,0 +1,474 @@
+"""The pipeline's plots: real PNGs from real samples and records, and exact figure content."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from simwarden.errors import UserError
+from simwarden.plots import (
+    BAR_MAX_RUNS,
+    CATEGORY_COLOURS,
+    _category,
+    _legend_entries,
+    _load_samples,
+    _run_annotations,
+    _run_figure,
+    _run_name,
+    _summary_figure,
+    _summary_layout,
+    _summary_rows,
+    _summary_title,
+    plot_run,
+    plot_summary,
+)
+from simwarden.warden import Limits, RunOptions, run
+from tests.conftest import PYTHON
+
+MB = 1000**2
+HEADER = "time_s\trss_bytes\tcpu_percent\tprocesses\tread_bytes\twrite_bytes\n"
+
+# The first attempt of the demo's `big` run as the pipeline records it (results trimmed to the
+# keys plots read), with the context the pipeline adds.
+BIG_ATTEMPT1: dict[str, Any] = {
+    "start": "2026-11-21T20:56:15.208+00:00",
+    "end": "2026-11-21T20:56:24.003+00:00",
+    "wall_s": 8.795,
+    "exit_code": 137,
+    "reason": "memory",
+    "message": "stopped (memory): memory 401.8 MB over limit 400.0 MB; peak 401.8 MB after 8.8 s;"
+    " exit 137",
+    "command_exit_code": 143,
+    "command_signal": None,
+    "stopped_by": "poll",
+    "limits": {
+        "disk_path": None,
+        "host_mem_percent": None,
+        "mem_bytes": 400000000,
+        "mem_warn_bytes": 320000000,
+        "min_free_disk_bytes": None,
+        "timeout_s": 1800,
+    },
+    "peak_rss_bytes": 401768448,
+    "context": {
+        "run": "big",
+        "repository": "examples/demo-sim.bundle",
+        "commit": "71d87757eadd7abef2e0c38caada0572f4f7ad3a",
+        "params_hash": "0f3c",
+        "run_config": "std",
+        "attempt": 1,
+        "mem_mb": 400,
+        "runtime_min": 30,
+    },
+}
+
+
+def samples_text(rows: list[tuple[float, int, float]]) -> str:
+    return HEADER + "".join(f"{t:.3f}\t{rss}\t{cpu:.1f}\t1\t0\t0\n" for t, rss, cpu in rows)
+
+
+def write_run(
+    tmp_path: Path, record: Any, rows: list[tuple[float, int, float]]
+) -> tuple[Path, Path]:
+    run_dir = tmp_path / "runs" / "big"
+    run_dir.mkdir(parents=True)
+    (run_dir / "record.json").write_text(json.dumps(record))
+    (run_dir / "samples.tsv").write_text(samples_text(rows))
+    return run_dir / "samples.tsv", run_dir / "record.json"
+
+
+GROWING = [(0.1 * i, 20 * MB * i + 10 * MB, 50.0 + i) for i in range(21)]  # up to 410 MB at 2 s
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        image.verify()  # checks the chunks' CRCs: a truncated file fails here
+        return image.size
+
+
+def texts(figure) -> set[str]:
+    from matplotlib.text import Text
+
+    return {t.get_text() for t in figure.findobj(Text) if t.get_text()}
+
+
+def only_png(directory: Path) -> list[str]:
+    """The directory's file names: no temp file may be left beside the PNG."""
+    return sorted(p.name for p in directory.iterdir())
+
+
+# -- labels ----------------------------------------------------------------------------------------
+def test_annotations_of_a_memory_stop_with_context():
+    labels = _run_annotations(BIG_ATTEMPT1, "ignored")
+    assert labels.title == "big · commit 71d8775 · run config std · attempt 1"
+    assert labels.end == "memory: stopped at 402 MB / limit 400 MB"
+    assert labels.peak == "peak 402 MB"
+    assert labels.limit == "limit 400 MB"
+    assert labels.warn == "warn 320 MB"
+
+
+def test_annotations_of_an_old_record_without_context_or_limits():
+    record = {"reason": "exited", "exit_code": 0, "wall_s": 2.424, "peak_rss_bytes": 3_500_000}
+    labels = _run_annotations(record, "small")
+    assert (labels.title, labels.end, labels.peak, labels.limit, labels.warn) == (
+        "small",
+        "exited 0",
+        "peak 3.5 MB",
+        None,
+        None,
+    )
+    nulls = {**record, "context": {"run": None, "commit": None, "run_config": None}}
+    assert _run_annotations(nulls, "small").title == "small"
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"reason": "exited", "exit_code": 0}, "exited 0"),
+        ({"reason": "exited", "exit_code": 3}, "exited 3 (failed)"),
+        (
+            {"reason": "exited", "exit_code": 139, "command_signal": "SIGSEGV"},
+            "exited 139 (SIGSEGV)",
+        ),
+        (
+            {"stopped_by": "cgroup", "peak_rss_bytes": 380 * MB},
+            "memory: kernel killed at 380 MB / limit 400 MB",
+        ),
+        ({"limits": {"mem_bytes": None}}, "memory: stopped at 402 MB"),
+        (
+            {"reason": "timeout", "exit_code": 124, "wall_s": 60.04, "limits": {"timeout_s": 60}},
+            "timeout: stopped after 60.0 s / limit 60 s",
+        ),
+        (
+            {"reason": "host_memory", "exit_code": 122, "limits": {"host_mem_percent": 90.0}},
+            "host_memory: stopped, host memory use over 90%",
+        ),
+        (
+            {"reason": "disk", "exit_code": 121, "limits": {"min_free_disk_bytes": 2 * 10**9}},
+            "disk: stopped, free disk below 2.00 GB",
+        ),
+        ({"reason": "signal", "exit_code": 130}, "signal: the warden was interrupted (exit 130)"),
+        ({"reason": "stopped", "exit_code": 123}, "stopped: the stop file appeared"),
+        ({"reason": "eaten", "exit_code": 9}, "eaten (exit 9)"),
+    ],
+)
+def test_end_label_for_each_reason(changes, expected):
+    assert _run_annotations({**BIG_ATTEMPT1, **changes}, "big").end == expected
+
+
+def test_run_name_from_the_record_path():
+    assert _run_name(Path("results/runs/big/record.json")) == "big"
+    assert _run_name(Path("logs/run_simulation/big.log.attempt1.record.json")) == "big.log.attempt1"
+
+
+@pytest.mark.parametrize(
+    ("reason", "exit_code", "category"),
+    [
+        ("exited", 0, "exited ok"),
+        ("exited", 1, "failed"),
+        ("exited", None, "failed"),
+        ("memory", 137, "memory"),
+        ("timeout", 124, "timeout"),
+        ("host_memory", 122, "host_memory"),
+        ("disk", 121, "disk"),
+        ("signal", 143, "signal"),
+        ("stopped", 123, "stopped"),
+        ("exited ok", 0, "other"),
+        ("new_reason", 5, "other"),
+    ],
+)
+def test_category_of_a_run(reason, exit_code, category):
+    assert _category(reason, exit_code) == category
+
+
+def test_colours_are_fixed_and_distinct():
+    assert CATEGORY_COLOURS == {
+        "exited ok": "#009E73",
+        "failed": "#CC79A7",
+        "memory": "#D55E00",
+        "timeout": "#E69F00",
+        "host_memory": "#F0E442",
+        "disk": "#0072B2",
+        "signal": "#56B4E9",
+        "stopped": "#999999",
+        "other": "#000000",
+    }
+    assert len(set(CATEGORY_COLOURS.values())) == len(CATEGORY_COLOURS)
+
+
+def test_legend_entries_in_fixed_order_with_counts():
+    categories = ["memory", "exited ok", "failed", "memory", "exited ok", "exited ok", "timeout"]
+    assert _legend_entries(categories) == [
+        ("exited ok (3)", "#009E73"),
+        ("failed (exit ≠ 0) (1)", "#CC79A7"),
+        ("memory (2)", "#D55E00"),
+        ("timeout (1)", "#E69F00"),
+    ]
+    assert _legend_entries([]) == []
+    assert (
+        _summary_title(categories)
+        == "7 runs: 3 exited ok, 1 failed (exit ≠ 0), 2 memory, 1 timeout"
+    )
+    assert _summary_title(["signal"]) == "1 run: 1 signal"
+    assert _summary_title([]) == "no runs"
+
+
+# -- plot_run --------------------------------------------------------------------------------------
+def test_plot_run_of_a_memory_stop(tmp_path):
+    samples, record = write_run(tmp_path, BIG_ATTEMPT1, GROWING)
+    out = tmp_path / "figures" / "big.png"  # the directory does not exist yet
+    assert plot_run(samples, record, out) == out
+    assert png_size(out) == (1000, 600)
+    assert only_png(out.parent) == ["big.png"]
+    figure, title = _run_figure(samples, record, None)
+    assert title == "big · commit 71d8775 · run config std · attempt 1"
+    shown = texts(figure)
+    assert {
+        title,
+        "memory: stopped at 402 MB / limit 400 MB",
+        "peak 402 MB",
+        "limit 400 MB",
+        "warn 320 MB",
+        "RSS (tree)",
+        "memory (MB)",
+        "CPU %",
+    } <= shown
+    assert "no samples" not in shown
+
+
+def test_plot_run_title_argument_and_replacing_an_old_png(tmp_path):
+    samples, record = write_run(tmp_path, BIG_ATTEMPT1, GROWING)
+    out = tmp_path / "big.png"
+    out.write_bytes(b"old")
+    plot_run(str(samples), str(record), str(out), title="my title")
+    assert png_size(out) == (1000, 600)
+    assert "my title" in texts(_run_figure(samples, record, "my title")[0])
+    assert [p.name for p in tmp_path.iterdir() if p.is_file()] == ["big.png"]
+
+
+def test_plot_run_with_header_only_samples_notes_no_samples(tmp_path):
+    record = {"reason": "exited", "exit_code": 0, "wall_s": 0.01, "peak_rss_bytes": 0}
+    samples, record_path = write_run(tmp_path, record, [])
+    assert samples.read_text() == HEADER
+    out = plot_run(samples, record_path, tmp_path / "empty.png")
+    assert png_size(out) == (1000, 600)
+    shown = texts(_run_figure(samples, record_path, None)[0])
+    assert {"no samples", "exited 0", "big"} <= shown
+
+
+def test_plot_run_with_missing_or_empty_samples_file_still_plots(tmp_path):
+    samples, record = write_run(tmp_path, BIG_ATTEMPT1, [])
+    samples.unlink()
+    assert png_size(plot_run(samples, record, tmp_path / "a.png")) == (1000, 600)
+    samples.write_text("")
+    assert png_size(plot_run(samples, record, tmp_path / "b.png")) == (1000, 600)
+    assert "no samples" in texts(_run_figure(samples, record, None)[0])
+
+
+def test_samples_cut_short_by_a_kill_keep_the_whole_rows(tmp_path):
+    path = tmp_path / "samples.tsv"
+    path.write_text(samples_text([(0.1, 5 * MB, 10.0), (0.2, 7 * MB, 20.0)]) + "0.300\t9000")
+    series = _load_samples(path)
+    assert (series.time_s, series.rss_mb, series.cpu_percent) == (
+        [0.1, 0.2],
+        [5.0, 7.0],
+        [10.0, 20.0],
+    )
+
+
+def test_samples_with_a_foreign_header_is_a_user_error(tmp_path):
+    path = tmp_path / "samples.tsv"
+    path.write_text("a\tb\n1\t2\n")
+    with pytest.raises(UserError, match=r"samples '.*samples\.tsv': header 'a\\tb' lacks time_s"):
+        _load_samples(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, r"record '.*record\.json' does not exist: run the simulation first or fix the path"),
+        ('{"reason": "memo', r"record '.*record\.json' is not valid JSON \(.*line 1\): corrupt"),
+        ("[1, 2]", r"record '.*record\.json' has no 'reason': not a simwarden record"),
+        ('{"exit_code": 0}', r"record '.*record\.json' has no 'reason'"),
+        (
+            '{"reason": "memory", "limits": {"mem_bytes": "400MB"}}',
+            r"record '.*record\.json': limits\.mem_bytes '400MB' is not a number; corrupt",
+        ),
+        ('{"reason": "exited", "context": "big"}', r"context must be an object or null"),
+    ],
+)
+def test_missing_or_corrupt_record_is_a_user_error_naming_the_file(tmp_path, content, message):
+    samples, record = write_run(tmp_path, {}, GROWING)
+    if content is None:
+        record.unlink()
+    else:
+        record.write_text(content)
+    out = tmp_path / "out" / "plot.png"
+    with pytest.raises(UserError, match=message):
+        plot_run(samples, record, out)
+    assert not out.parent.exists()
+
+
+def test_output_that_is_a_directory_is_a_user_error(tmp_path):
+    samples, record = write_run(tmp_path, BIG_ATTEMPT1, GROWING)
+    with pytest.raises(UserError, match=r"plot output '.*' is a directory; give a \.png file path"):
+        plot_run(samples, record, tmp_path)
+
+
+GROW = """
+    import time
+    blocks = []
+    while True:
+        blocks.append(bytearray(10_000_000))
+        time.sleep(0.01)
+"""
+
+
+def test_plot_run_of_a_real_memory_kill_by_the_warden(tmp_path):
+    grow = tmp_path / "grow.py"
+    grow.write_text(textwrap.dedent(GROW))
+    record, samples = tmp_path / "record.json", tmp_path / "samples.tsv"
+    result = run(
+        [PYTHON, str(grow)],
+        RunOptions(
+            limits=Limits(mem_bytes=100 * MB, mem_warn_bytes=80 * MB, timeout_s=60),
+            record=str(record),
+            samples=str(samples),
+            mechanism="poll",
+            grace_s=1.0,
+            console=io.StringIO(),
+            context={"run": "grow", "commit": "abcdef0123456789", "run_config": "short"},
+        ),
+    )
+    assert (result.exit_code, result.reason) == (137, "memory")
+    peak = result.record["peak_rss_bytes"]
+    assert 100 * MB < peak < 200 * MB
+    out = plot_run(samples, record, tmp_path / "grow.png")
+    assert png_size(out) == (1000, 600)
+    figure, title = _run_figure(samples, record, None)
+    assert title == "grow · commit abcdef0 · run config short"
+    expected_end = f"memory: stopped at {round(peak / MB)} MB / limit 100 MB"
+    assert {expected_end, f"peak {round(peak / MB)} MB", "limit 100 MB", "warn 80 MB"} <= texts(
+        figure
+    )
+    assert max(_load_samples(samples).rss_mb) == peak / MB
+
+
+# -- plot_summary ----------------------------------------------------------------------------------
+ROWS = [
+    {"run": "small", "reason": "exited", "exit_code": 0, "wall_s": 2.424, "peak_rss_mb": 94.2},
+    {"run": "big", "reason": "memory", "exit_code": 137, "wall_s": 8.795, "peak_rss_mb": 401.8},
+    {"run": "fast", "reason": "exited", "exit_code": 1, "wall_s": 0.5, "peak_rss_mb": 12.0},
+    {"run": "slow", "reason": "timeout", "exit_code": 124, "wall_s": 60.0, "peak_rss_mb": None},
+    {"run": "cut", "reason": "signal", "exit_code": 130, "wall_s": math.nan, "peak_rss_mb": 50.0},
+]
+
+
+def test_summary_rows_sorted_by_run_with_missing_values_as_none():
+    table = _summary_rows(ROWS)
+    assert [(r.run, r.category, r.wall_s, r.peak_mb) for r in table] == [
+        ("big", "memory", 8.795, 401.8),
+        ("cut", "signal", None, 50.0),
+        ("fast", "failed", 0.5, 12.0),
+        ("slow", "timeout", 60.0, None),
+        ("small", "exited ok", 2.424, 94.2),
+    ]
+
+
+def test_summary_rows_from_a_dataframe_equal_the_dicts():
+    import pandas as pd
+
+    frame = pd.DataFrame(ROWS)
+    assert frame["peak_rss_mb"].isna().sum() == 1  # None became NaN
+    assert _summary_rows(frame) == _summary_rows(ROWS)
+    nullable = frame.astype({"exit_code": "Int64"})
+    nullable.loc[0, "exit_code"] = pd.NA
+    assert _summary_rows(nullable)[-1].category == "failed"
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"reason": "exited"}, r"benchmark row 0: no 'run'; rows need run, reason, exit_code"),
+        ({"run": "a", "reason": None}, r"benchmark row 0: no 'reason'"),
+        (
+            {"run": "a", "reason": "exited", "wall_s": "fast"},
+            r"run 'a': wall_s 'fast' is not a number",
+        ),
+    ],
+)
+def test_bad_summary_rows_are_user_errors(tmp_path, row, message):
+    with pytest.raises(UserError, match=message):
+        plot_summary([row], tmp_path / "summary.png")
+    assert only_png(tmp_path) == []
+
+
+def test_summary_layout():
+    assert _summary_layout(0) == ("bars", (12.0, 3.0))
+    assert _summary_layout(5) == ("bars", (12.0, 3.0))
+    assert _summary_layout(BAR_MAX_RUNS) == ("bars", (12.0, 18.4))
+    assert _summary_layout(BAR_MAX_RUNS + 1) == ("scatter", (10.0, 7.0))
+
+
+def test_plot_summary_bars(tmp_path):
+    out = plot_summary(ROWS, tmp_path / "summary.png")
+    assert png_size(out) == (1200, 300)
+    assert only_png(tmp_path) == ["summary.png"]
+    shown = texts(_summary_figure(_summary_rows(ROWS))[0])
+    assert {
+        "5 runs: 1 exited ok, 1 failed (exit ≠ 0), 1 memory, 1 timeout, 1 signal",
+        "exited ok (1)",
+        "failed (exit ≠ 0) (1)",
+        "memory (1)",
+        "timeout (1)",
+        "signal (1)",
+        "big",
+        "small",
+        "8.8 s",
+        "401.8 MB",
+        "n/a",
+        "wall time (s)",
+        "peak memory (MB)",
+    } <= shown
+
+
+def test_plot_summary_of_no_runs(tmp_path):
+    out = plot_summary([], tmp_path / "summary.png")
+    assert png_size(out) == (1200, 300)
+    assert {"no runs"} <= texts(_summary_figure([])[0])
+
+
+def test_plot_summary_of_1000_runs_is_a_scatter(tmp_path):
+    import pandas as pd
+
+    reasons = [("exited", 0), ("exited", 1), ("memory", 137), ("timeout", 124), ("disk", 121)]
+    rows = [
+        {
+            "run": f"sweep__x-{i:04d}",
+            "reason": reasons[i % 5][0],
+            "exit_code": reasons[i % 5][1],
+            "wall_s": 1.0 + (i * 37 % 1000),
+            "peak_rss_mb": 10.0 + (i * 53 % 900),
+        }
+        for i in range(1000)
+    ]
+    rows[7]["wall_s"] = None
+    out = plot_summary(pd.DataFrame(rows), tmp_path / "summary.png")
+    assert png_size(out) == (1000, 700)
+    shown = texts(_summary_figure(_summary_rows(rows))[0])
+    assert {
+        "1000 runs: 200 exited ok, 200 failed (exit ≠ 0), 200 memory, 200 timeout, 200 disk",
+        "disk (200)",
+        "1 run(s) without wall time or peak not shown",
+    } <= shown
+    assert "sweep__x-0000" not in shown  # no per-run labels
+    assert os.path.getsize(out) > 10_000

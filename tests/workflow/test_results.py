@@ -1,0 +1,121 @@
+"""What a scientist looks at after `snakemake --profile profiles/short`: every figure with its
+provenance, a resource plot per run, one benchmark table, and the HTML report in a real browser."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.browser import artifacts_dir, chromium, console_errors
+from tests.workflow.conftest import Workflow, make_workflow, output
+
+# The figures the demo makes (each labelled; voltage only with record_voltage), saved as png
+# and pdf by the demo config.
+DEMO_FIGURES = {"raster", "population_rate"}
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> Workflow:
+    """One short run of two tiny parameter sets, shared by the tests of this module."""
+    flow = make_workflow(tmp_path_factory.mktemp("results"), shared_cache)
+    done = flow.snakemake()
+    assert done.returncode == 0, output(done)
+    return flow
+
+
+def test_every_figure_is_saved_as_png_and_pdf_with_its_provenance(finished: Workflow) -> None:
+    from simwarden.figures import read_provenance
+
+    provenance = json.loads((finished.root / "results/code/provenance.json").read_text())
+    for run in ("a", "b"):
+        figures = finished.root / "results" / "figures" / run
+        assert {p.stem for p in (figures / "png").iterdir()} == DEMO_FIGURES
+        assert {p.stem for p in (figures / "pdf").iterdir()} == DEMO_FIGURES
+        params_hash = finished.record(run)["context"]["params_hash"]
+        for path in [*(figures / "png").iterdir(), *(figures / "pdf").iterdir()]:
+            meta = read_provenance(path)
+            assert meta["commit"] == provenance["commit"], path
+            assert meta["run"] == run, path
+            assert meta["run_config"] == "short", path
+            assert meta["params_hash"] == params_hash, path
+            assert meta["repository"] == provenance["url"], path
+
+
+def test_a_resource_plot_per_run_and_a_summary(finished: Workflow) -> None:
+    plots = finished.root / "results" / "plots"
+    assert sorted(p.name for p in plots.iterdir()) == [
+        "a.resources.png",
+        "b.resources.png",
+        "summary.png",
+    ]
+    for path in plots.iterdir():
+        assert path.read_bytes()[:8] == PNG_MAGIC, path
+
+
+def test_benchmark_table_has_one_row_per_run(finished: Workflow) -> None:
+    import pandas
+
+    with open(finished.root / "results" / "benchmarks.csv", newline="") as handle:
+        rows = {row["run"]: row for row in csv.DictReader(handle)}
+    assert sorted(rows) == ["a", "b"]
+    commit = finished.record("a")["context"]["commit"]
+    for run, row in rows.items():
+        record = finished.record(run)
+        assert row["commit"] == commit
+        assert row["run_config"] == "short"
+        assert (row["reason"], row["exit_code"]) == ("exited", "0")
+        assert float(row["peak_rss_mb"]) == pytest.approx(record["peak_rss_bytes"] / 1e6, abs=0.01)
+        assert row["param.seed"] == {"a": "1", "b": "2"}[run]
+        # Snakemake's benchmark columns under their own names, and the demo's own timers.
+        for column in ("s", "max_rss", "mean_load", "cpu_time"):
+            assert row[column] != "", column
+        assert float(row["timer.simulate"]) > 0
+    table = pandas.read_hdf(finished.root / "results" / "benchmarks.h5", key="benchmarks")
+    assert sorted(table["run"]) == ["a", "b"]
+
+
+def test_report_opens_in_chromium_without_errors_and_shows_the_figures(
+    finished: Workflow,
+) -> None:
+    report = finished.root / "report.html"
+    done = finished.snakemake("--report", str(report))
+    assert done.returncode == 0, output(done)
+    with chromium() as driver:
+        driver.get(report.as_uri())
+        shown = _open_figure(driver, "a", "raster")
+        driver.save_screenshot(str(artifacts_dir() / "report.png"))
+        assert console_errors(driver) == []
+    assert shown["naturalWidth"] > 100, shown
+    # The picture on screen is the saved figure itself, byte for byte.
+    header, _, payload = shown["src"].partition(";base64,")
+    assert header.startswith("data:image/png;"), header
+    saved = finished.root / "results" / "figures" / "a" / "png" / "raster.png"
+    assert base64.b64decode(payload) == saved.read_bytes()
+
+
+def _open_figure(driver, run: str, figure: str) -> dict:
+    """Click Figures → the run → the figure's eye button, as a reader would; return the <img>."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(driver, 30)
+
+    def click(xpath: str) -> None:
+        wait.until(ec.element_to_be_clickable((By.XPATH, xpath))).click()
+
+    click("//nav//a[normalize-space()='Figures']")
+    click(f"//nav//a[normalize-space()='{run}']")
+    click(f"//nav//tr[td[normalize-space()='{figure}']]//a[@iconname='eye']")
+    image = wait.until(
+        ec.visibility_of_element_located((By.XPATH, "//img[starts-with(@src, 'data:image/png')]"))
+    )
+    wait.until(lambda d: d.execute_script("return arguments[0].complete", image))
+    return driver.execute_script(
+        "return {src: arguments[0].src, naturalWidth: arguments[0].naturalWidth}", image
+    )
