@@ -10,7 +10,6 @@ import copy
 import json
 import os
 import shutil
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,6 +169,7 @@ def run_simulation(job: SimulationJob) -> int:
     it can never pass for a complete result.
     """
     from simwarden.runners import RunnerSpec, bonsai_failure, build_argv
+    from simwarden.scripting import say
     from simwarden.units import parse_duration, parse_size
     from simwarden.warden import Limits, RunOptions, run
 
@@ -243,14 +243,19 @@ def run_simulation(job: SimulationJob) -> int:
     if code == 0 and spec.kind == "bonsai":
         failure = bonsai_failure(Path(job.log).read_text(errors="replace"))
         if failure:
-            _say(job.log, f"Bonsai exited 0 but its workflow threw: {failure}")
+            message = f"Bonsai exited 0 but its workflow threw: {failure}"
+            say(job.log, message)
             code = 1
+            # The record must say why the run failed, not "exited 0" (the kept copy is read).
+            from simwarden.fsutil import write_json_atomic
+
+            write_json_atomic(job.record, {**result.record, "exit_code": 1, "message": message})
     if code != 0:
         kept = f"{job.log}.attempt{job.attempt}.record.json"
         shutil.copyfile(job.record, kept)
         for directory in fresh:
             shutil.rmtree(directory, ignore_errors=True)
-        _say(
+        say(
             job.log,
             f"run {job.run} failed (attempt {job.attempt}): {result.record['message']}"
             f"; record kept at {kept}",
@@ -280,10 +285,3 @@ def _signal(name: str) -> int:
     from simwarden.cli import parse_signal
 
     return parse_signal(str(name))
-
-
-def _say(log: str, message: str) -> None:
-    line = f"simwarden: {message}\n"
-    sys.stderr.write(line)
-    with open(log, "a", encoding="utf-8") as handle:
-        handle.write(line)

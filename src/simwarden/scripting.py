@@ -17,8 +17,13 @@ def guarded(log: str, *, append: bool = False) -> Iterator[None]:
     try:
         yield
     except UserError as error:
-        line = f"simwarden: {error}\n"
-        sys.stderr.write(line)
-        with open(log, "a", encoding="utf-8") as handle:
-            handle.write(line)
+        say(log, str(error))
         sys.exit(1)
+
+
+def say(log: str, message: str) -> None:
+    """One ``simwarden: ...`` line to stderr (Snakemake's output) and to the job's log."""
+    line = f"simwarden: {message}\n"
+    sys.stderr.write(line)
+    with open(log, "a", encoding="utf-8") as handle:
+        handle.write(line)

@@ -7,7 +7,6 @@ import yaml
 
 from tests.conftest import ROOT
 
-
 # PyPI names that conda-forge spells differently.
 CONDA_NAMES = {"tables": "pytables"}
 

@@ -319,4 +319,8 @@ def test_a_bonsai_run_that_printed_an_exception_fails(tmp_path: Path) -> None:
         "simwarden: Bonsai exited 0 but its workflow threw: System.InvalidOperationException: boom"
         in log
     )
-    assert json.loads(Path(f"{job.log}.attempt1.record.json").read_text())["exit_code"] == 0
+    kept = json.loads(Path(f"{job.log}.attempt1.record.json").read_text())
+    assert (kept["command_exit_code"], kept["exit_code"]) == (0, 1)
+    assert kept["message"] == (
+        "Bonsai exited 0 but its workflow threw: System.InvalidOperationException: boom"
+    )

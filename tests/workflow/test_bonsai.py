@@ -120,8 +120,10 @@ def test_bonsai_properties_arrive_and_a_thrown_exception_fails_the_run(
 
     assert not (workflow.run_dir("throw") / "record.json").exists(), output(done)
     kept = workflow.attempt_record("throw", 1)
-    assert (kept["reason"], kept["command_exit_code"]) == ("exited", 0)
     line = "Bonsai exited 0 but its workflow threw: System.InvalidOperationException: boom"
+    # Bonsai itself exited 0; the kept record says the run failed, and why.
+    assert (kept["reason"], kept["command_exit_code"], kept["exit_code"]) == ("exited", 0, 1)
+    assert kept["message"] == line
     assert line in done.stderr, output(done)
     log = (workflow.root / "logs" / "run_simulation" / "throw.log").read_text()
     assert line in log
