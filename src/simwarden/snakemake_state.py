@@ -1,0 +1,452 @@
+"""Snakemake's view of a workflow's jobs without building the DAG: parse the workflow with
+Snakemake's own API, expand a run's jobs from their rules, and apply the checks of Snakemake's
+``DAG.update_needrun`` to them with the records Snakemake wrote (``.snakemake/metadata``,
+``incomplete``, ``locks``). Used by :mod:`simwarden.status`; see its docstring for the method.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import stat
+from base64 import urlsafe_b64encode
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simwarden.errors import UserError
+
+# A change of a named param: (rule, param) -> (category, what to call it).
+PARAM_LABELS = {
+    ("fetch_code", "ref"): ("code", "commit"),
+    ("fetch_code", "url"): ("code", "repository"),
+    ("fetch_code", "cache_dir"): ("code", "cache_dir"),
+    ("validate_params", "overrides"): ("parameters", "sweep values"),
+    ("validate_params", "schema"): ("parameters", "param_schema"),
+    ("run_simulation", "runner"): ("code", "runner"),
+    ("run_simulation", "run_config"): ("run config", "run_config"),
+}
+# What any other change of a rule's job counts as.
+RULE_CATEGORY = {"fetch_code": "code", "validate_params": "parameters"}
+
+# ------------------------------------------------------------------------ Snakemake's records
+
+
+class SnakemakeRecords:
+    """Read-only view of ``.snakemake/``: metadata, incomplete markers and output locks.
+
+    Paths follow Snakemake's file persistence: a file key is its path as the rule gives it,
+    urlsafe-base64 encoded, split into directories at the file-name length limit.
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        self.root = workdir / ".snakemake"
+        self.metadata_dir = self.root / "metadata"
+        self.incomplete_dir = self.root / "incomplete"
+        try:
+            self._max_len = os.pathconf(workdir, "PC_NAME_MAX") or 255
+        except (OSError, ValueError):
+            self._max_len = 255
+        self._incomplete: set[str] | None = None
+        self._locked: set[str] | None = None
+
+    def _path(self, subject: Path, key: str) -> Path:
+        encoded = urlsafe_b64encode(key.encode()).decode()
+        step = self._max_len - 1
+        parts = [encoded[i : i + step] for i in range(0, len(encoded), step)]
+        return subject.joinpath(*(["@" + p for p in parts[:-1]] + [parts[-1]]))
+
+    def metadata(self, key: str) -> dict[str, Any] | None:
+        """The metadata record of output ``key``; None if absent or unreadable (being written)."""
+        try:
+            with self._path(self.metadata_dir, key).open(encoding="utf-8") as handle:
+                record = json.load(handle)
+        except (OSError, ValueError):
+            return None
+        return record if isinstance(record, dict) and record else None
+
+    def has_metadata(self, key: str) -> bool:
+        return self._path(self.metadata_dir, key).is_file()
+
+    def incomplete(self, key: str) -> bool:
+        """True if a job that makes ``key`` started and did not finish (nor was cleaned up)."""
+        if self._incomplete is None:
+            self._incomplete = {
+                os.path.join(path, name)
+                for path, _, names in os.walk(self.incomplete_dir)
+                for name in names
+                if name != "migration_underway"
+            }
+        return str(self._path(self.incomplete_dir, key)) in self._incomplete
+
+    def locked(self, key: str) -> bool:
+        """True if a Snakemake holding the directory lock means to (re)make output ``key``.
+
+        A Snakemake killed with SIGKILL leaves its lock behind (``snakemake --unlock``)."""
+        if self._locked is None:
+            self._locked = set()
+            for lock in (self.root / "locks").glob("*.output.lock"):
+                with contextlib.suppress(OSError):
+                    self._locked.update(lock.read_text().splitlines())
+        return key in self._locked
+
+
+# ------------------------------------------------------------------------------ job judgement
+
+
+@dataclass
+class _Job:
+    """One job as expanded from its rule: what Snakemake stores and compares."""
+
+    rule: str
+    inputs: list[str]
+    ancient: set[str]
+    outputs: list[str]
+    named_outputs: dict[str, str]
+    params: dict[str, str]  # name -> Snakemake's serialisation (unrepresentable ones left out)
+    code: str | None
+    script: str | None
+    benchmark: str | None
+    log: list[str]
+
+
+@dataclass
+class _Verdict:
+    missing: list[str] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)
+    causes: dict[str, list[str]] = field(default_factory=dict)  # category -> details
+
+    def add(self, category: str, detail: str) -> None:
+        details = self.causes.setdefault(category, [])
+        if detail not in details:
+            details.append(detail)
+
+    def merge(self, other: _Verdict) -> None:
+        for category, details in other.causes.items():
+            for detail in details:
+                self.add(category, detail)
+
+    @property
+    def needs_run(self) -> bool:
+        return bool(self.missing or self.incomplete or self.causes)
+
+
+def _mtime(path: str, *, follow: bool) -> float:
+    """Snakemake's mtime: a directory's is its ``.snakemake_timestamp`` file's when present."""
+    st = os.stat(path) if follow else os.lstat(path)
+    if stat.S_ISDIR(st.st_mode):
+        with contextlib.suppress(OSError):
+            return os.stat(os.path.join(path, ".snakemake_timestamp")).st_mtime
+    return st.st_mtime
+
+
+class _Judge:
+    """Snakemake's needrun checks for single jobs, against the recorded metadata."""
+
+    def __init__(
+        self,
+        records: SnakemakeRecords,
+        triggers: set[str],
+        checksum_limit: int,
+        producers: Mapping[str, str],
+    ) -> None:
+        self.records = records
+        self.triggers = triggers
+        self.checksum_limit = checksum_limit
+        self.producers = producers  # output path -> rule name, for wildcard-free upstream rules
+        self._digests: dict[tuple[str, str], str | None] = {}
+
+    def judge(self, job: _Job, upstream: Mapping[str, _Verdict]) -> _Verdict:
+        """``upstream`` maps an input path to the verdict of the job that makes it."""
+        verdict = _Verdict()
+        for path in job.outputs:
+            if self.records.incomplete(path):
+                verdict.incomplete.append(path)
+            elif not os.path.lexists(path):
+                verdict.missing.append(path)
+        for path in job.inputs:
+            if path in upstream and upstream[path].needs_run:
+                verdict.merge(upstream[path])
+                if not upstream[path].causes:  # its outputs are missing or half made
+                    category = RULE_CATEGORY.get(self.producers.get(path, ""), "input")
+                    verdict.add(category, f"{path} to be remade")
+        if verdict.missing or verdict.incomplete:
+            return verdict
+        times = [_mtime(p, follow=False) for p in job.outputs]
+        if job.benchmark and os.path.exists(job.benchmark):
+            times.append(_mtime(job.benchmark, follow=False))
+        oldest = min(times)
+        meta_key = job.outputs[0]
+        meta = self.records.metadata(meta_key)
+        checksums = (meta or {}).get("input_checksums") or {}
+        for path in job.inputs:
+            if path in job.ancient or not os.path.exists(path):
+                continue
+            if _mtime(path, follow=True) > oldest and not self._same_checksum(
+                path, checksums.get(path)
+            ):
+                verdict.add(self._input_category(job, path), f"{path} changed")
+        if "code" in self.triggers and job.script and os.path.exists(job.script):
+            script_mtime = os.lstat(job.script).st_mtime
+            if any(_mtime(p, follow=False) <= script_mtime for p in job.outputs):
+                verdict.add("code", f"{os.path.relpath(job.script)} changed")
+        if meta is None or not all(self.records.has_metadata(p) for p in job.outputs[1:]):
+            return verdict  # no metadata: Snakemake does not rerun for params, code, input set
+        version = meta.get("record_format_version") or 0
+        if "params" in self.triggers and version >= 6 and meta.get("params") is not None:
+            self._params(job, set(meta["params"]), verdict)
+        if "input" in self.triggers and version >= 4 and meta.get("input") is not None:
+            if list(meta["input"]) != sorted(job.inputs):
+                category = "parameters" if job.rule == "validate_params" else "input"
+                verdict.add(category, f"input files of {job.rule} changed")
+        if "code" in self.triggers and version >= 3 and meta.get("code") is not None:
+            if meta["code"] != job.code:
+                verdict.add("code", f"rule {job.rule} changed")
+        return verdict
+
+    def _same_checksum(self, path: str, recorded: str | None) -> bool:
+        """Snakemake's is_same_checksum: False when nothing was recorded, the file is too big
+        (``--max-checksum-file-size``), a directory or a FIFO. One digest per file and call."""
+        if not recorded or ":" not in recorded:
+            return False
+        algorithm, _, digest = recorded.partition(":")
+        if (path, algorithm) not in self._digests:
+            self._digests[path, algorithm] = self._digest(path, algorithm)
+        return self._digests[path, algorithm] == digest
+
+    def _digest(self, path: str, algorithm: str) -> str | None:
+        import hashlib
+
+        try:
+            st = os.stat(path)
+            if stat.S_ISDIR(st.st_mode) or stat.S_ISFIFO(st.st_mode):
+                return None
+            if st.st_size > self.checksum_limit:
+                return None
+            with open(path, "rb") as handle:
+                return hashlib.file_digest(handle, algorithm).hexdigest()
+        except (OSError, ValueError):
+            return None
+
+    def _input_category(self, job: _Job, path: str) -> str:
+        if path in self.producers:
+            return RULE_CATEGORY.get(self.producers[path], "input")
+        # validate_params reads no other rule's output but the code: the rest is parameter files
+        return "parameters" if job.rule == "validate_params" else "input"
+
+    def _params(self, job: _Job, recorded: set[str], verdict: _Verdict) -> None:
+        current = set(job.params.values())
+        if recorded == current:
+            return
+        changed = [name for name, value in job.params.items() if value not in recorded]
+        if not changed:  # only a param that no longer exists
+            verdict.add(RULE_CATEGORY.get(job.rule, "parameters"), f"params of {job.rule} changed")
+        for name in changed:
+            category, label = PARAM_LABELS.get(
+                (job.rule, name), (RULE_CATEGORY.get(job.rule, "parameters"), f"params.{name}")
+            )
+            verdict.add(category, f"{label} changed")
+
+
+# ---------------------------------------------------------------------------- the workflow
+
+
+@contextlib.contextmanager
+def _in_directory(path: Path) -> Iterator[None]:
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+@contextlib.contextmanager
+def _captured() -> Iterator[io.StringIO]:
+    """Swallow what Snakemake and the Snakefile print while parsing; keep it for errors."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+        yield buffer
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+@contextlib.contextmanager
+def _parsed_workflow(workdir: Path, profiles: Sequence[str]) -> Iterator[tuple[Any, Any]]:
+    """Parse the workflow as ``snakemake --profile P1 --profile P2...`` would, in ``workdir``
+    (the process changes directory for the duration). Yields (Snakemake Workflow, parsed CLI
+    arguments)."""
+    from snakemake import cli
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.enums import Quietness
+    from snakemake.settings.types import (
+        ConfigSettings,
+        OutputSettings,
+        ResourceSettings,
+        WorkflowSettings,
+    )
+
+    argv = [arg for p in profiles for arg in ("--profile", p)] or ["--profile", "none"]
+    profile = " + ".join(profiles) or "none"
+    with _in_directory(workdir), _captured() as said:
+        try:
+            _, args = cli.parse_args(argv)
+        except SystemExit:
+            raise UserError(
+                f"profile {profile}: {_last_line(said.getvalue()) or 'not usable'}; "
+                "pass --profile with a profile directory of this workflow, e.g. profiles/std"
+            ) from None
+        except Exception as error:  # Snakemake's own errors (bad profile YAML, ...)
+            raise UserError(f"profile {profile}: {_first_line(error)}") from None
+        if str(args.persistence_backend) != "file":
+            raise UserError(
+                f"profile {profile} sets persistence-backend {args.persistence_backend}; "
+                "simwarden status reads only Snakemake's file backend (.snakemake/metadata)"
+            )
+        output = OutputSettings(
+            quiet={Quietness.ALL}, enable_file_logging=False, dryrun=True, nocolor=True
+        )
+        with SnakemakeApi(output) as api:
+            try:
+                workflow_api = api.workflow(
+                    resource_settings=ResourceSettings(cores=1),
+                    config_settings=ConfigSettings(
+                        config=cli.parse_config(args.config),
+                        configfiles=args.configfile,
+                        config_args=args.config,
+                        replace_workflow_config=args.replace_workflow_config,
+                    ),
+                    workflow_settings=WorkflowSettings(),
+                    snakefile=args.snakefile,
+                )
+                workflow = workflow_api._workflow  # parses the Snakefile, builds no DAG
+            except SystemExit:  # rules/common.smk prints one line and exits
+                raise UserError(
+                    f"the workflow in {workdir} does not parse with profile {profile}: "
+                    f"{_last_line(said.getvalue())}"
+                ) from None
+            except Exception as error:
+                raise UserError(
+                    f"the workflow in {workdir} does not parse with profile {profile}: "
+                    f"{_first_line(error)}"
+                ) from None
+            yield workflow, args
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _serializer() -> Any:
+    """Snakemake's own serialisation of a param value, pandas imported only when needed."""
+    from snakemake.persistence import UNREPRESENTABLE, PersistenceBase
+
+    class _Shim:
+        _serialize_param_builtin = PersistenceBase._serialize_param_builtin
+
+    shim = _Shim()
+
+    def serialize(value: Any) -> str | None:
+        if type(value).__module__.startswith("pandas"):
+            result = PersistenceBase._serialize_param_pandas(shim, value)
+        else:
+            result = PersistenceBase._serialize_param_builtin(shim, value)
+        return None if result is UNREPRESENTABLE else result
+
+    return serialize
+
+
+class _Expander:
+    """Jobs of a rule for given wildcards, as Snakemake's Job would expand them."""
+
+    def __init__(self, workflow: Any) -> None:
+        from snakemake.io import apply_wildcards, get_flag_value, is_callable, is_flagged
+        from snakemake.rules import Rule
+
+        self.workflow = workflow
+        self._apply_wildcards = apply_wildcards
+        self._is_callable = is_callable
+        self._is_flagged = is_flagged
+        self._get_flag_value = get_flag_value
+        self._is_deriving = Rule._is_deriving_function
+        self._serialize = _serializer()
+        self._static: dict[str, tuple[str | None, str | None]] = {}
+
+    def rule(self, name: str) -> Any:
+        try:
+            return self.workflow.get_rule(name)
+        except Exception:
+            return None
+
+    def job(self, rule: Any, wildcards: dict[str, str]) -> _Job:
+        inputs, _, _, _ = rule.expand_input(wildcards)
+        outputs, _ = rule.expand_output(wildcards)
+        paths: list[str] = []
+        ancient: set[str] = set()
+        for f in inputs:
+            if self._is_flagged(f, "sourcecache_entry"):
+                paths.append(str(self._get_flag_value(f, "sourcecache_entry")))
+            elif self._is_flagged(f, "pipe"):
+                paths.append("<pipe>")
+            elif self._is_flagged(f, "service"):
+                paths.append("<service>")
+            else:
+                paths.append(str(f))
+            if self._is_flagged(f, "ancient"):
+                ancient.add(str(f))
+        params: dict[str, str] = {}
+        for index, (name, item) in enumerate(rule.params._allitems()):
+            if self._is_callable(item):
+                if self._is_deriving(item):
+                    continue  # Snakemake does not store params derived from input/output/...
+                value, _ = rule.apply_input_function(item, wildcards)
+            elif isinstance(item, str):
+                value = self._apply_wildcards(item, wildcards)
+            elif isinstance(item, list):
+                value = [
+                    self._apply_wildcards(v, wildcards) if isinstance(v, str) else v for v in item
+                ]
+            else:
+                value = item
+            serialized = self._serialize(value)
+            if serialized is not None:
+                params[name or f"#{index}"] = serialized
+        benchmark = rule.expand_benchmark(wildcards) if rule.benchmark else None
+        log = [str(f) for f in rule.expand_log(wildcards)] if rule.log else []
+        code, script = self._code_and_script(rule)
+        return _Job(
+            rule=rule.name,
+            inputs=paths,
+            ancient=ancient,
+            outputs=[str(f) for f in outputs],
+            named_outputs={name: str(outputs[name]) for name in outputs._names},
+            params=params,
+            code=code,
+            script=script,
+            benchmark=str(benchmark) if benchmark else None,
+            log=log,
+        )
+
+    def _code_and_script(self, rule: Any) -> tuple[str | None, str | None]:
+        if rule.name not in self._static:
+            # PersistenceBase._code: the shell command or the run:/script: block's source.
+            code = rule.shellcmd if rule.shellcmd is not None else rule.run_func_src
+            script = None
+            path = rule.script or rule.notebook
+            if path and "{" not in str(path):
+                from snakemake.sourcecache import LocalSourceFile, infer_source_file
+
+                source = infer_source_file(str(path))
+                if isinstance(source, LocalSourceFile) and rule.basedir:
+                    source = rule.basedir.join(source)
+                if isinstance(source, LocalSourceFile):
+                    script = source.get_path_or_uri(secret_free=True)
+            self._static[rule.name] = (code, script)
+        return self._static[rule.name]
