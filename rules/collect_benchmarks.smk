@@ -25,6 +25,7 @@ rule collect_benchmarks:
     resources:
         mem_mb=500,
         runtime=5,
+        mem_mb_per_cpu=slurm_mem_mb_per_cpu(500),
     script:
         "../scripts/collect_benchmarks.py"
 
@@ -45,5 +46,6 @@ rule plot_summary:
     resources:
         mem_mb=500,
         runtime=5,
+        mem_mb_per_cpu=slurm_mem_mb_per_cpu(500),
     script:
         "../scripts/plot_summary.py"

@@ -10,6 +10,18 @@ from simwarden.pipeline import (
 )
 
 
+# A SLURM job holds more than its rule's work: the in-job Snakemake (twice, ~135 MB each) and the
+# warden, 335 MB measured (docs/slurm.md). What each job asks SLURM for is its rule's mem_mb plus
+# this, as mem_mb_per_cpu, which the slurm executor puts in sbatch's request in place of mem_mb;
+# local runs ignore it.
+SLURM_JOB_OVERHEAD_MB = 500
+
+
+def slurm_mem_mb_per_cpu(mem_mb):
+    """The resource callable for a rule whose work needs ``mem_mb`` MB."""
+    return lambda wildcards, threads: (mem_mb + SLURM_JOB_OVERHEAD_MB) // threads
+
+
 def _fail(error):
     # One line naming the file and key, no traceback (Snakemake prints a raised exception's
     # traceback when the Snakefile is parsed).

@@ -14,5 +14,6 @@ rule fetch_code:
     resources:
         mem_mb=500,
         runtime=30,
+        mem_mb_per_cpu=slurm_mem_mb_per_cpu(500),
     script:
         "../scripts/fetch_code.py"

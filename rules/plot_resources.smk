@@ -16,5 +16,6 @@ rule plot_resources:
     resources:
         mem_mb=300,
         runtime=5,
+        mem_mb_per_cpu=slurm_mem_mb_per_cpu(300),
     script:
         "../scripts/plot_resources.py"

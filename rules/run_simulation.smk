@@ -30,5 +30,10 @@ rule run_simulation:
     resources:
         mem_mb=lambda w, attempt: config["run_config"]["mem_mb"] * attempt,
         runtime=lambda w: config["run_config"]["runtime_min"],
+        # The executor plugin (2.8) runs a rule's retries inside the same SLURM job
+        # (snakemake-executor-plugin-slurm#284): ask for the last attempt's budget.
+        mem_mb_per_cpu=slurm_mem_mb_per_cpu(
+            (config["run_config"]["retries"] + 1) * config["run_config"]["mem_mb"]
+        ),
     script:
         "../scripts/run_simulation.py"

@@ -16,5 +16,6 @@ rule validate_params:
     resources:
         mem_mb=200,
         runtime=5,
+        mem_mb_per_cpu=slurm_mem_mb_per_cpu(200),
     script:
         "../scripts/validate_params.py"

@@ -185,8 +185,14 @@ def workflow(tmp_path: Path, shared_cache: Path) -> Workflow:
 
 def make_workflow(parent: Path, cache: Path) -> Workflow:
     """Copy the workflow to ``parent/wf`` with two tiny parameter sets, ``a`` and ``b``."""
-    root = parent / "wf"
-    root.mkdir()
+    flow = copy_workflow(parent / "wf", cache)
+    flow.set_runs(a=TINY, b={**TINY, "seed": 2})
+    return flow
+
+
+def copy_workflow(root: Path, cache: Path) -> Workflow:
+    """Copy the workflow as shipped (the demo's own config) to the new directory ``root``."""
+    root.mkdir(parents=True)
     for name in COPIED:
         source = ROOT / name
         if source.is_dir():
@@ -197,9 +203,7 @@ def make_workflow(parent: Path, cache: Path) -> Workflow:
     shutil.rmtree(root / "profiles" / "default", ignore_errors=True)
     (root / "examples").mkdir()
     shutil.copy2(ROOT / BUNDLE, root / BUNDLE)
-    flow = Workflow(root, cache)
-    flow.set_runs(a=TINY, b={**TINY, "seed": 2})
-    return flow
+    return Workflow(root, cache)
 
 
 @pytest.fixture

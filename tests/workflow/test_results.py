@@ -79,6 +79,7 @@ def test_benchmark_table_has_one_row_per_run(finished: Workflow) -> None:
     assert sorted(table["run"]) == ["a", "b"]
 
 
+@pytest.mark.browser
 def test_report_opens_in_chromium_without_errors_and_shows_the_figures(
     finished: Workflow,
 ) -> None:
