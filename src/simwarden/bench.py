@@ -3,7 +3,7 @@ file, the validated parameters and the simulation's own timers; the ``simwarden 
 (comparing two tables lives in ``bench_compare``, resource suggestions in ``bench_suggest``).
 
     simwarden bench collect [--results DIR] [--benchmarks DIR] [--logs DIR] [--runs RUN ...]
-    simwarden bench compare A B [--threshold 0.1]
+    simwarden bench compare OLD NEW [--threshold 0.1] [--min-change-s 0.5] [--min-change-mb 5]
     simwarden bench suggest [TABLE_OR_DIR ...] [--margin 0.2]
 
 pandas (and PyTables, for the .h5 copy) is imported inside the functions that need it.
@@ -48,6 +48,10 @@ TABLE_SUFFIXES = (".csv", ".h5", ".hdf5", ".hdf")
 DEFAULT_METRICS = ("wall_s", "peak_rss_mb", "cpu_s")
 _ATTEMPT = re.compile(r"\.log\.attempt(\d+)\.record\.json")
 _MISSING = ("", "NA", "-", "nan", "NaN")
+# Decimals kept in the table: ms and kB for the record's numbers, us for the simulation's
+# timers and Snakemake's (averaged) columns; more digits are only float noise (0.1 + 0.2).
+_DECIMALS = {"wall_s": 3, "cpu_s": 3, "peak_rss_mb": 3, "mem_limit_mb": 3}
+_FINE_DECIMALS = 6
 
 
 def _warn_stderr(message: str) -> None:
@@ -285,7 +289,7 @@ def collect(
         problems = _Problems()
         row = _collect_run(str(run), results, benchmarks, logs, provenance, problems)
         if row is not None:
-            rows.append(row)
+            rows.append(_rounded(row))
         if problems.items:
             outcome = "row made from the rest" if row is not None else "no row"
             warn(f"bench collect: run {run}: {'; '.join(problems.items)}; {outcome}")
@@ -296,6 +300,20 @@ def collect(
     for column in ("attempt", "exit_code"):
         table[column] = pd.to_numeric(table[column]).astype("Int64")
     return table
+
+
+def _rounded(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with its measured floats rounded (see ``_DECIMALS``); parameters untouched."""
+    for key, value in row.items():
+        if key in _DECIMALS:
+            decimals = _DECIMALS[key]
+        elif key.startswith("timer.") or key in SNAKEMAKE_COLUMNS:
+            decimals = _FINE_DECIMALS
+        else:
+            continue
+        if isinstance(value, float) and math.isfinite(value):
+            row[key] = round(value, decimals)
+    return row
 
 
 def _first_seen(keys: Iterable[str]) -> list[str]:
@@ -421,7 +439,7 @@ def read_table(path: PathLike) -> pandas.DataFrame:
 EPILOG = """\
 examples:
   simwarden bench collect            # results/params/*.json -> results/benchmarks.{csv,h5}
-  simwarden bench compare old.csv results/benchmarks.csv --threshold 0.2
+  simwarden bench compare old.csv results/benchmarks.csv --threshold 0.2 --min-change-s 2
   simwarden bench suggest results benchmarks --margin 0.3
 
 exit codes: 0 done (compare: no regression), 1 compare found a regression,
@@ -465,15 +483,39 @@ def _build_parser() -> argparse.ArgumentParser:
     compare_cmd = commands.add_parser(
         "compare",
         help="compare two tables run by run; exit 1 on a regression",
-        description="Compare table B with table A run by run (wall_s, peak_rss_mb, cpu_s).",
+        description=(
+            "Compare table NEW with table OLD run by run (default wall_s, peak_rss_mb, cpu_s). "
+            "A regression is NEW/OLD - 1 above --threshold with a rise above --min-change-s "
+            "(times) or --min-change-mb (memory)."
+        ),
     )
-    compare_cmd.add_argument("a", metavar="A", help="the reference table (.csv or .h5)")
-    compare_cmd.add_argument("b", metavar="B", help="the new table (.csv or .h5)")
+    compare_cmd.add_argument(
+        "old", metavar="OLD", help="the reference table (.csv or .h5), e.g. an earlier copy"
+    )
+    compare_cmd.add_argument(
+        "new", metavar="NEW", help="the table to check (.csv or .h5), e.g. results/benchmarks.csv"
+    )
     compare_cmd.add_argument(
         "--threshold",
         type=_fraction("--threshold"),
         default=0.10,
-        help="flag B/A - 1 above this as a regression (default 0.1 = +10%%)",
+        help="flag NEW/OLD - 1 above this as a regression (default 0.1 = +10%%)",
+    )
+    compare_cmd.add_argument(
+        "--min-change-s",
+        type=_at_least_zero("--min-change-s", "seconds >= 0, e.g. 0.5"),
+        default=0.5,
+        metavar="SECONDS",
+        help="a time (wall_s, cpu_s, s, cpu_time, timer.*) must also rise by more than this "
+        "to be a regression (default 0.5)",
+    )
+    compare_cmd.add_argument(
+        "--min-change-mb",
+        type=_at_least_zero("--min-change-mb", "MB >= 0, e.g. 5"),
+        default=5.0,
+        metavar="MB",
+        help="a memory peak (peak_rss_mb, max_rss, max_vms, max_uss, max_pss) must also rise "
+        "by more than this to be a regression (default 5)",
     )
     compare_cmd.add_argument(
         "--metrics",
@@ -503,13 +545,19 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _fraction(option: str) -> Callable[[str], float]:
+    return _at_least_zero(option, "a fraction >= 0, e.g. 0.1 for 10%")
+
+
+def _at_least_zero(option: str, accepted: str) -> Callable[[str], float]:
+    """An argparse ``type``: a finite number >= 0, else UserError ``OPTION 'x': use ACCEPTED``."""
+
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             value = math.nan
         if not (math.isfinite(value) and value >= 0):
-            raise UserError(f"{option} {text!r}: use a fraction >= 0, e.g. 0.1 for 10%")
+            raise UserError(f"{option} {text!r}: use {accepted}")
         return value
 
     return parse
@@ -545,7 +593,14 @@ def cli_main(argv: list[str]) -> int:
     if args.command == "compare":
         from simwarden.bench_compare import compare
 
-        result = compare(args.a, args.b, args.threshold, tuple(args.metrics))
+        result = compare(
+            args.old,
+            args.new,
+            args.threshold,
+            tuple(args.metrics),
+            min_change_s=args.min_change_s,
+            min_change_mb=args.min_change_mb,
+        )
         print(result.format())
         return 1 if result.regressions else 0
     from simwarden.bench_suggest import format_suggestions, suggest

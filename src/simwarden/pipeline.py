@@ -222,6 +222,10 @@ def run_simulation(job: SimulationJob) -> int:
         )
     for path in (job.record, job.samples, job.log):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if job.attempt == 1:  # kept records of an earlier invocation's failed attempts are history
+        log = Path(job.log)
+        for stale in log.parent.glob(f"{log.name}.attempt*.record.json"):
+            stale.unlink(missing_ok=True)
     options = RunOptions(
         limits=Limits(
             mem_bytes=mem,
@@ -237,6 +241,7 @@ def run_simulation(job: SimulationJob) -> int:
         cwd=str(outdir),
         env=env,
         context=context,
+        label=f"run {job.run} (attempt {job.attempt})",
     )
     result = run(argv, options)
     code = result.exit_code

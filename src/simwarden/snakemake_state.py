@@ -329,7 +329,7 @@ def _parsed_workflow(workdir: Path, profiles: Sequence[str]) -> Iterator[tuple[A
             except SystemExit:  # rules/common.smk prints one line and exits
                 raise UserError(
                     f"the workflow in {workdir} does not parse with profile {profile}: "
-                    f"{_last_line(said.getvalue())}"
+                    f"{_last_line(said.getvalue()).removeprefix('simwarden: ')}"
                 ) from None
             except Exception as error:
                 raise UserError(

@@ -491,7 +491,12 @@ def _run_status(
             return RunStatus(run, "failed", (why,), detail + queued, **attempt_fields)
         return RunStatus(run, "never run", (), queued.lstrip("; "))
     if verdict.missing:
-        verdict.add("output", ", ".join(f"{p} missing" for p in verdict.missing))
+        # Snakemake reruns a job only for outputs a later job needs, so it may leave this as is.
+        verdict.add(
+            "output",
+            ", ".join(f"{p} missing" for p in verdict.missing)
+            + f" (to redo it: snakemake --profile ... --forcerun {record_path})",
+        )
     if verdict.causes:
         order = ("parameters", "code", "run config", "input", "output")
         why = tuple(sorted(verdict.causes, key=lambda c: order.index(c) if c in order else 9))
@@ -509,7 +514,12 @@ def _validation_error(validate: _Job, verdict: _Verdict) -> str:
         text = Path(validate.log[0]).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
-    return _last_line(text).removeprefix("simwarden: ")
+    # The refusal is the last "simwarden: " message; it lists every error, one per line.
+    start = text.rfind("simwarden: ")
+    if start == -1:
+        return _last_line(text)
+    lines = text[start:].removeprefix("simwarden: ").splitlines()
+    return "; ".join(line.strip() for line in lines if line.strip())
 
 
 def _attempt_fields(path: Path, record: Mapping[str, Any]) -> dict[str, Any]:

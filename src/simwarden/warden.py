@@ -93,6 +93,8 @@ class RunOptions:
     # Who ran this and on what (run id, repository, commit, params hash, run config, attempt):
     # copied into the record as "context" so tables and plots need no other file.
     context: Mapping[str, Any] | None = None
+    # Names the run in every message ("run big (attempt 1)"), for when several runs share a console.
+    label: str | None = None
 
 
 @dataclass
@@ -136,11 +138,14 @@ def resolve_command(command: Sequence[str], cwd: str | None) -> str:
 class _Output:
     """The warden's own message stream, copied into the log file when there is one."""
 
-    def __init__(self, console: IO[str], log: IO[bytes] | None, lock: threading.Lock) -> None:
+    def __init__(
+        self, console: IO[str], log: IO[bytes] | None, lock: threading.Lock, label: str | None
+    ) -> None:
         self.console, self.log, self.lock = console, log, lock
+        self.prefix = f"simwarden: {label}: " if label else "simwarden: "
 
     def say(self, message: str) -> None:
-        line = f"simwarden: {message}\n"
+        line = f"{self.prefix}{message}\n"
         with self.lock:
             with contextlib.suppress(OSError, ValueError):
                 self.console.write(line)
@@ -253,7 +258,7 @@ class _Run:
         executable = self.check()
         console = self.opt.console or sys.stderr
         log_file = open(self.opt.log, "wb") if self.opt.log else None  # noqa: SIM115
-        self.out = _Output(console, log_file, self.lock)
+        self.out = _Output(console, log_file, self.lock, self.opt.label)
         group = self._make_cgroup()
         self.group = group
         become_subreaper()

@@ -285,6 +285,37 @@ def test_run_simulation_time_limit(tmp_path: Path, timeout: object, expected: fl
     assert json.loads(Path(job.record).read_text())["limits"]["timeout_s"] == expected
 
 
+def test_a_first_attempt_clears_records_kept_by_an_earlier_invocation(tmp_path: Path) -> None:
+    job = make_job(tmp_path, 0)
+    log = Path(job.log)
+    log.parent.mkdir(parents=True)
+    for attempt in (1, 2):
+        Path(f"{log}.attempt{attempt}.record.json").write_text("{}")
+    other = log.parent / "r10.log.attempt1.record.json"  # another run's: left alone
+    other.write_text("{}")
+    assert run_simulation(job) == 0
+    assert sorted(p.name for p in log.parent.iterdir()) == ["r1.log", other.name]
+
+
+def test_a_second_attempt_keeps_the_first_attempts_record(tmp_path: Path) -> None:
+    job = make_job(tmp_path, 0, attempt=2)
+    first = Path(f"{job.log}.attempt1.record.json")
+    first.parent.mkdir(parents=True)
+    first.write_text("{}")
+    assert run_simulation(job) == 0
+    assert first.read_text() == "{}"
+
+
+def test_warden_messages_name_the_run_and_attempt(tmp_path: Path) -> None:
+    job = make_job(tmp_path, 0, mem_mb=1)  # the interpreter alone is over 1 MB: stopped
+    job.run_config = {**job.run_config, "mem_mb": 1}
+    assert run_simulation(job) == 137
+    # The warden's own line (the cgroup's kernel kill or the poll's stop) carries the label.
+    first = Path(job.log).read_text().splitlines()[0]
+    assert first.startswith("simwarden: run r1 (attempt 1): "), first
+    assert "memory limit 1.00 MB" in first, first
+
+
 def test_a_failed_attempt_keeps_its_record_and_drops_its_data(tmp_path: Path) -> None:
     job = make_job(tmp_path, 3, attempt=2)
     assert run_simulation(job) == 3

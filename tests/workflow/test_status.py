@@ -63,7 +63,9 @@ def not_up_to_date(rows: dict[str, dict[str, Any]]) -> set[str]:
 
 
 def test_status_follows_runs_edits_and_a_memory_kill(workflow: Workflow) -> None:
-    workflow.set_runs(a=TINY, b={**TINY, "seed": 2}, hungry=HUNGRY, bad={**TINY, "bogus": 1})
+    workflow.set_runs(
+        a=TINY, b={**TINY, "seed": 2}, hungry=HUNGRY, bad={**TINY, "bogus": 1, "duration_ms": -5.0}
+    )
     workflow.update_run_config(mem_mb=BUDGET_MB, retries=0)
     assert states(status(workflow)) == {
         "a": ("never run", ()),
@@ -82,7 +84,12 @@ def test_status_follows_runs_edits_and_a_memory_kill(workflow: Workflow) -> None
         "hungry": ("failed", ("memory",)),
         "bad": ("failed", ("validation",)),
     }
-    assert rows["bad"]["detail"].startswith("config/params/bad.yaml: bogus: unknown key")
+    # Every error of the refused parameter set, not just the last line of the log.
+    assert rows["bad"]["detail"] == (
+        "config/params/bad.yaml: bogus: unknown key (got 1; accepted: dt_ms, duration_ms, input, "
+        "network, neuron, rate_bin_ms, record_voltage, seed); config/params/bad.yaml: "
+        "duration_ms: too small (got -5.0; accepted: number, > 0, <= 10000000)"
+    )
     assert rows["bad"]["reason"] is None
     assert (rows["a"]["reason"], rows["a"]["exit_code"], rows["a"]["attempt"]) == ("exited", 0, 1)
     assert 0 < rows["a"]["peak_rss_bytes"] < BUDGET_MB * 10**6
@@ -133,6 +140,21 @@ def test_status_follows_runs_edits_and_a_memory_kill(workflow: Workflow) -> None
     assert rows["b"]["detail"] == "commit changed"
     assert rows["a"]["detail"] == "config/params/a.yaml changed; commit changed"
     assert to_redo(workflow) == not_up_to_date(rows) == {"a", "b", "hungry", "bad", "seed__seed-5"}
+
+
+def test_a_deleted_output_is_stale_and_the_detail_says_how_to_redo_it(workflow: Workflow) -> None:
+    done = workflow.snakemake()
+    assert done.returncode == 0, output(done)
+    (workflow.run_dir("a") / "samples.tsv").unlink()
+    rows = status(workflow)
+    assert states(rows) == {"a": ("stale", ("output",)), "b": ("up to date", ())}
+    assert rows["a"]["detail"] == (
+        "results/runs/a/samples.tsv missing (to redo it: snakemake --profile ... "
+        "--forcerun results/runs/a/record.json)"
+    )
+    again = workflow.snakemake("--forcerun", "results/runs/a/record.json")
+    assert again.returncode == 0, output(again)
+    assert states(status(workflow)) == {"a": ("up to date", ()), "b": ("up to date", ())}
 
 
 def test_a_killed_snakemake_leaves_the_run_running_then_incomplete(
