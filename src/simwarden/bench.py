@@ -490,7 +490,9 @@ def _build_parser() -> argparse.ArgumentParser:
         ),
     )
     compare_cmd.add_argument(
-        "old", metavar="OLD", help="the reference table (.csv or .h5), e.g. an earlier copy"
+        "old",
+        metavar="OLD",
+        help="the reference table (.csv or .h5), e.g. a copy of an earlier results/benchmarks.csv",
     )
     compare_cmd.add_argument(
         "new", metavar="NEW", help="the table to check (.csv or .h5), e.g. results/benchmarks.csv"

@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--stop-file", metavar="PATH", help="stop the run (reason 'stopped') when this file appears"
     )
     stopping.add_argument(
+        "--stop-when-orphaned",
+        action="store_true",
+        help="stop the run (as for SIGHUP: exit 129) when the warden's parent process ends",
+    )
+    stopping.add_argument(
         "--mechanism",
         choices=("auto", "poll", "cgroup"),
         default="auto",
@@ -180,6 +185,7 @@ def options_from_args(args: argparse.Namespace):
         grace_s=units.parse_duration(args.grace, "--grace", allow_zero=True),
         mechanism=args.mechanism,
         stop_file=args.stop_file,
+        stop_when_orphaned=args.stop_when_orphaned,
         interval_s=units.parse_duration(args.interval, "--interval"),
         notifiers=_notifiers(args.notify_cmd, args.notify_email),
     )

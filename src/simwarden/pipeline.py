@@ -242,6 +242,8 @@ def run_simulation(job: SimulationJob) -> int:
         env=env,
         context=context,
         label=f"run {job.run} (attempt {job.attempt})",
+        # A Snakemake killed outright (SIGKILL, a lost login node) must not leave runs behind.
+        stop_when_orphaned=True,
     )
     result = run(argv, options)
     code = result.exit_code

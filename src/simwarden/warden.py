@@ -93,6 +93,10 @@ class RunOptions:
     # Who ran this and on what (run id, repository, commit, params hash, run config, attempt):
     # copied into the record as "context" so tables and plots need no other file.
     context: Mapping[str, Any] | None = None
+    # Stop the run (as if the warden got SIGHUP: reason "signal", exit 129) when the warden's
+    # parent process ends, e.g. a Snakemake killed with SIGKILL: otherwise the run would go on
+    # unwatched by anyone until its time limit, or for ever.
+    stop_when_orphaned: bool = False
     # Names the run in every message ("run big (attempt 1)"), for when several runs share a console.
     label: str | None = None
 
@@ -215,6 +219,7 @@ class _Run:
         self.stop_deadline: float | None = None
         self.killed = False
         self.signal_received: int | None = None
+        self.parent_pid = os.getppid() if self.opt.stop_when_orphaned else None
         self.signal_count = 0
         self.peak_rss = 0
         self.samples = 0
@@ -550,6 +555,11 @@ class _Run:
                 return
         if self.opt.stop_file and os.path.exists(self.opt.stop_file):
             self._begin_stop(tree, "stopped", f"stop file {self.opt.stop_file!r} appeared", hub)
+            return
+        if self.parent_pid is not None and os.getppid() != self.parent_pid:
+            self.signal_received = signal.SIGHUP
+            why = f"parent process {self.parent_pid} ended (nobody is waiting for this run)"
+            self._begin_stop(tree, "signal", why, hub)
 
     def _kernel_kill_message(self) -> str:
         limit = format_bytes(self.limits.mem_bytes or 0)

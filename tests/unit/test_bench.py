@@ -281,6 +281,45 @@ def test_collect_of_nothing_is_an_empty_table_with_the_fixed_columns(tmp_path: P
     assert len(table) == 0
 
 
+def test_collect_rounds_measured_floats_and_leaves_parameters(tmp_path: Path) -> None:
+    """Sums and divisions leave float noise (0.1 + 0.2 = 0.30000000000000004): the CSV shows
+    wall_s, cpu_s, peak_rss_mb, mem_limit_mb to 3 decimals, timers and Snakemake's averaged
+    columns to 6, parameters as they were."""
+    results = tmp_path / "results"
+    write_json(results / "params" / "r.json", {"x": 0.1 + 0.2})
+    rec = record(wall_s=1.23456789, cpu=(0.1, 0.2), peak_bytes=94_195_712, mem_bytes=123_456_789)
+    write_json(results / "runs" / "r" / "record.json", rec | {"context": context("r")})
+    write(
+        tmp_path / "benchmarks" / "run_simulation" / "r.tsv",
+        f"{HEADER}\n0.1\t0:00:00\t1\t1\t1\t1\t0.1\t1\t1\t1\n"
+        f"0.2\t0:00:00\t2\t2\t2\t2\t0.2\t2\t2\t2\n",
+    )
+    clock = Clock()
+    clock.now = 0.1
+    timers = Timers(clock=clock)
+    with timers.time("third"):  # 0.33333333333333337
+        clock.now += 1 / 3
+    with timers.time("fifth"):  # 0.19999999999999996
+        clock.now += 0.2
+    data = results / "runs" / "r" / "data" / "out.h5"
+    data.parent.mkdir(parents=True)
+    timers.write(data)
+    table = bench.collect(["r"], results, tmp_path / "benchmarks", tmp_path / "logs")
+    bench.write_table(table, tmp_path / "t.csv", tmp_path / "t.h5")
+    header, row = (tmp_path / "t.csv").read_text().splitlines()
+    assert header.split(",") == [
+        *bench.RECORD_COLUMNS,
+        "param.x",
+        *bench.SNAKEMAKE_COLUMNS,
+        "timer.third",
+        "timer.fifth",
+    ]
+    assert row == (
+        f"r,{NEW_COMMIT},{REPO},short,1,exited,0,1.235,0.3,94.196,123.457,0.30000000000000004,"
+        "0.15,0:00:00,1.5,1.5,1.5,1.5,0.15,1.5,1.5,1.5,0.333333,0.2"
+    )
+
+
 def test_write_table_csv_and_h5_round_trip_with_mixed_types(project: Path) -> None:
     table = collect(project, ["a", "b", "c", "d"], [])
     out = project / "out"
@@ -325,20 +364,25 @@ def table_file(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 
 def two_tables(tmp_path: Path) -> tuple[Path, Path]:
+    """OLD: commit OLD_COMMIT, run config std; NEW: commit NEW_COMMIT, run config short."""
+    old = {"commit": OLD_COMMIT, "run_config": "std", "reason": "exited", "exit_code": 0}
+    new = {"commit": NEW_COMMIT, "run_config": "short", "reason": "exited", "exit_code": 0}
     a = table_file(
         tmp_path / "a.csv",
         [
-            {"run": "small", "wall_s": 10.0, "peak_rss_mb": 100.0, "cpu_s": 8.0},
-            {"run": "big", "wall_s": 50.0, "peak_rss_mb": 400.0, "cpu_s": 40.0},
-            {"run": "gone", "wall_s": 1.0, "peak_rss_mb": 1.0, "cpu_s": 1.0},
+            {"run": "small", "wall_s": 10.0, "peak_rss_mb": 100.0, "cpu_s": 8.0} | old,
+            {"run": "big", "wall_s": 50.0, "peak_rss_mb": 400.0, "cpu_s": 40.0} | old,
+            {"run": "tiny", "wall_s": 0.2, "peak_rss_mb": 20.0, "cpu_s": 0.1} | old,
+            {"run": "gone", "wall_s": 1.0, "peak_rss_mb": 1.0, "cpu_s": 1.0} | old,
         ],
     )
     b = table_file(
         tmp_path / "b.csv",
         [
-            {"run": "big", "wall_s": 51.0, "peak_rss_mb": 500.0, "cpu_s": 40.0},
-            {"run": "small", "wall_s": 11.0, "peak_rss_mb": 90.0, "cpu_s": None},
-            {"run": "new", "wall_s": 2.0, "peak_rss_mb": 2.0, "cpu_s": 2.0},
+            {"run": "big", "wall_s": 51.0, "peak_rss_mb": 500.0, "cpu_s": 40.0} | new,
+            {"run": "small", "wall_s": 11.0, "peak_rss_mb": 90.0, "cpu_s": None} | new,
+            {"run": "tiny", "wall_s": 0.5, "peak_rss_mb": 24.0, "cpu_s": 0.1} | new,
+            {"run": "new", "wall_s": 2.0, "peak_rss_mb": 2.0, "cpu_s": 2.0} | new,
         ],
     )
     return a, b
@@ -347,40 +391,125 @@ def two_tables(tmp_path: Path) -> tuple[Path, Path]:
 def test_compare_flags_the_known_regression(tmp_path: Path) -> None:
     a, b = two_tables(tmp_path)
     result = bench_compare.compare(a, b)
-    assert (result.only_in_a, result.only_in_b) == (["gone"], ["new"])
-    assert [(c.run, c.metric, c.before, c.after) for c in result.changes] == [
-        ("small", "wall_s", 10.0, 11.0),
-        ("small", "peak_rss_mb", 100.0, 90.0),
-        ("small", "cpu_s", 8.0, None),
-        ("big", "wall_s", 50.0, 51.0),
-        ("big", "peak_rss_mb", 400.0, 500.0),
-        ("big", "cpu_s", 40.0, 40.0),
+    assert (result.only_in_old, result.only_in_new) == (["gone"], ["new"])
+    assert [(c.run, c.metric, c.before, c.after, c.minimum) for c in result.changes] == [
+        ("small", "wall_s", 10.0, 11.0, 0.5),
+        ("small", "peak_rss_mb", 100.0, 90.0, 5.0),
+        ("small", "cpu_s", 8.0, None, 0.5),
+        ("big", "wall_s", 50.0, 51.0, 0.5),
+        ("big", "peak_rss_mb", 400.0, 500.0, 5.0),
+        ("big", "cpu_s", 40.0, 40.0, 0.5),
+        ("tiny", "wall_s", 0.2, 0.5, 0.5),
+        ("tiny", "peak_rss_mb", 20.0, 24.0, 5.0),
+        ("tiny", "cpu_s", 0.1, 0.1, 0.5),
     ]
     ratios = [c.ratio for c in result.changes]
-    assert ratios == pytest.approx([0.1, -0.1, None, 0.02, 0.25, 0.0])  # type: ignore[arg-type]
-    # +10.0% is not above the 10% threshold (up to rounding): only big's memory regressed.
+    expected = [0.1, -0.1, None, 0.02, 0.25, 0.0, 1.5, 0.2, 0.0]
+    assert ratios == pytest.approx(expected)  # type: ignore[arg-type]
+    # +10.0% is not above the 10% threshold (up to rounding); big's wall time rose by 1 s but
+    # only 2%; tiny's +150% is 0.3 s and its +20% is 4 MB: within the minimum rise.
     assert [(c.run, c.metric) for c in result.regressions] == [("big", "peak_rss_mb")]
+    assert [(c.run, c.metric) for c in result.changes if c.too_small] == [
+        ("tiny", "wall_s"),
+        ("tiny", "peak_rss_mb"),
+    ]
     assert result.format() == "\n".join(
         [
-            f"A = {a} (3 runs), B = {b} (3 runs); regression: B/A - 1 > +10%",
-            "run    wall_s            peak_rss_mb           cpu_s",
-            "small  10 -> 11  +10.0%  100 -> 90  -10.0%     8 -> n/a  n/a",
-            "big    50 -> 51  +2.0%   400 -> 500  +25.0% !  40 -> 40  +0.0%",
-            "only in A: gone",
-            "only in B: new",
+            f"OLD = {a} (4 runs; run config std; commit 71d8775)",
+            f"NEW = {b} (4 runs; run config short; commit 9777f88)",
+            "comparing commit 71d8775 -> 9777f88 and run config std -> short",
+            "regression: NEW/OLD - 1 > +10% and a rise above 0.5 s (times) or 5 MB (memory)",
+            "run    wall_s               peak_rss_mb           cpu_s",
+            "small  10 -> 11  +10.0%     100 -> 90  -10.0%     8 -> n/a  n/a",
+            "big    50 -> 51  +2.0%      400 -> 500  +25.0% !  40 -> 40  +0.0%",
+            "tiny   0.2 -> 0.5  +150.0%  20 -> 24  +20.0%      0.1 -> 0.1  +0.0%",
+            "only in OLD: gone",
+            "only in NEW: new",
+            "not flagged, rise within the minimum: tiny wall_s +150.0% (+0.3 s), "
+            "tiny peak_rss_mb +20.0% (+4 MB)",
             "1 regression: big peak_rss_mb +25.0%",
         ]
     )
+    # Without minimum rises, tiny's changes are regressions too.
+    result = bench_compare.compare(a, b, min_change_s=0, min_change_mb=0)
+    assert [(c.run, c.metric) for c in result.regressions] == [
+        ("big", "peak_rss_mb"),
+        ("tiny", "wall_s"),
+        ("tiny", "peak_rss_mb"),
+    ]
+    # A rise exactly at the minimum is not above it: 20 -> 24 MB with a 4 MB minimum.
+    result = bench_compare.compare(a, b, min_change_s=0.3, min_change_mb=4)
+    assert [(c.run, c.metric) for c in result.regressions] == [("big", "peak_rss_mb")]
 
 
-def test_compare_reads_h5_and_checks_its_inputs(tmp_path: Path) -> None:
+def test_compare_header_says_what_differs(tmp_path: Path) -> None:
+    def frame(commits: list[str | None], configs: list[str | None]) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "run": [f"r{i}" for i in range(len(commits))],
+                "commit": commits,
+                "run_config": configs,
+                "wall_s": [1.0] * len(commits),
+            }
+        )
+
+    def header(old: pd.DataFrame, new: pd.DataFrame) -> list[str]:
+        return bench_compare.compare(old, new, metrics=["wall_s"]).format().splitlines()[:3]
+
+    std = frame([OLD_COMMIT, OLD_COMMIT], ["std", "std"])
+    assert header(std, std) == [
+        "OLD = table (2 runs; run config std; commit 71d8775)",
+        "NEW = table (2 runs; run config std; commit 71d8775)",
+        "same commit and run config: differences are noise of the machine",
+    ]
+    short = frame([OLD_COMMIT, None], ["short", "short"])
+    assert header(std, short)[2] == "comparing run config std -> short; same commit 71d8775"
+    mixed = frame([NEW_COMMIT, OLD_COMMIT], ["std", None])
+    assert header(std, mixed)[1:] == [
+        "NEW = table (2 runs; run config std; commits 9777f88, 71d8775)",
+        "comparing commit 71d8775 -> 9777f88, 71d8775; same run config std",
+    ]
+    bare = frame([None], [None])
+    assert header(bare, std)[0] == "OLD = table (1 run; run config unknown; commit unknown)"
+    assert header(bare, std)[2] == "commit and run config not recorded in both tables"
+    assert header(frame([OLD_COMMIT], [None]), frame([NEW_COMMIT], [None]))[2] == (
+        "comparing commit 71d8775 -> 9777f88; run config not recorded in both tables"
+    )
+
+
+def test_compare_reads_h5_and_checks_its_inputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     a, b = two_tables(tmp_path)
     result = bench_compare.compare(a.with_suffix(".h5"), b, threshold=0.3, metrics=["peak_rss_mb"])
     assert result.regressions == [] and result.format().endswith("\nno regressions")
-    with pytest.raises(UserError, match=r"a\.csv: no column 'io_in'; metrics it has: wall_s, "):
-        bench_compare.compare(a, b, metrics=["io_in"])
-    with pytest.raises(UserError, match=r"missing\.csv: no such file; run `simwarden bench"):
+    assert result.format().splitlines()[0] == (
+        f"OLD = {a.with_suffix('.h5')} (4 runs; run config std; commit 71d8775)"
+    )
+    # Only numeric measurement columns are offered: not commit, run_config, reason, exit_code.
+    numeric = "numeric columns it has: wall_s, peak_rss_mb, cpu_s (give those to --metrics)"
+    with pytest.raises(UserError) as error:
+        bench_compare.compare(a, b, metrics=["io_in", "wall_s", "commit"])
+    assert str(error.value) == (
+        f"{a}: cannot compare 'io_in' (no such column), 'commit' (not numbers); {numeric}"
+    )
+    with pytest.raises(UserError) as error:
+        bench_compare.compare(a.with_suffix(".h5"), b, metrics=["run_config"])
+    assert str(error.value) == (
+        f"{a.with_suffix('.h5')}: cannot compare 'run_config' (not numbers); {numeric}"
+    )
+    with pytest.raises(UserError) as error:
         bench_compare.compare(tmp_path / "missing.csv", b)
+    assert str(error.value) == f"{tmp_path / 'missing.csv'}: file not found; check the path"
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError) as error:
+        bench_compare.compare(a, "results/benchmarks.csv")
+    assert str(error.value) == (
+        "results/benchmarks.csv: file not found; run `simwarden bench collect` first"
+    )
+    (tmp_path / "dir.csv").mkdir()
+    with pytest.raises(UserError, match=r"dir\.csv: is a directory; give a \.csv or \.h5"):
+        bench_compare.compare(tmp_path / "dir.csv", b)
     with pytest.raises(UserError, match=r"a\.txt: not a benchmark table; give a \.csv or \.h5"):
         bench_compare.compare(tmp_path / "a.txt", b)
     write(tmp_path / "nokey.h5", "")
@@ -394,6 +523,8 @@ def test_compare_reads_h5_and_checks_its_inputs(tmp_path: Path) -> None:
     write(tmp_path / "norun.csv", "wall_s\n1\n")
     with pytest.raises(UserError, match=r"norun\.csv: has no 'run' column"):
         bench_compare.compare(tmp_path / "norun.csv", b)
+    with pytest.raises(UserError, match=r"^--min-change-mb -5\.0: use MB >= 0, e\.g\. 5$"):
+        bench_compare.compare(a, b, min_change_mb=-5.0)
 
 
 def test_cli_compare_exit_codes_and_one_line_errors(
@@ -404,20 +535,46 @@ def test_cli_compare_exit_codes_and_one_line_errors(
     assert capsys.readouterr().out.endswith("1 regression: big peak_rss_mb +25.0%\n")
     assert bench.cli_main(["compare", str(a), str(b), "--threshold", "0.25"]) == 0
     assert capsys.readouterr().out.endswith("\nno regressions\n")
+    argv = ["compare", str(a), str(b), "--min-change-s", "0.2", "--min-change-mb", "3.5"]
+    assert bench.cli_main(argv) == 1
+    out = capsys.readouterr().out
+    assert (
+        "regression: NEW/OLD - 1 > +10% and a rise above 0.2 s (times) or 3.5 MB (memory)\n" in out
+    )
+    assert out.endswith(
+        "3 regressions: big peak_rss_mb +25.0%, tiny wall_s +150.0%, tiny peak_rss_mb +20.0%\n"
+    )
 
     assert simwarden_main(["bench", "compare", str(tmp_path / "nope.csv"), str(b)]) == 125
     err = capsys.readouterr().err
-    assert err == (
-        f"simwarden: {tmp_path / 'nope.csv'}: no such file; run `simwarden bench collect` first\n"
-    )
+    assert err == f"simwarden: {tmp_path / 'nope.csv'}: file not found; check the path\n"
     assert simwarden_main(["bench", "compare", str(a), str(b), "--threshold", "-1"]) == 125
     assert capsys.readouterr().err == (
         "simwarden: --threshold '-1': use a fraction >= 0, e.g. 0.1 for 10%\n"
     )
+    assert simwarden_main(["bench", "compare", str(a), str(b), "--min-change-s", "x"]) == 125
+    assert capsys.readouterr().err == "simwarden: --min-change-s 'x': use seconds >= 0, e.g. 0.5\n"
+    assert simwarden_main(["bench", "compare", str(a), str(b), "--metrics", "reason"]) == 125
+    assert capsys.readouterr().err == (
+        f"simwarden: {a}: cannot compare 'reason' (not numbers); numeric columns it has: "
+        "wall_s, peak_rss_mb, cpu_s (give those to --metrics)\n"
+    )
     assert simwarden_main(["bench", "compare", str(a)]) == 125
     assert capsys.readouterr().err == (
-        "simwarden: the following arguments are required: B (see: simwarden bench compare --help)\n"
+        "simwarden: the following arguments are required: NEW "
+        "(see: simwarden bench compare --help)\n"
     )
+
+
+def test_cli_compare_help_names_old_and_new(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        bench.cli_main(["compare", "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: simwarden bench compare [-h] ")
+    assert out.split("\n\n")[0].endswith(" OLD NEW")
+    assert "\n  OLD " in out and "\n  NEW " in out
+    assert "--min-change-s SECONDS" in out and "--min-change-mb MB" in out
 
 
 def test_cli_collect_defaults_to_every_parameter_set(
@@ -440,11 +597,16 @@ def test_cli_collect_defaults_to_every_parameter_set(
 
 
 def suggest_tree(tmp_path: Path) -> Path:
-    """Records of three runs (one stopped for memory) and benchmarks of two rules."""
+    """Records of three runs (one stopped for memory) and benchmarks of three rules, two of
+    them short jobs whose Snakemake "peak" means nothing (as a new user saw: fetch_code 0.3 MB)."""
     root = tmp_path / "wf"
     runs = root / "results" / "runs"
-    write_json(runs / "small" / "record.json", record(wall_s=2.4, peak_bytes=94_195_712))
-    write_json(runs / "big" / "record.json", record(wall_s=70.0, peak_bytes=423_100_000))
+    small = record(wall_s=2.4, peak_bytes=94_195_712, context=context("small"))
+    big = record(
+        wall_s=70.0, peak_bytes=423_100_000, context=context("big") | {"run_config": "std"}
+    )
+    write_json(runs / "small" / "record.json", small)
+    write_json(runs / "big" / "record.json", big)
     write_json(
         root / "logs" / "run_simulation" / "big.log.attempt1.record.json",
         record(reason="memory", exit_code=137, wall_s=3.0, peak_bytes=900_000_000),
@@ -458,7 +620,11 @@ def suggest_tree(tmp_path: Path) -> Path:
         )
     write(
         marks / "fetch_code" / "fetch_code.tsv",
-        f"{HEADER}\n0.5\t0:00:00\tNA\t1\t1\t1\t0\t0\t0\t0\n",
+        f"{HEADER}\n0.5\t0:00:00\t0.3\t1\t1\t1\t0\t0\t0\t0\n",
+    )
+    write(
+        marks / "plot_resources" / "small.tsv",
+        f"{HEADER}\n3.0\t0:00:03\t15.0\t1\t1\t1\t0\t0\t0\t0\n",
     )
     write(
         marks / "run_simulation" / "big.tsv", f"{HEADER}\n99\t0:01:39\t999\t1\t1\t1\t0\t0\t0\t0\n"
@@ -477,26 +643,48 @@ def test_suggest_arithmetic_and_snippet(tmp_path: Path) -> None:
         "bench suggest: left out 1 run(s) that were stopped or failed (their peak is a lower "
         "bound, not what they need)",
     ]
-    assert [(s.rule, s.mem_mb, s.runtime, s.samples, s.source) for s in found] == [
-        # 0.5 s, no memory measured: runtime only.
-        ("fetch_code", None, 1, 1, "Snakemake benchmarks"),
+    assert [
+        (s.rule, s.mem_mb, s.runtime, s.samples, s.source, s.too_short, s.floored) for s in found
+    ] == [
+        # 0.5 s: its 0.3 MB is not a peak (too short to measure): runtime only.
+        ("fetch_code", None, 1, 1, "Snakemake benchmarks", 1, False),
+        # 15 MB * 1.2 = 18 -> 20, raised to the 100 MB floor; 3 s * 1.2 -> 1 min.
+        ("plot_resources", 100, 1, 1, "Snakemake benchmarks", 0, True),
         # From the warden's records, not the Snakemake benchmark (999 MB) of the same rule:
         # 423.1 MB * 1.2 = 507.72 -> 510; 70 s * 1.2 = 84 s -> 2 min.
-        ("run_simulation", 510, 2, 2, "warden records"),
-        # 100 MB * 1.2 = 120 exactly (no rounding up to 130); 119 s * 1.2 = 142.8 s -> 3 min.
-        ("validate_params", 120, 3, 2, "Snakemake benchmarks"),
+        ("run_simulation", 510, 2, 2, "warden records", 0, False),
+        # The 0.76 s sample counts for runtime only; 100 MB * 1.2 = 120 exactly (no rounding
+        # up to 130); 119 s * 1.2 = 142.8 s -> 3 min.
+        ("validate_params", 120, 3, 2, "Snakemake benchmarks", 1, False),
+    ]
+    assert [(s.rule, s.run_configs, s.unrecorded) for s in found] == [
+        ("fetch_code", (), 1),
+        ("plot_resources", (), 1),
+        ("run_simulation", ("short", "std"), 0),
+        ("validate_params", (), 2),
     ]
     assert bench_suggest.format_suggestions(found) == (
         "# Largest measured peak memory and wall time per rule plus a 20% margin;\n"
-        "# mem_mb rounded up to the next 10 MB, runtime (minutes) to whole minutes, at least 1.\n"
-        "# fetch_code: 1 sample (Snakemake benchmarks): peak n/a, longest 0.5 s\n"
+        "# mem_mb rounded up to the next 10 MB, runtime (minutes) to whole minutes, at least 1;\n"
+        "# floor 100 MB: a Python job needs about that.\n"
+        "# Snakemake benchmarks shorter than 1 s count for runtime only: too short to measure "
+        "memory.\n"
+        "# run config of the samples: short, std; not recorded for 4 samples\n"
+        "# fetch_code: 1 sample (Snakemake benchmarks): peak n/a (1 too short to measure), "
+        "longest 0.5 s\n"
+        "# plot_resources: 1 sample (Snakemake benchmarks): peak 15.0 MB (floor applies), "
+        "longest 3.0 s\n"
         "# run_simulation: 2 samples (warden records): peak 423.1 MB, longest 70.0 s\n"
-        "# validate_params: 2 samples (Snakemake benchmarks): peak 100.0 MB, longest 119.0 s\n"
+        "# validate_params: 2 samples (Snakemake benchmarks): peak 100.0 MB (1 too short to "
+        "measure), longest 119.0 s\n"
         "# run_simulation in simwarden's workflow: better put these in the profile's run.yaml "
         "(run_config.mem_mb,\n"
         "# runtime_min): set-resources replaces the mem_mb x attempt that retries rely on.\n"
         "set-resources:\n"
         "  fetch_code:\n"
+        "    runtime: 1\n"
+        "  plot_resources:\n"
+        "    mem_mb: 100\n"
         "    runtime: 1\n"
         "  run_simulation:\n"
         "    mem_mb: 510\n"
@@ -511,24 +699,52 @@ def test_suggest_from_tables_and_single_files(tmp_path: Path) -> None:
     table = table_file(
         tmp_path / "t.csv",
         [
-            {"run": "a", "reason": "exited", "exit_code": 0, "peak_rss_mb": 55.0, "wall_s": 1.0},
-            {"run": "b", "reason": "memory", "exit_code": 137, "peak_rss_mb": 900.0},
-            {"run": "c", "reason": None, "exit_code": None, "max_rss": 61.0, "s": 30.0},
+            {
+                "run": "a",
+                "run_config": "std",
+                "reason": "exited",
+                "exit_code": 0,
+                "peak_rss_mb": 55.0,
+                "wall_s": 1.0,
+            },
+            {"run": "b", "run_config": "std", "reason": "memory", "peak_rss_mb": 900.0},
+            {"run": "c", "run_config": None, "max_rss": 61.0, "s": 30.0},
+            # Snakemake's columns only, 0.4 s: its 500 MB is no measurement of a peak.
+            {"run": "d", "run_config": "full", "max_rss": 500.0, "s": 0.4},
         ],
     )
     found = bench_suggest.suggest([table.with_suffix(".h5")], margin=0.0, warn=lambda _: None)
-    assert [(s.rule, s.mem_mb, s.runtime, s.samples, s.source) for s in found] == [
-        ("run_simulation", 70, 1, 2, "benchmark tables"),
+    assert [
+        (s.rule, s.mem_mb, s.runtime, s.samples, s.source, s.floored, s.too_short) for s in found
+    ] == [
+        # max(55, 61) MB -> 70, raised to the 100 MB floor.
+        ("run_simulation", 100, 1, 3, "benchmark tables", True, 1),
     ]
+    assert (found[0].run_configs, found[0].unrecorded) == (("full", "std"), 1)
     tsv = write(tmp_path / "marks" / "plot" / "x.tsv", f"{HEADER}\n61\t0\t5\t1\t1\t1\t0\t0\t0\t0\n")
     rec = write_json(tmp_path / "r.json", record(wall_s=59.0, peak_bytes=1_000_000))
     found = bench_suggest.suggest([tsv, rec, table], margin=1.0, warn=lambda _: None)
     assert [(s.rule, s.mem_mb, s.runtime, s.samples, s.margin) for s in found] == [
-        ("plot", 10, 3, 1, 1.0),
-        # max(1, 55, 61) MB * 2 = 122 -> 130; max(59, 1, 30) s * 2 = 118 s -> 2 min.
-        ("run_simulation", 130, 2, 3, 1.0),
+        ("plot", 100, 3, 1, 1.0),
+        # max(1, 55, 61) MB * 2 = 122 -> 130; max(59, 1, 30, 0.4) s * 2 = 118 s -> 2 min.
+        ("run_simulation", 130, 2, 4, 1.0),
     ]
     assert found[1].source == "warden records and benchmark tables"
+    assert (found[1].run_configs, found[1].unrecorded, found[1].too_short) == (
+        ("full", "std"),
+        2,
+        1,
+    )
+    assert bench_suggest.format_suggestions(found).splitlines()[2:5] == [
+        "# floor 100 MB: a Python job needs about that.",
+        "# Snakemake benchmarks shorter than 1 s count for runtime only: too short to measure "
+        "memory.",
+        "# run config of the samples: full, std; not recorded for 3 samples",
+    ]
+    only_snakemake = bench_suggest.suggest([tsv], warn=pytest.fail)
+    assert bench_suggest.format_suggestions(only_snakemake).splitlines()[3] == (
+        "# run config of the samples: not recorded"
+    )
     assert bench_suggest.format_suggestions([]) == (
         "# nothing to suggest: no usable records or benchmark files were found\n"
     )
@@ -552,7 +768,9 @@ def test_cli_suggest(
     assert bench.cli_main(["suggest", "--margin", "0"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("# Largest measured peak memory and wall time per rule plus a 0% ")
+    assert "\n# run config of the samples: short, std; not recorded for 4 samples\n" in out
     assert "  run_simulation:\n    mem_mb: 430\n    runtime: 2\n" in out
+    assert "  fetch_code:\n    runtime: 1\n  plot_resources:\n    mem_mb: 100\n" in out
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(UserError, match=r"^no usable records or benchmark files under .*empty"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -232,6 +233,43 @@ def test_signal_to_warden_stops_tree_and_records_signal(tmp_path, procs, signum,
     data = json.loads(record.read_text())
     assert data["reason"] == "signal"
     assert f"warden received {signal.Signals(signum).name}" in stderr
+
+
+# A parent that starts the warden and waits for it, as Snakemake does with a job's script.
+PARENT = """
+    import subprocess, sys
+    warden = subprocess.Popen(sys.argv[2:])
+    open(sys.argv[1], "w").write(f"{warden.pid}\\n")
+    warden.wait()
+"""
+
+
+def test_an_orphaned_warden_stops_its_run_and_records_why(tmp_path, procs):
+    import psutil
+
+    tree = script(tmp_path, "tree.py", TREE)
+    parent = script(tmp_path, "parent.py", PARENT)
+    pids_file, warden_pid_file, record = tmp_path / "pids", tmp_path / "warden", tmp_path / "r.json"
+    argv = simwarden_argv(
+        "run", "--stop-when-orphaned", "--grace", "2s", "--record", str(record),
+        "--", PYTHON, tree, str(pids_file),
+    )  # fmt: skip
+    process = subprocess.Popen([PYTHON, parent, str(warden_pid_file), *argv])
+    procs.append(process)
+    warden_pid = int(wait_for_file(warden_pid_file, process))
+    warden_proc = psutil.Process(warden_pid)
+    pids = [int(p) for p in wait_for_file(pids_file, process).split()]
+    process.kill()  # the parent dies without a word, like a SIGKILLed Snakemake
+    process.wait(timeout=TIMEOUT)
+    # The warden stops its tree, writes its record and ends; whoever adopted it reaps it.
+    text = wait_for_file(record, timeout=TIMEOUT)
+    psutil.wait_procs([warden_proc], timeout=TIMEOUT)
+    with contextlib.suppress(ChildProcessError):  # adopted by this process (a subreaper): reap
+        os.waitpid(warden_pid, 0)
+    data = json.loads(text)
+    assert (data["reason"], data["exit_code"]) == ("signal", 129), data["message"]
+    assert data["message"].startswith(f"stopped (signal): parent process {process.pid} ended")
+    assert [p for p in pids if pid_alive(p)] == []
 
 
 OBSTINATE = """

@@ -1,4 +1,5 @@
-"""Ctrl-C in the middle of a simulation: nothing survives, the next invocation redoes the run."""
+"""Ctrl-C, or a SIGKILLed Snakemake, in the middle of a simulation: nothing survives, the next
+invocation redoes the run."""
 
 from __future__ import annotations
 
@@ -14,15 +15,10 @@ from tests.workflow.conftest import Workflow, output, wait_until
 from tests.workflow.test_pipeline import SLOW, SLOW_ENV
 
 
-def test_ctrl_c_stops_the_simulation_and_the_run_is_redone(
-    workflow: Workflow, snakemake_procs: list[subprocess.Popen[str]]
-) -> None:
-    """SIGINT goes to snakemake's whole process group, as Ctrl-C in a terminal does.
-
-    (A SIGINT to the snakemake pid alone is not enough: Snakemake's local executor then waits
-    for the running jobs to finish.) The simulation runs in its own session under the warden,
-    so only the warden's signal handling can stop it.
-    """
+def start_simulating(
+    workflow: Workflow, procs: list[subprocess.Popen[str]]
+) -> tuple[subprocess.Popen[str], list[psutil.Process]]:
+    """Start snakemake (in its own session) on the slow run; return once it is simulating."""
     workflow.set_runs(slow=SLOW)
     workflow.update_run_config(timeout="120s", grace="2s", env=SLOW_ENV)
     log = workflow.root / "logs" / "run_simulation" / "slow.log"
@@ -35,7 +31,7 @@ def test_ctrl_c_stops_the_simulation_and_the_run_is_redone(
         text=True,
         start_new_session=True,
     )
-    snakemake_procs.append(process)
+    procs.append(process)
 
     def simulating() -> list[psutil.Process]:
         assert process.poll() is None, "snakemake ended before the simulation started"
@@ -44,7 +40,19 @@ def test_ctrl_c_stops_the_simulation_and_the_run_is_redone(
         started = log.exists() and "running:" in log.read_text(errors="replace")
         return workflow.simulations() if started else []
 
-    sims = wait_until(simulating, "the simulation to start")
+    return process, wait_until(simulating, "the simulation to start")
+
+
+def test_ctrl_c_stops_the_simulation_and_the_run_is_redone(
+    workflow: Workflow, snakemake_procs: list[subprocess.Popen[str]]
+) -> None:
+    """SIGINT goes to snakemake's whole process group, as Ctrl-C in a terminal does.
+
+    (A SIGINT to the snakemake pid alone is not enough: Snakemake's local executor then waits
+    for the running jobs to finish.) The simulation runs in its own session under the warden,
+    so only the warden's signal handling can stop it.
+    """
+    process, sims = start_simulating(workflow, snakemake_procs)
     os.killpg(process.pid, signal.SIGINT)
     stdout, stderr = process.communicate(timeout=TIMEOUT)
     done = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
@@ -72,3 +80,23 @@ def test_ctrl_c_stops_the_simulation_and_the_run_is_redone(
     final = workflow.record("slow")
     assert (final["reason"], final["exit_code"]) == ("exited", 0), final["message"]
     assert (workflow.run_dir("slow") / "data" / "output.h5").is_file()
+
+
+def test_a_sigkilled_snakemake_leaves_no_simulation_running(
+    workflow: Workflow, snakemake_procs: list[subprocess.Popen[str]]
+) -> None:
+    """SIGKILL to snakemake alone (no Ctrl-C for the group): the warden notices it was orphaned,
+    stops the simulation and keeps a record saying so, long before the 120 s time limit."""
+    process, sims = start_simulating(workflow, snakemake_procs)
+    process.kill()
+    process.communicate(timeout=TIMEOUT)
+    gone, alive = psutil.wait_procs(sims, timeout=TIMEOUT)
+    assert alive == [], f"simulations still running after snakemake was killed: {alive}"
+    kept = wait_until(
+        lambda: (workflow.root / "logs/run_simulation/slow.log.attempt1.record.json").exists(),
+        "the warden's record of the orphaned run",
+    )
+    assert kept
+    record = workflow.attempt_record("slow", 1)
+    assert (record["reason"], record["exit_code"]) == ("signal", 129), record["message"]
+    assert f"parent process {process.pid} ended" in record["message"]
