@@ -170,6 +170,11 @@ def cli_main(argv: list[str]) -> int:
         "repeat to stack profiles (default: the last run's, else profiles/std; 'none' for none)",
     )
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 unless every run is up to date (for scripts and CI)",
+    )
     args = parser.parse_args(argv)
     workdir = Path(args.directory)
     choice = choose_profile(workdir, args.profile)
@@ -181,6 +186,8 @@ def cli_main(argv: list[str]) -> int:
         print(text)
     except BrokenPipeError:  # simwarden status | head
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if args.check and any(status.state != "up to date" for status in statuses):
+        return 1
     return 0
 
 

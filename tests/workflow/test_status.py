@@ -152,9 +152,25 @@ def test_a_deleted_output_is_stale_and_the_detail_says_how_to_redo_it(workflow: 
         "results/runs/a/samples.tsv missing (to redo it: snakemake --profile ... "
         "--forcerun results/runs/a/record.json)"
     )
+    assert check(workflow) == 1  # --check: not every run is up to date
     again = workflow.snakemake("--forcerun", "results/runs/a/record.json")
     assert again.returncode == 0, output(again)
     assert states(status(workflow)) == {"a": ("up to date", ()), "b": ("up to date", ())}
+    assert check(workflow) == 0
+
+
+def check(flow: Workflow) -> int:
+    """The exit code of ``simwarden status --check``."""
+    done = subprocess.run(
+        simwarden_argv("status", "--check", "--format", "tsv"),
+        cwd=flow.root,
+        env=flow.env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.stderr == "", output(done)
+    return done.returncode
 
 
 def test_a_killed_snakemake_leaves_the_run_running_then_incomplete(
