@@ -413,6 +413,9 @@ def analyse(d: dict[str, Any], s: dict[str, Any], imp: dict[str, Any]) -> str:
 
 def main() -> int:
     """Parse arguments, run both benchmarks, write the report."""
+    # Measure what users get: cached bytecode (a shell or test run may have switched it off,
+    # and every timed Python would then compile simwarden from source).
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, indicative only")
     parser.add_argument("--demo-runs", type=int, help="sweep points in benchmark 1 (default 20)")

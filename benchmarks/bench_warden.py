@@ -1119,6 +1119,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Measure what users get: cached bytecode (a shell or test run may have switched it off,
+    # and every timed Python would then compile simwarden from source).
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     cfg = Config.make(args.quick)
     tools = find_tools()
     started = time.monotonic()

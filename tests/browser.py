@@ -49,16 +49,18 @@ def chromium() -> Iterator[Any]:
     from selenium.webdriver.chrome.service import Service
 
     profile = tempfile.mkdtemp(prefix="simwarden-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (*FLAGS, f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     try:
-        yield driver
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for flag in (*FLAGS, f"--user-data-dir={profile}"):
+            options.add_argument(flag)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+        try:
+            yield driver
+        finally:
+            driver.quit()  # ends chromedriver and every Chromium process it started
     finally:
-        driver.quit()  # ends chromedriver and every Chromium process it started
         shutil.rmtree(profile, ignore_errors=True)
 
 

@@ -29,8 +29,29 @@ def _cannot(reason: str, require_env: str) -> None:
     pytest.skip(reason)
 
 
+POLICY_RC_D = "/usr/sbin/policy-rc.d"
+
+
 def _apt_install(packages: Sequence[str]) -> str | None:
-    """Install ``packages`` with apt-get; return why not, or None on success."""
+    """Install ``packages`` with apt-get; return why not, or None on success.
+
+    A ``policy-rc.d`` that answers 101 keeps the packages' services (munge, slurmd) from being
+    started by their install scripts on a host with an init system; the tests start their own.
+    """
+    if os.path.exists(POLICY_RC_D):
+        return _apt_get(packages)
+    with open(POLICY_RC_D, "w") as policy:
+        policy.write(
+            "#!/bin/sh\n# simwarden tests: no service starts while they install\nexit 101\n"
+        )
+    os.chmod(POLICY_RC_D, 0o755)
+    try:
+        return _apt_get(packages)
+    finally:
+        os.unlink(POLICY_RC_D)
+
+
+def _apt_get(packages: Sequence[str]) -> str | None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for argv in (
         ["apt-get", "update", "-qq"],

@@ -217,11 +217,17 @@ def _collect_run(
             problems.add(record_path, "is missing (and no failed attempt was kept)")
             record = None
         else:
-            record = _read_json(kept[0], problems)
-            attempt = kept[1]
+            record_path, attempt = kept
+            record = _read_json(record_path, problems)
     if record is not None:
         found = True
-        row.update(_record_columns(record, provenance, attempt))
+        columns = _record_columns(record, provenance, attempt)
+        for key in ("attempt", "exit_code"):  # integers or nothing: a corrupt value is named
+            value = columns[key]
+            if value is not None and (not _is_number(value) or value != int(value)):
+                problems.add(record_path, f"has {key} {value!r}, not an integer (left empty)")
+                columns[key] = None
+        row.update(columns)
 
     tsv = benchmarks / SIMULATION_RULE / f"{run}.tsv"
     try:
@@ -588,6 +594,11 @@ def cli_main(argv: list[str]) -> int:
                     "--results DIR / --runs RUN ..."
                 )
         table = collect(runs, results, args.benchmarks, args.logs)
+        if table.empty:  # keep the last good table rather than replace it by an empty one
+            raise UserError(
+                f"no run of {', '.join(runs)} has a record, benchmark or parameters under "
+                f"{results} or {args.benchmarks}: nothing written (check --runs / --results)"
+            )
         csv_path, h5_path = results / "benchmarks.csv", results / "benchmarks.h5"
         write_table(table, csv_path, h5_path)
         print(f"wrote {csv_path} and {h5_path}: {len(table)} runs, {len(table.columns)} columns")

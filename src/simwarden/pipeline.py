@@ -202,14 +202,16 @@ def run_simulation(job: SimulationJob) -> int:
     mem = parse_size(job.mem_mb, "resources.mem_mb") if job.mem_mb else None
     warn_fraction = config.get("mem_warn_fraction")
     env = {
-        **os.environ,
+        # Not the warden's own SMTP settings: a simulation has no business with the password.
+        **{k: v for k, v in os.environ.items() if not k.startswith("SIMWARDEN_SMTP_")},
         **{str(k): str(v) for k, v in (config.get("env") or {}).items()},
         "SIMWARDEN_RUN_ID": job.run,
         "SIMWARDEN_PARAMS": str(Path(job.params_file).resolve()),
         "SIMWARDEN_OUTDIR": str(outdir.resolve()),
     }
     context = run_context(job, provenance, params)
-    if job.figures_dir and job.figure_formats and spec.kind in ("python", "command"):
+    # Even with no formats, the hook keeps plt.show() from blocking or opening a window.
+    if job.figures_dir and spec.kind in ("python", "command"):
         from simwarden.figures import autosave_env
 
         env.update(

@@ -175,6 +175,14 @@ class _Judge:
                     verdict.add(category, f"{path} to be remade")
         if verdict.missing or verdict.incomplete:
             return verdict
+        try:
+            return self._compare(job, verdict)
+        except FileNotFoundError as error:  # deleted while we looked (a running Snakemake)
+            verdict.missing.append(str(error.filename))
+            return verdict
+
+    def _compare(self, job: _Job, verdict: _Verdict) -> _Verdict:
+        """Snakemake's checks for a job whose outputs all exist: times, checksums, metadata."""
         times = [_mtime(p, follow=False) for p in job.outputs]
         if job.benchmark and os.path.exists(job.benchmark):
             times.append(_mtime(job.benchmark, follow=False))

@@ -121,6 +121,24 @@ def _signal_name(signum: int) -> str:
         return str(signum)
 
 
+SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "fish"})
+
+
+def _shell_parent_of(pid: int) -> tuple[int, float] | None:
+    """``(pid, create_time)`` of the process that started ``pid`` when ``pid`` is a shell
+    (``bash -c "...; simwarden ..."``), else None."""
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        if process.name() not in SHELLS:
+            return None
+        parent = process.parent()
+        return (parent.pid, parent.create_time()) if parent is not None else None
+    except psutil.Error:
+        return None
+
+
 def resolve_command(command: Sequence[str], cwd: str | None) -> str:
     """Return the executable's path, or raise CommandError (127 not found, 126 not executable)."""
     if not command:
@@ -220,6 +238,7 @@ class _Run:
         self.killed = False
         self.signal_received: int | None = None
         self.parent_pid = os.getppid() if self.opt.stop_when_orphaned else None
+        self.shell_parent = _shell_parent_of(self.parent_pid) if self.parent_pid else None
         self.signal_count = 0
         self.peak_rss = 0
         self.samples = 0
@@ -556,10 +575,27 @@ class _Run:
         if self.opt.stop_file and os.path.exists(self.opt.stop_file):
             self._begin_stop(tree, "stopped", f"stop file {self.opt.stop_file!r} appeared", hub)
             return
-        if self.parent_pid is not None and os.getppid() != self.parent_pid:
+        if self.parent_pid is not None and self._orphaned():
             self.signal_received = signal.SIGHUP
-            why = f"parent process {self.parent_pid} ended (nobody is waiting for this run)"
+            ended = self.shell_parent[0] if self.shell_parent else self.parent_pid
+            why = f"parent process {ended} ended (nobody is waiting for this run)"
             self._begin_stop(tree, "signal", why, hub)
+
+    def _orphaned(self) -> bool:
+        """The parent ended, or, when the parent is a shell, the process that started it did
+        (a shell that does not exec its last command outlives a SIGKILLed Snakemake)."""
+        if os.getppid() != self.parent_pid:
+            return True
+        if self.shell_parent is None:
+            return False
+        import psutil
+
+        pid, started = self.shell_parent
+        try:
+            process = psutil.Process(pid)
+            return process.create_time() != started or process.status() == psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return True
 
     def _kernel_kill_message(self) -> str:
         limit = format_bytes(self.limits.mem_bytes or 0)

@@ -28,6 +28,8 @@ from pathlib import Path
 import psutil
 
 CONF = Path("/etc/slurm/slurm.conf")
+# A site's own slurm.conf, kept while the tests own CONF (restored at stop, or by the next start).
+BACKUP = CONF.with_name("slurm.conf.simwarden-orig")
 MARKER = "# Written by simwarden tests/slurm/cluster.py"
 NODE = "localhost"
 DEFAULT_PARTITION = "debug"
@@ -183,8 +185,11 @@ class SlurmCluster:
         for name in ("munge", "state", "spool"):
             (self.root / name).mkdir(mode=0o755)
         key = self.root / "munge" / "munge.key"
-        key.write_bytes(os.urandom(1024))
-        key.chmod(0o400)
+        # Created private: a key readable for a moment could be copied and used to forge
+        # credentials to a slurmd running as root.
+        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(os.urandom(1024))
         self._write_conf(slurm_conf(self.root, cpus, memory_mb, self.partitions))
         munge = self.root / "munge"
         self._spawn(
@@ -207,10 +212,12 @@ class SlurmCluster:
 
     def _write_conf(self, text: str) -> None:
         CONF.parent.mkdir(parents=True, exist_ok=True)
+        # The backup of a site's own slurm.conf lives beside it, not in the temp dir, so a
+        # session killed before stop() still leaves it for the next session to restore.
         if CONF.exists() and not CONF.read_text(errors="replace").startswith(MARKER):
-            assert self.root is not None
-            self._backup = self.root / "slurm.conf.orig"
-            shutil.copy2(CONF, self._backup)
+            shutil.copy2(CONF, BACKUP)
+        if BACKUP.exists():
+            self._backup = BACKUP
         CONF.write_text(text)
         self._wrote_conf = True
 
@@ -347,6 +354,7 @@ class SlurmCluster:
     def _restore_conf(self) -> None:
         if self._backup is not None and self._backup.exists():
             shutil.copy2(self._backup, CONF)
+            self._backup.unlink()
         elif self._wrote_conf:
             CONF.unlink(missing_ok=True)
         self._backup = None

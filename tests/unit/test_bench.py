@@ -594,6 +594,25 @@ def test_cli_collect_defaults_to_every_parameter_set(
     assert list(bench.read_table("results/benchmarks.csv")["run"]) == ["a"]
     with pytest.raises(UserError, match=r"^elsewhere/params: no parameter sets \(\*\.json\)"):
         bench.cli_main(["collect", "--results", "elsewhere"])
+    # A mistyped run id writes nothing: the last good table stays.
+    before = Path("results/benchmarks.csv").read_bytes()
+    with pytest.raises(UserError, match=r"^no run of typo has a record, .*: nothing written"):
+        bench.cli_main(["collect", "--runs", "typo"])
+    assert Path("results/benchmarks.csv").read_bytes() == before
+
+
+def test_collect_names_a_record_with_a_non_integer_exit_code(tmp_path: Path) -> None:
+    bad = {**record(context=context("x")), "exit_code": "oops"}
+    bad["context"]["attempt"] = 1.5
+    write_json(tmp_path / "results" / "runs" / "x" / "record.json", bad)
+    warnings: list[str] = []
+    table = collect(tmp_path, ["x"], warnings)
+    row = values(table, "x")
+    assert (row["exit_code"], row["attempt"], row["reason"]) == (None, None, "exited")
+    path = tmp_path / "results" / "runs" / "x" / "record.json"
+    assert len(warnings) == 1
+    assert f"{path} has attempt 1.5, not an integer (left empty)" in warnings[0]
+    assert f"{path} has exit_code 'oops', not an integer (left empty)" in warnings[0]
 
 
 def suggest_tree(tmp_path: Path) -> Path:

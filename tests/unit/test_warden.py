@@ -244,7 +244,12 @@ PARENT = """
 """
 
 
-def test_an_orphaned_warden_stops_its_run_and_records_why(tmp_path, procs):
+@pytest.mark.parametrize("via_shell", [False, True], ids=["direct", "via-bash"])
+def test_an_orphaned_warden_stops_its_run_and_records_why(tmp_path, procs, via_shell):
+    """The parent is killed outright. Via bash (``bash -c "simwarden ...; true"`` does not exec
+    simwarden, as older bash never does), the shell survives and the warden watches its parent."""
+    import shlex
+
     import psutil
 
     tree = script(tmp_path, "tree.py", TREE)
@@ -254,22 +259,42 @@ def test_an_orphaned_warden_stops_its_run_and_records_why(tmp_path, procs):
         "run", "--stop-when-orphaned", "--grace", "2s", "--record", str(record),
         "--", PYTHON, tree, str(pids_file),
     )  # fmt: skip
+    if via_shell:
+        argv = ["bash", "-c", f"{shlex.join(argv)}; true"]
     process = subprocess.Popen([PYTHON, parent, str(warden_pid_file), *argv])
     procs.append(process)
-    warden_pid = int(wait_for_file(warden_pid_file, process))
-    warden_proc = psutil.Process(warden_pid)
+    started_pid = int(wait_for_file(warden_pid_file, process))
+    warden_proc = psutil.Process(started_pid)
+    if via_shell:  # the shell's child is the warden
+        warden_proc = wait_until_child(warden_proc)
+    warden_pid = warden_proc.pid
     pids = [int(p) for p in wait_for_file(pids_file, process).split()]
     process.kill()  # the parent dies without a word, like a SIGKILLed Snakemake
     process.wait(timeout=TIMEOUT)
     # The warden stops its tree, writes its record and ends; whoever adopted it reaps it.
     text = wait_for_file(record, timeout=TIMEOUT)
-    psutil.wait_procs([warden_proc], timeout=TIMEOUT)
-    with contextlib.suppress(ChildProcessError):  # adopted by this process (a subreaper): reap
-        os.waitpid(warden_pid, 0)
+    gone, alive = psutil.wait_procs([warden_proc], timeout=TIMEOUT)
+    assert alive == []
+    for pid in {warden_pid, started_pid}:
+        with contextlib.suppress(ChildProcessError):  # adopted by this process (a subreaper)
+            os.waitpid(pid, 0)
     data = json.loads(text)
     assert (data["reason"], data["exit_code"]) == ("signal", 129), data["message"]
     assert data["message"].startswith(f"stopped (signal): parent process {process.pid} ended")
     assert [p for p in pids if pid_alive(p)] == []
+
+
+def wait_until_child(process):
+    """The first child of ``process`` (polled until it exists, within TIMEOUT)."""
+    import time
+
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        children = process.children()
+        if children:
+            return children[0]
+        time.sleep(0.01)
+    raise AssertionError(f"process {process.pid} started no child")
 
 
 OBSTINATE = """

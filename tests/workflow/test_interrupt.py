@@ -4,6 +4,7 @@ invocation redoes the run."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import signal
 import subprocess
@@ -88,10 +89,17 @@ def test_a_sigkilled_snakemake_leaves_no_simulation_running(
     """SIGKILL to snakemake alone (no Ctrl-C for the group): the warden notices it was orphaned,
     stops the simulation and keeps a record saying so, long before the 120 s time limit."""
     process, sims = start_simulating(workflow, snakemake_procs)
+    script = [
+        p for p in psutil.Process(process.pid).children() if "run_simulation" in str(p.cmdline())
+    ]
+    assert len(script) == 1, script  # the job's script: the warden runs in it
     process.kill()
     process.communicate(timeout=TIMEOUT)
-    gone, alive = psutil.wait_procs(sims, timeout=TIMEOUT)
-    assert alive == [], f"simulations still running after snakemake was killed: {alive}"
+    gone, alive = psutil.wait_procs(sims + script, timeout=TIMEOUT)
+    assert alive == [], f"processes still running after snakemake was killed: {alive}"
+    for orphan in script:  # the warden's script, adopted by this process if it is a subreaper
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(orphan.pid, 0)
     kept = wait_until(
         lambda: (workflow.root / "logs/run_simulation/slow.log.attempt1.record.json").exists(),
         "the warden's record of the orphaned run",
