@@ -14,11 +14,9 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime
-import glob
 import json
 import math
 import os
-import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -46,7 +44,6 @@ RECORD_COLUMNS = tuple(
 )
 TABLE_SUFFIXES = (".csv", ".h5", ".hdf5", ".hdf")
 DEFAULT_METRICS = ("wall_s", "peak_rss_mb", "cpu_s")
-_ATTEMPT = re.compile(r"\.log\.attempt(\d+)\.record\.json")
 _MISSING = ("", "NA", "-", "nan", "NaN")
 # Decimals kept in the table: ms and kB for the record's numbers, us for the simulation's
 # timers and Snakemake's (averaged) columns; more digits are only float noise (0.1 + 0.2).
@@ -110,11 +107,17 @@ def _flatten(params: Mapping[str, Any], prefix: str = "param.") -> dict[str, Any
 
 def _last_attempt(logs: Path, run: str) -> tuple[Path, int] | None:
     """The kept record of ``run``'s highest-numbered failed attempt, if any."""
-    found: list[tuple[int, Path]] = []
-    for path in logs.glob(f"{glob.escape(run)}.log.attempt*.record.json"):
-        match = _ATTEMPT.fullmatch(path.name[len(run) :])
-        if match:  # not some other run whose id starts with this one
-            found.append((int(match.group(1)), path))
+    from simwarden.pipeline import parse_attempt_record
+
+    try:
+        names = os.listdir(logs)
+    except OSError:
+        return None
+    found = [
+        (parsed[1], logs / name)
+        for name in names
+        if (parsed := parse_attempt_record(name)) and parsed[0] == f"{run}.log"
+    ]
     if not found:
         return None
     number, path = max(found)

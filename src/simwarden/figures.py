@@ -81,10 +81,8 @@ def autosave_env(
     blocks. Raises UserError for an unknown format.
     """
     checked = check_formats(list(formats), "figure formats")
-    hook = str(HOOK_DIR)
-    rest = [entry for entry in (pythonpath or "").split(os.pathsep) if entry and entry != hook]
     return {
-        "PYTHONPATH": os.pathsep.join([hook, *rest]),
+        "PYTHONPATH": hand_pythonpath({"PYTHONPATH": pythonpath or ""}),
         "MPLBACKEND": "Agg",
         _impl.ENV_DIR: os.path.abspath(figures_dir),
         _impl.ENV_FORMATS: ",".join(checked),
@@ -250,7 +248,7 @@ def install_autosave(environ: Mapping[str, str] | None = None) -> None:
 
 
 def hand_pythonpath(environ: Mapping[str, str] | None = None) -> str:
-    """The hook directory in front of the current PYTHONPATH."""
+    """The hook directory in front of ``environ``'s PYTHONPATH (default: this process's), once."""
     env = os.environ if environ is None else environ
     hook = str(HOOK_DIR)
     rest = [e for e in env.get("PYTHONPATH", "").split(os.pathsep) if e and e != hook]

@@ -20,6 +20,20 @@ from simwarden.errors import UserError
 PROTECTED_PROFILE = "profiles/default"
 
 
+def attempt_record_path(log: str | os.PathLike[str], attempt: int) -> Path:
+    """Where a failed attempt's record is kept: beside the job's log (Snakemake deletes a failed
+    job's outputs), as ``<log>.attempt<N>.record.json``."""
+    return Path(f"{os.fspath(log)}.attempt{attempt}.record.json")
+
+
+def parse_attempt_record(name: str) -> tuple[str, int] | None:
+    """``(log file name, N)`` for a file named ``<log>.attempt<N>.record.json``, else None."""
+    head, dot, number = name.removesuffix(".record.json").rpartition(".attempt")
+    if not (dot and head and number.isdigit() and name.endswith(".record.json")):
+        return None
+    return head, int(number)
+
+
 @dataclass(frozen=True)
 class RunPlan:
     """One simulation run: its parameter file and the sweep values laid over it."""
@@ -226,8 +240,9 @@ def run_simulation(job: SimulationJob) -> int:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     if job.attempt == 1:  # kept records of an earlier invocation's failed attempts are history
         log = Path(job.log)
-        for stale in log.parent.glob(f"{log.name}.attempt*.record.json"):
-            stale.unlink(missing_ok=True)
+        for entry in os.listdir(log.parent):
+            if (parse_attempt_record(entry) or ("",))[0] == log.name:
+                (log.parent / entry).unlink(missing_ok=True)
     options = RunOptions(
         limits=Limits(
             mem_bytes=mem,
@@ -260,7 +275,7 @@ def run_simulation(job: SimulationJob) -> int:
 
             write_json_atomic(job.record, {**result.record, "exit_code": 1, "message": message})
     if code != 0:
-        kept = f"{job.log}.attempt{job.attempt}.record.json"
+        kept = attempt_record_path(job.log, job.attempt)
         shutil.copyfile(job.record, kept)
         for directory in fresh:
             shutil.rmtree(directory, ignore_errors=True)

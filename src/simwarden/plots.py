@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simwarden.errors import UserError
-from simwarden.units import format_bytes
+from simwarden.units import format_bytes, format_mb
 
 if TYPE_CHECKING:
     import pandas
@@ -74,12 +74,6 @@ def _legend_entries(categories: Iterable[str]) -> list[tuple[str, str]]:
     ]
 
 
-def _mb(value: float) -> str:
-    """Bytes as whole MB (``402 MB``); one decimal below 10 MB (``3.5 MB``)."""
-    mb = value / MB
-    return f"{mb:.1f} MB" if mb < 10 else f"{mb:.0f} MB"
-
-
 @dataclass(frozen=True)
 class _RunLabels:
     """The text of a run figure; ``None`` where the record has nothing to say."""
@@ -116,9 +110,9 @@ def _end_label(record: Mapping[str, Any]) -> str:
         return f"exited {code}" if code == 0 else f"exited {code} (failed)"
     if reason == "memory":
         verb = "kernel killed" if record.get("stopped_by") == "cgroup" else "stopped"
-        text = f"memory: {verb} at {_mb(peak)}" if peak is not None else f"memory: {verb}"
+        text = f"memory: {verb} at {format_mb(peak)}" if peak is not None else f"memory: {verb}"
         mem = limits.get("mem_bytes")
-        return f"{text} / limit {_mb(mem)}" if mem else text
+        return f"{text} / limit {format_mb(mem)}" if mem else text
     if reason == "timeout":
         wall, limit = record.get("wall_s"), limits.get("timeout_s")
         text = f"timeout: stopped after {wall:.1f} s" if wall is not None else "timeout: stopped"
@@ -168,9 +162,9 @@ def _run_annotations(record: Mapping[str, Any], run_name: str) -> _RunLabels:
     return _RunLabels(
         title=" · ".join(parts),
         end=_end_label(record),
-        peak=f"peak {_mb(peak)}" if peak is not None else None,
-        limit=f"limit {_mb(mem)}" if mem else None,
-        warn=f"warn {_mb(warn)}" if warn else None,
+        peak=f"peak {format_mb(peak)}" if peak is not None else None,
+        limit=f"limit {format_mb(mem)}" if mem else None,
+        warn=f"warn {format_mb(warn)}" if warn else None,
     )
 
 

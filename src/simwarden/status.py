@@ -49,6 +49,7 @@ from simwarden.snakemake_state import (
     _parsed_workflow,
     _Verdict,
 )
+from simwarden.units import format_mb
 
 STATES = ("never run", "up to date", "stale", "failed", "incomplete", "running")
 FORMATS = ("table", "tsv", "json")
@@ -312,10 +313,11 @@ class AttemptIndex:
     def add(self, directory: str, names: Iterable[str]) -> None:
         """Index the file ``names`` of ``directory`` (as listed, any order)."""
         self._listed.add(directory)
+        from simwarden.pipeline import parse_attempt_record
+
         for entry in names:
-            head, dot, number = entry.removesuffix(".record.json").rpartition(".attempt")
-            if dot and number.isdigit() and entry.endswith(".record.json"):
-                log = os.path.join(directory, head)
+            if parsed := parse_attempt_record(entry):
+                log = os.path.join(directory, parsed[0])
                 self._by_log.setdefault(log, []).append(Path(directory, entry))
 
     def records(self, log: str) -> list[Path]:
@@ -590,7 +592,7 @@ def _table(statuses: Sequence[RunStatus]) -> str:
                     s.state,
                     ", ".join(s.why),
                     last,
-                    _megabytes(s.peak_rss_bytes),
+                    format_mb(s.peak_rss_bytes) if s.peak_rss_bytes is not None else "",
                     _duration(s.wall_s),
                     _when(s.finished),
                     s.detail,
@@ -608,12 +610,6 @@ def _table(statuses: Sequence[RunStatus]) -> str:
     summary = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
     lines.append(f"{len(statuses)} runs: {summary}" if statuses else "no runs")
     return "\n".join(line.rstrip() for line in lines)
-
-
-def _megabytes(value: int | None) -> str:
-    if value is None:
-        return ""
-    return f"{value / 1e6:.1f} MB" if value < 10**7 else f"{value / 1e6:.0f} MB"
 
 
 def _duration(seconds: float | None) -> str:

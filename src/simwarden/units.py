@@ -201,6 +201,13 @@ def _parse_duration_text(raw: str, what: str) -> float:
     return total
 
 
+def format_mb(value: float) -> str:
+    """Bytes as whole MB (``402 MB``), one decimal below 10 MB (``3.5 MB``): for tables and plots
+    where every value is in MB."""
+    mb = value / MB
+    return f"{mb:.1f} MB" if mb < 10 else f"{mb:.0f} MB"
+
+
 def format_bytes(value: float) -> str:
     """Human form with decimal units, as the CLI prints them: ``612 MB``, ``1.50 GB``."""
     for unit, factor in (("GB", 1000**3), ("MB", MB), ("kB", 1000)):
