@@ -6,9 +6,13 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from simwarden.errors import UserError
+
+# typing costs ~10 ms of start-up and is needed only by type checkers here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def replace_atomically(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:

@@ -18,9 +18,13 @@ import signal
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 import psutil
+
+# typing costs ~10 ms of start-up and is needed only by type checkers here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 IS_LINUX = sys.platform.startswith("linux")
 IS_POSIX = os.name == "posix"

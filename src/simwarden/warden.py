@@ -18,7 +18,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
 
 from simwarden import cgroup as cgroups
 from simwarden._version import __version__
@@ -27,6 +26,11 @@ from simwarden.fsutil import check_output_path, write_json_atomic
 from simwarden.proctree import IS_POSIX, ProcessTree, Sample, become_subreaper, make_child_setup
 from simwarden.sentinel import Sentinel
 from simwarden.units import format_bytes
+
+# typing costs ~10 ms of start-up and is needed only by type checkers here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 # Exit codes for runs the warden ended; a command that ends by itself keeps its own code
 # (128+N when it died from signal N), and a warden that got signal N exits 128+N.

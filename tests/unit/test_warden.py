@@ -269,14 +269,16 @@ def test_an_orphaned_warden_stops_its_run_and_records_why(tmp_path, procs, via_s
         warden_proc = wait_until_child(warden_proc)
     warden_pid = warden_proc.pid
     pids = [int(p) for p in wait_for_file(pids_file, process).split()]
+    family = warden_proc.children(recursive=True)  # its sentinel and the command's tree
     process.kill()  # the parent dies without a word, like a SIGKILLed Snakemake
     process.wait(timeout=TIMEOUT)
     # The warden stops its tree, writes its record and ends; whoever adopted it reaps it.
     text = wait_for_file(record, timeout=TIMEOUT)
-    gone, alive = psutil.wait_procs([warden_proc], timeout=TIMEOUT)
+    gone, alive = psutil.wait_procs([warden_proc, *family], timeout=TIMEOUT)
     assert alive == []
-    for pid in {warden_pid, started_pid}:
-        with contextlib.suppress(ChildProcessError):  # adopted by this process (a subreaper)
+    # Whatever outlived its parent was adopted by this process if it is a subreaper: reap it.
+    for pid in {warden_pid, started_pid, *(p.pid for p in family)}:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
     data = json.loads(text)
     assert (data["reason"], data["exit_code"]) == ("signal", 129), data["message"]
