@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -34,27 +33,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
-SNAKEMAKE = str(VENV_BIN / "snakemake")
-COPY_ITEMS = ("Snakefile", "rules", "scripts", "config", "workflow", "profiles")
+from benchkit import ROOT, SNAKEMAKE, VENV_BIN, copy_workflow, fmt_load, machine
+
 SIM_ENV = {"SIMWARDEN_QUICK": "1", "SIMWARDEN_SCALE": "0.5"}
 PLAIN_FLAGS = ["--cores", "2", "--scheduler", "greedy"]
 TARGET_DEMO_RATIO = 1.15
-
-
-def copy_workflow(dest: Path) -> Path:
-    """Copy the workflow parts (and the demo bundle) into ``dest``; return ``dest``."""
-    dest.mkdir(parents=True)
-    for item in COPY_ITEMS:
-        src = ROOT / item
-        if src.is_dir():
-            shutil.copytree(src, dest / item)
-        else:
-            shutil.copy2(src, dest / item)
-    (dest / "examples").mkdir()
-    shutil.copy2(ROOT / "examples" / "demo-sim.bundle", dest / "examples" / "demo-sim.bundle")
-    return dest
 
 
 def write_config(wf: Path, seeds: int, runner: dict[str, Any] | None = None) -> None:
@@ -254,30 +237,9 @@ def import_profile() -> dict[str, Any]:
     return {"python_bare_s": bare, "python_with_imports_s": full, "importtime_top": top}
 
 
-def machine() -> dict[str, Any]:
-    """Cores, memory and versions of the machine the numbers come from."""
-    mem_kb = 0
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            mem_kb = int(line.split()[1])
-    sm = subprocess.run([SNAKEMAKE, "--version"], capture_output=True, text=True).stdout.strip()
-    return {
-        "cores": os.cpu_count(),
-        "memory_gib": round(mem_kb / 1024**2, 1),
-        "python": platform.python_version(),
-        "snakemake": sm,
-        "platform": platform.platform(),
-    }
-
-
 def fmt(seconds: float) -> str:
     """Seconds with two decimals."""
     return f"{seconds:.2f} s"
-
-
-def fmt_load(load: tuple[float, ...] | list[float]) -> str:
-    """A load-average triple."""
-    return "/".join(f"{x:.1f}" for x in load)
 
 
 def med(values: list[float]) -> float:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -36,27 +35,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
-SNAKEMAKE = str(VENV_BIN / "snakemake")
-COPY_ITEMS = ("Snakefile", "rules", "scripts", "config", "workflow", "profiles")
+from benchkit import SNAKEMAKE, VENV_BIN, copy_workflow, fmt_load, machine
+
 TARGET_S = 5.0
 PROFILE = ["--profile", "profiles/short"]
-
-
-def copy_workflow(dest: Path) -> Path:
-    """Copy the workflow parts (and the demo bundle) into ``dest``; return ``dest``."""
-    dest.mkdir(parents=True)
-    for item in COPY_ITEMS:
-        src = ROOT / item
-        if src.is_dir():
-            shutil.copytree(src, dest / item, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, dest / item)
-    shutil.rmtree(dest / "profiles" / "default", ignore_errors=True)
-    (dest / "examples").mkdir()
-    shutil.copy2(ROOT / "examples" / "demo-sim.bundle", dest / "examples" / "demo-sim.bundle")
-    return dest
 
 
 def write_config(wf: Path, runs: int) -> None:
@@ -203,26 +185,6 @@ def situations(wf: Path, reps: int, env: dict[str, str]) -> dict[str, dict[str, 
         config.write_bytes(original)
         os.utime(config, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     return results
-
-
-def machine() -> dict[str, Any]:
-    """Cores, memory and versions of the machine the numbers come from."""
-    mem_kb = 0
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            mem_kb = int(line.split()[1])
-    sm = subprocess.run([SNAKEMAKE, "--version"], capture_output=True, text=True).stdout.strip()
-    return {
-        "cores": os.cpu_count(),
-        "memory_gib": round(mem_kb / 1024**2, 1),
-        "python": platform.python_version(),
-        "snakemake": sm,
-        "platform": platform.platform(),
-    }
-
-
-def fmt_load(load: tuple[float, ...] | list[float]) -> str:
-    return "/".join(f"{x:.1f}" for x in load)
 
 
 def render(data: dict[str, Any]) -> str:

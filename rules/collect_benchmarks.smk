@@ -23,9 +23,7 @@ rule collect_benchmarks:
     log:
         "logs/collect_benchmarks/collect_benchmarks.log",
     resources:
-        mem_mb=500,
-        runtime=5,
-        mem_mb_per_cpu=slurm_mem_mb_per_cpu(500),
+        **job_resources(mem_mb=500, runtime=5),
     script:
         "../scripts/collect_benchmarks.py"
 
@@ -44,8 +42,6 @@ rule plot_summary:
     log:
         "logs/plot_summary/plot_summary.log",
     resources:
-        mem_mb=500,
-        runtime=5,
-        mem_mb_per_cpu=slurm_mem_mb_per_cpu(500),
+        **job_resources(mem_mb=500, runtime=5),
     script:
         "../scripts/plot_summary.py"

@@ -22,6 +22,11 @@ def slurm_mem_mb_per_cpu(mem_mb):
     return lambda wildcards, threads: (mem_mb + SLURM_JOB_OVERHEAD_MB) // threads
 
 
+def job_resources(mem_mb, runtime):
+    """A rule's resources: ``mem_mb`` and ``runtime`` (minutes), and its SLURM request."""
+    return {"mem_mb": mem_mb, "runtime": runtime, "mem_mb_per_cpu": slurm_mem_mb_per_cpu(mem_mb)}
+
+
 def _fail(error):
     # One line naming the file and key, no traceback (Snakemake prints a raised exception's
     # traceback when the Snakefile is parsed).

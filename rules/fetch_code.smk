@@ -12,8 +12,6 @@ rule fetch_code:
     benchmark:
         "benchmarks/fetch_code/fetch_code.tsv"
     resources:
-        mem_mb=500,
-        runtime=30,
-        mem_mb_per_cpu=slurm_mem_mb_per_cpu(500),
+        **job_resources(mem_mb=500, runtime=30),
     script:
         "../scripts/fetch_code.py"

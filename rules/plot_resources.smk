@@ -14,8 +14,6 @@ rule plot_resources:
     log:
         "logs/plot_resources/{run}.log",
     resources:
-        mem_mb=300,
-        runtime=5,
-        mem_mb_per_cpu=slurm_mem_mb_per_cpu(300),
+        **job_resources(mem_mb=300, runtime=5),
     script:
         "../scripts/plot_resources.py"

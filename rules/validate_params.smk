@@ -14,8 +14,6 @@ rule validate_params:
     benchmark:
         "benchmarks/validate_params/{run}.tsv"
     resources:
-        mem_mb=200,
-        runtime=5,
-        mem_mb_per_cpu=slurm_mem_mb_per_cpu(200),
+        **job_resources(mem_mb=200, runtime=5),
     script:
         "../scripts/validate_params.py"

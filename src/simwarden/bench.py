@@ -107,20 +107,12 @@ def _flatten(params: Mapping[str, Any], prefix: str = "param.") -> dict[str, Any
 
 def _last_attempt(logs: Path, run: str) -> tuple[Path, int] | None:
     """The kept record of ``run``'s highest-numbered failed attempt, if any."""
-    from simwarden.pipeline import parse_attempt_record
+    from simwarden.pipeline import kept_attempts
 
-    try:
-        names = os.listdir(logs)
-    except OSError:
-        return None
-    found = [
-        (parsed[1], logs / name)
-        for name in names
-        if (parsed := parse_attempt_record(name)) and parsed[0] == f"{run}.log"
-    ]
+    found = kept_attempts(logs / f"{run}.log")
     if not found:
         return None
-    number, path = max(found)
+    number, path = found[-1]
     return path, number
 
 
@@ -457,6 +449,7 @@ exit codes: 0 done (compare: no regression), 1 compare found a regression,
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from simwarden.bench_compare import DEFAULT_MIN_CHANGE_MB, DEFAULT_MIN_CHANGE_S
     from simwarden.cli import _Parser
 
     parser = _Parser(
@@ -515,7 +508,7 @@ def _build_parser() -> argparse.ArgumentParser:
     compare_cmd.add_argument(
         "--min-change-s",
         type=_at_least_zero("--min-change-s", "seconds >= 0, e.g. 0.5"),
-        default=0.5,
+        default=DEFAULT_MIN_CHANGE_S,
         metavar="SECONDS",
         help="a time (wall_s, cpu_s, s, cpu_time, timer.*) must also rise by more than this "
         "to be a regression (default 0.5)",
@@ -523,7 +516,7 @@ def _build_parser() -> argparse.ArgumentParser:
     compare_cmd.add_argument(
         "--min-change-mb",
         type=_at_least_zero("--min-change-mb", "MB >= 0, e.g. 5"),
-        default=5.0,
+        default=DEFAULT_MIN_CHANGE_MB,
         metavar="MB",
         help="a memory peak (peak_rss_mb, max_rss, max_vms, max_uss, max_pss) must also rise "
         "by more than this to be a regression (default 5)",

@@ -34,6 +34,21 @@ def parse_attempt_record(name: str) -> tuple[str, int] | None:
     return head, int(number)
 
 
+def kept_attempts(log: str | os.PathLike[str]) -> list[tuple[int, Path]]:
+    """``(N, path)`` of every record kept beside ``log``, in attempt order; [] if none."""
+    log = Path(log)
+    try:
+        names = os.listdir(log.parent)
+    except OSError:
+        return []
+    found = [
+        (parsed[1], log.parent / name)
+        for name in names
+        if (parsed := parse_attempt_record(name)) and parsed[0] == log.name
+    ]
+    return sorted(found)
+
+
 @dataclass(frozen=True)
 class RunPlan:
     """One simulation run: its parameter file and the sweep values laid over it."""
@@ -239,10 +254,8 @@ def run_simulation(job: SimulationJob) -> int:
     for path in (job.record, job.samples, job.log):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     if job.attempt == 1:  # kept records of an earlier invocation's failed attempts are history
-        log = Path(job.log)
-        for entry in os.listdir(log.parent):
-            if (parse_attempt_record(entry) or ("",))[0] == log.name:
-                (log.parent / entry).unlink(missing_ok=True)
+        for _, stale in kept_attempts(job.log):
+            stale.unlink(missing_ok=True)
     options = RunOptions(
         limits=Limits(
             mem_bytes=mem,

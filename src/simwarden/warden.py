@@ -32,6 +32,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import IO, Any
 
+    import psutil
+
 # Exit codes for runs the warden ended; a command that ends by itself keeps its own code
 # (128+N when it died from signal N), and a warden that got signal N exits 128+N.
 EXIT_CODES: dict[str, int] = {
@@ -128,17 +130,14 @@ def _signal_name(signum: int) -> str:
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "fish"})
 
 
-def _shell_parent_of(pid: int) -> tuple[int, float] | None:
-    """``(pid, create_time)`` of the process that started ``pid`` when ``pid`` is a shell
+def _shell_parent_of(pid: int) -> psutil.Process | None:
+    """The process (psutil) that started ``pid`` when ``pid`` is a shell
     (``bash -c "...; simwarden ..."``), else None."""
     import psutil
 
     try:
         process = psutil.Process(pid)
-        if process.name() not in SHELLS:
-            return None
-        parent = process.parent()
-        return (parent.pid, parent.create_time()) if parent is not None else None
+        return process.parent() if process.name() in SHELLS else None
     except psutil.Error:
         return None
 
@@ -579,27 +578,28 @@ class _Run:
         if self.opt.stop_file and os.path.exists(self.opt.stop_file):
             self._begin_stop(tree, "stopped", f"stop file {self.opt.stop_file!r} appeared", hub)
             return
-        if self.parent_pid is not None and self._orphaned():
+        ended = self._ended_parent() if self.parent_pid is not None else None
+        if ended is not None:
             self.signal_received = signal.SIGHUP
-            ended = self.shell_parent[0] if self.shell_parent else self.parent_pid
             why = f"parent process {ended} ended (nobody is waiting for this run)"
             self._begin_stop(tree, "signal", why, hub)
 
-    def _orphaned(self) -> bool:
-        """The parent ended, or, when the parent is a shell, the process that started it did
-        (a shell that does not exec its last command outlives a SIGKILLed Snakemake)."""
+    def _ended_parent(self) -> int | None:
+        """The pid of the parent that ended, or, when the parent is a shell, of the process that
+        started it (a shell that does not exec its last command outlives a SIGKILLed Snakemake);
+        None while both live."""
         if os.getppid() != self.parent_pid:
-            return True
-        if self.shell_parent is None:
-            return False
+            return self.parent_pid
+        starter = self.shell_parent
+        if starter is None:
+            return None
         import psutil
 
-        pid, started = self.shell_parent
-        try:
-            process = psutil.Process(pid)
-            return process.create_time() != started or process.status() == psutil.STATUS_ZOMBIE
+        try:  # is_running() also tells a reused pid from the original process
+            gone = not starter.is_running() or starter.status() == psutil.STATUS_ZOMBIE
         except psutil.Error:
-            return True
+            gone = True
+        return starter.pid if gone else None
 
     def _kernel_kill_message(self) -> str:
         limit = format_bytes(self.limits.mem_bytes or 0)

@@ -117,7 +117,7 @@ def test_both_profiles_apply_the_run_config_and_the_cluster_settings(
         assert tres_mem_mb(slurm) == expected, (
             f"rule {job.rule} (mem_mb={job.resources['mem_mb']}) asked SLURM for "
             f"{slurm['Tres']}, expected mem={expected}M: give the rule "
-            f"mem_mb_per_cpu=slurm_mem_mb_per_cpu(<its mem_mb>) (rules/common.smk)"
+            f"resources **job_resources(mem_mb=..., runtime=...) (rules/common.smk)"
         )
     # The run config (profiles/short/run.yaml through configfile) in each simulation job: the
     # SLURM request and the warden's limits come from it, the simulation gets its environment.

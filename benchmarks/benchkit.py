@@ -1,0 +1,58 @@
+"""What the workflow benchmarks share: a private copy of the workflow and the machine facts.
+
+Imported by ``bench_pipeline.py`` and ``bench_status.py`` (run as scripts from the repository
+root, so this directory is on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+SNAKEMAKE = str(VENV_BIN / "snakemake")
+COPY_ITEMS = ("Snakefile", "rules", "scripts", "config", "workflow", "profiles")
+BUNDLE = Path("examples") / "demo-sim.bundle"
+
+
+def copy_workflow(dest: Path) -> Path:
+    """Copy the workflow parts and the demo bundle into the new directory ``dest``."""
+    dest.mkdir(parents=True)
+    for item in COPY_ITEMS:
+        src = ROOT / item
+        if src.is_dir():
+            shutil.copytree(src, dest / item, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dest / item)
+    # Snakemake would apply a profiles/default/ on top of --profile (the workflow refuses it).
+    shutil.rmtree(dest / "profiles" / "default", ignore_errors=True)
+    (dest / BUNDLE.parent).mkdir()
+    shutil.copy2(ROOT / BUNDLE, dest / BUNDLE)
+    return dest
+
+
+def machine() -> dict[str, Any]:
+    """Cores, memory and versions of the machine the numbers come from."""
+    mem_kb = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kb = int(line.split()[1])
+    sm = subprocess.run([SNAKEMAKE, "--version"], capture_output=True, text=True).stdout.strip()
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_kb / 1024**2, 1),
+        "python": platform.python_version(),
+        "snakemake": sm,
+        "platform": platform.platform(),
+    }
+
+
+def fmt_load(load: tuple[float, ...] | list[float]) -> str:
+    """A load-average triple, ``1.4/1.2/1.6``."""
+    return "/".join(f"{x:.1f}" for x in load)
