@@ -110,7 +110,7 @@ def bench_demo(tmp: Path, n: int, reps: int, env: dict[str, str]) -> dict[str, A
     # the pipeline's autosave writes them), so the difference is the pipeline's own cost.
     import yaml
 
-    from simwarden.figures import autosave_env
+    from simwarden.results.figures import autosave_env
 
     formats = yaml.safe_load((wf / "config" / "config.yaml").read_text())["figure_formats"]
     saving = autosave_env(tmp / "unused", formats, {}, pythonpath=env.get("PYTHONPATH"))
@@ -222,7 +222,7 @@ def bench_sweep(
 
 def import_profile() -> dict[str, Any]:
     """Start-up cost of a ``script:`` job: bare python, the imports, and the slowest modules."""
-    prelude = "import snakemake.script, simwarden.pipeline, simwarden.scripting"
+    prelude = "import snakemake.script, simwarden.pipeline.steps, simwarden.pipeline.scripting"
     bare = min(timed([sys.executable, "-c", "pass"], ROOT) for _ in range(5))
     full = min(timed([sys.executable, "-c", prelude], ROOT) for _ in range(5))
     proc = subprocess.run(
@@ -336,8 +336,8 @@ def render(data: dict[str, Any]) -> str:
         "",
         "Each `script:` job starts a fresh Python: bare start-up "
         f"{fmt(imp['python_bare_s'])}, with "
-        f"the imports a rule script makes (`snakemake.script`, `simwarden.pipeline`, "
-        f"`simwarden.scripting`) {fmt(imp['python_with_imports_s'])}. The pipeline has two such "
+        f"the imports a rule script makes (`snakemake.script`, `simwarden.pipeline.steps`, "
+        f"`simwarden.pipeline.scripting`) {fmt(imp['python_with_imports_s'])}. The pipeline has two such "
         "jobs per run (validate_params, then run_simulation, which also starts the warden and "
         "the simulation itself), where the plain Snakefile starts only the simulation through a "
         "shell. Slowest imports (`python -X importtime`, cumulative):",

@@ -135,7 +135,7 @@ t0 = time.perf_counter()
 import snakemake.api, snakemake.cli
 t1 = time.perf_counter()
 from pathlib import Path
-from simwarden import status
+from simwarden.results import status
 wd = Path(sys.argv[1])
 with status._parsed_workflow(wd, "profiles/short") as (workflow, args):
     t2 = time.perf_counter()

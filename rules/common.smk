@@ -1,8 +1,8 @@
 # Shared helpers: the run plan and the checks that must pass before any job starts.
 import sys
 
-from simwarden.errors import UserError
-from simwarden.pipeline import (
+from simwarden.core.errors import UserError
+from simwarden.pipeline.steps import (
     check_config,
     plan_runs,
     refuse_default_profile,

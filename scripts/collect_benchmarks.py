@@ -1,7 +1,7 @@
 """Rule collect_benchmarks: one table of every run, as CSV, HDF5 and an HTML view."""
 
-from simwarden.bench import collect, write_html, write_table
-from simwarden.scripting import guarded, say
+from simwarden.pipeline.scripting import guarded, say
+from simwarden.results.table import collect, write_html, write_table
 
 snakemake = snakemake  # noqa: F821, PLW0127 - injected by Snakemake
 

@@ -1,7 +1,7 @@
 """Rule fetch_code: the repository at the pinned commit, from the shared cache."""
 
-from simwarden.pipeline import fetch_code
-from simwarden.scripting import guarded
+from simwarden.pipeline.scripting import guarded
+from simwarden.pipeline.steps import fetch_code
 
 snakemake = snakemake  # noqa: F821, PLW0127 - injected by Snakemake
 

@@ -1,7 +1,7 @@
 """Rule plot_resources: memory and CPU over time for one run."""
 
-from simwarden.plots import plot_run
-from simwarden.scripting import guarded
+from simwarden.pipeline.scripting import guarded
+from simwarden.results.plots import plot_run
 
 snakemake = snakemake  # noqa: F821, PLW0127 - injected by Snakemake
 

@@ -1,8 +1,8 @@
 """Rule plot_summary: wall time and peak memory per run, coloured by end reason."""
 
-from simwarden.bench import read_table
-from simwarden.plots import plot_summary
-from simwarden.scripting import guarded
+from simwarden.pipeline.scripting import guarded
+from simwarden.results.plots import plot_summary
+from simwarden.results.table import read_table
 
 snakemake = snakemake  # noqa: F821, PLW0127 - injected by Snakemake
 

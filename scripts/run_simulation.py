@@ -2,8 +2,8 @@
 
 import sys
 
-from simwarden.pipeline import SimulationJob, run_simulation
-from simwarden.scripting import guarded
+from simwarden.pipeline.scripting import guarded
+from simwarden.pipeline.steps import SimulationJob, run_simulation
 
 snakemake = snakemake  # noqa: F821, PLW0127 - injected by Snakemake
 

@@ -1,7 +1,7 @@
 """Rule validate_params: one parameter set, validated and with defaults filled, as JSON."""
 
-from simwarden.pipeline import validate_params
-from simwarden.scripting import guarded
+from simwarden.pipeline.scripting import guarded
+from simwarden.pipeline.steps import validate_params
 
 snakemake = snakemake  # noqa: F821, PLW0127 - injected by Snakemake
 

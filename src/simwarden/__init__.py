@@ -6,7 +6,7 @@ This module only re-exports, lazily, so ``import simwarden.cli`` stays light.
 from __future__ import annotations
 
 from simwarden._version import __version__
-from simwarden.errors import UserError
+from simwarden.core.errors import UserError
 
 # typing costs ~10 ms of start-up and is needed only by type checkers here.
 TYPE_CHECKING = False

@@ -15,6 +15,6 @@ git work tree (else null). Under the simwarden pipeline (whose hook already did 
 changes nothing: the first installation in a process wins, so nothing is saved twice.
 """
 
-from simwarden.figures import install_autosave
+from simwarden.results.figures import install_autosave
 
 install_autosave()

@@ -13,7 +13,7 @@ import psutil
 import pytest
 import yaml
 
-from simwarden.units import parse_duration
+from simwarden.core.units import parse_duration
 from tests.conftest import ROOT, pid_alive
 from tests.slurm.cluster import CONF, DAEMONS, MARKER, SlurmCluster
 from tests.slurm.conftest import Run, profile_partition, snakemake, tres_mem_mb

@@ -1,4 +1,4 @@
-"""simwarden.bench on small real files: records, Snakemake benchmark TSVs, HDF5 timers."""
+"""simwarden.results.table on small real files: records, Snakemake benchmark TSVs, HDF5 timers."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ import h5py
 import pandas as pd
 import pytest
 
-from simwarden import bench, bench_compare, bench_suggest
 from simwarden.cli import main as simwarden_main
-from simwarden.errors import UserError
+from simwarden.core.errors import UserError
+from simwarden.results import compare as bench_compare
+from simwarden.results import suggest as bench_suggest
+from simwarden.results import table as bench
 from simwarden.timers import Timers
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time"
@@ -801,7 +803,7 @@ def test_cli_suggest(
 
 def test_importing_loads_no_heavy_library() -> None:
     code = (
-        "import sys, simwarden.bench; "
+        "import sys, simwarden.results.table; "
         "print(sorted({'pandas', 'h5py', 'numpy', 'tables'} & set(sys.modules)))"
     )
     done = subprocess.run(

@@ -1,4 +1,4 @@
-"""Tests for simwarden.figures and its start-up hook: real Python subprocesses running small
+"""Tests for simwarden.results.figures and its start-up hook: real Python subprocesses running small
 matplotlib scripts, the exact files they leave, the provenance read back from PNG, PDF and SVG,
 exit codes and output kept, one warning line per figure that cannot be saved, chaining to another
 sitecustomize, and the hand-run ``import simwarden.autosave`` with its switches."""
@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from simwarden.errors import UserError
-from simwarden.figures import (
+from simwarden.core.errors import UserError
+from simwarden.results.figures import (
     FORMATS,
     HOOK_DIR,
     autosave_env,

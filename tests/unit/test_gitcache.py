@@ -1,4 +1,4 @@
-"""Tests for simwarden.gitcache against real git repositories and bundles made in tmp_path."""
+"""Tests for simwarden.pipeline.gitcache against real git repositories and bundles made in tmp_path."""
 
 from __future__ import annotations
 
@@ -15,9 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from simwarden import gitcache
-from simwarden.errors import UserError
-from simwarden.gitcache import Provenance, check_repo_url, fetch, provenance_of, strip_credentials
+from simwarden.core.errors import UserError
+from simwarden.pipeline import gitcache
+from simwarden.pipeline.gitcache import (
+    Provenance,
+    check_repo_url,
+    fetch,
+    provenance_of,
+    strip_credentials,
+)
 
 TIMEOUT_S = 60
 GIT_ENV = {
@@ -345,7 +351,7 @@ def test_env_cache_dir_is_used(repo: dict, monkeypatch, tmp_path: Path) -> None:
 CHILD = """
 import json, sys
 from pathlib import Path
-from simwarden.gitcache import fetch
+from simwarden.pipeline.gitcache import fetch
 print("ready", flush=True)
 sys.stdin.readline()  # wait for the parent's "go", so both fetch at once
 lines = []

@@ -1,4 +1,4 @@
-"""Tests for simwarden.notify: real SMTP servers on loopback, real hook processes, real threads."""
+"""Tests for simwarden.warden.notify: real SMTP servers on loopback, real hook processes, real threads."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from simwarden.errors import UserError
-from simwarden.notify import (
+from simwarden.core.errors import UserError
+from simwarden.warden.notify import (
     SUBJECT_MAX_CHARS,
     CommandNotifier,
     EmailNotifier,

@@ -1,4 +1,4 @@
-"""Tests for simwarden.params: loading, validation, run ids, sweeps and atomic JSON writes."""
+"""Tests for simwarden.pipeline.params: loading, validation, run ids, sweeps and atomic JSON writes."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from simwarden.errors import UserError
-from simwarden.params import (
+from simwarden.core.errors import UserError
+from simwarden.pipeline.params import (
     ParamError,
     check_run_id,
     expand_sweep,

@@ -1,4 +1,4 @@
-"""Tests for simwarden.pipeline: the run plan, the checks made before any job starts, parameter
+"""Tests for simwarden.pipeline.steps: the run plan, the checks made before any job starts, parameter
 validation with sweep overrides, and one simulation job under the real warden."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from simwarden.errors import UserError
-from simwarden.pipeline import (
+from simwarden.core.errors import UserError
+from simwarden.pipeline.steps import (
     RunPlan,
     SimulationJob,
     plan_runs,

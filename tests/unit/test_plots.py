@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from simwarden.errors import UserError
-from simwarden.plots import (
+from simwarden.core.errors import UserError
+from simwarden.results.plots import (
     BAR_MAX_RUNS,
     CATEGORY_COLOURS,
     _category,

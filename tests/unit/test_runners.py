@@ -1,4 +1,4 @@
-"""Tests for simwarden.runners: argv for python/command/Bonsai runs, placeholder checks,
+"""Tests for simwarden.pipeline.runners: argv for python/command/Bonsai runs, placeholder checks,
 paths kept inside the repository, and the detection of exceptions Bonsai prints."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from simwarden.errors import UserError
-from simwarden.runners import RunnerSpec, bonsai_failure, build_argv, check_template
+from simwarden.core.errors import UserError
+from simwarden.pipeline.runners import RunnerSpec, bonsai_failure, build_argv, check_template
 
 HOSTILE = "$(touch pwned); rm -rf ~ `id` 'q' \"dq\" | tee x &"
 

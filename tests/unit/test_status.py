@@ -1,4 +1,4 @@
-"""Tests for the pure parts of simwarden.status: reading Snakemake's records (written here by
+"""Tests for the pure parts of simwarden.results.status: reading Snakemake's records (written here by
 Snakemake's own FilePersistence), the warden's records, the last run's profile, and formatting."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from simwarden.errors import UserError
-from simwarden.snakemake_state import SnakemakeRecords
-from simwarden.status import (
+from simwarden.core.errors import UserError
+from simwarden.results.snakemake_view import SnakemakeRecords
+from simwarden.results.status import (
     DEFAULT_PROFILE,
     AttemptIndex,
     ProfileChoice,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from simwarden.errors import UserError
-from simwarden.units import format_bytes, parse_duration, parse_percent, parse_size
+from simwarden.core.errors import UserError
+from simwarden.core.units import format_bytes, parse_duration, parse_percent, parse_size
 
 GIB = 1024**3
 

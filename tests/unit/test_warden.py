@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from simwarden import cgroup
-from simwarden.warden import Limits, RunOptions, run
+from simwarden.warden import Limits, RunOptions, cgroup, run
 from tests.conftest import PYTHON, TIMEOUT, pid_alive, simwarden_argv, wait_for_file
 
 MB = 1000**2

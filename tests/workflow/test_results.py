@@ -29,7 +29,7 @@ def finished(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> Wo
 
 
 def test_every_figure_is_saved_as_png_and_pdf_with_its_provenance(finished: Workflow) -> None:
-    from simwarden.figures import read_provenance
+    from simwarden.results.figures import read_provenance
 
     provenance = json.loads((finished.root / "results/code/provenance.json").read_text())
     for run in ("a", "b"):

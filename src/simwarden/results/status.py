@@ -37,8 +37,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from simwarden.errors import UserError
-from simwarden.snakemake_state import (
+from simwarden.core.errors import UserError
+from simwarden.core.units import format_mb
+from simwarden.results.snakemake_view import (
     SnakemakeRecords,
     _Expander,
     _first_line,
@@ -49,7 +50,6 @@ from simwarden.snakemake_state import (
     _parsed_workflow,
     _Verdict,
 )
-from simwarden.units import format_mb
 
 STATES = ("never run", "up to date", "stale", "failed", "incomplete", "running")
 FORMATS = ("table", "tsv", "json")
@@ -313,7 +313,7 @@ class AttemptIndex:
     def add(self, directory: str, names: Iterable[str]) -> None:
         """Index the file ``names`` of ``directory`` (as listed, any order)."""
         self._listed.add(directory)
-        from simwarden.pipeline import parse_attempt_record
+        from simwarden.pipeline.layout import parse_attempt_record
 
         for entry in names:
             if parsed := parse_attempt_record(entry):
@@ -439,7 +439,7 @@ def _collect(workdir: Path, workflow: Any, args: Any) -> list[RunStatus]:
 def _planned_runs(workflow: Any) -> list[str]:
     runs = workflow.globals.get("RUNS")
     if runs is None:  # a Snakefile without the RUNS of rules/common.smk: plan as it would
-        from simwarden.pipeline import plan_runs
+        from simwarden.pipeline.steps import plan_runs
 
         runs = plan_runs(workflow.config)
     return [str(run) for run in runs]
@@ -632,5 +632,5 @@ def _when(iso: str | None) -> str:
         return iso
 
 
-if __name__ == "__main__":  # pragma: no cover - for `python -m simwarden.status`
+if __name__ == "__main__":  # pragma: no cover - for `python -m simwarden.results.status`
     sys.exit(cli_main(sys.argv[1:]))

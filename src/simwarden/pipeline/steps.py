@@ -15,38 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simwarden.errors import UserError
+from simwarden.core.errors import UserError
+from simwarden.pipeline.layout import attempt_record_path, kept_attempts
 
 PROTECTED_PROFILE = "profiles/default"
-
-
-def attempt_record_path(log: str | os.PathLike[str], attempt: int) -> Path:
-    """Where a failed attempt's record is kept: beside the job's log (Snakemake deletes a failed
-    job's outputs), as ``<log>.attempt<N>.record.json``."""
-    return Path(f"{os.fspath(log)}.attempt{attempt}.record.json")
-
-
-def parse_attempt_record(name: str) -> tuple[str, int] | None:
-    """``(log file name, N)`` for a file named ``<log>.attempt<N>.record.json``, else None."""
-    head, dot, number = name.removesuffix(".record.json").rpartition(".attempt")
-    if not (dot and head and number.isdigit() and name.endswith(".record.json")):
-        return None
-    return head, int(number)
-
-
-def kept_attempts(log: str | os.PathLike[str]) -> list[tuple[int, Path]]:
-    """``(N, path)`` of every record kept beside ``log``, in attempt order; [] if none."""
-    log = Path(log)
-    try:
-        names = os.listdir(log.parent)
-    except OSError:
-        return []
-    found = [
-        (parsed[1], log.parent / name)
-        for name in names
-        if (parsed := parse_attempt_record(name)) and parsed[0] == log.name
-    ]
-    return sorted(found)
 
 
 @dataclass(frozen=True)
@@ -61,14 +33,14 @@ class RunPlan:
 def check_config(config: Mapping[str, Any], schema: str) -> dict[str, Any]:
     """Validate the merged config (config.yaml + the profile's run.yaml): every error at once,
     one line each naming the key, instead of Snakemake's dump of the whole schema."""
-    from simwarden.params import validate
+    from simwarden.pipeline.params import validate
 
     return validate(dict(config), Path(schema), source="config (config/config.yaml + profile)")
 
 
 def plan_runs(config: Mapping[str, Any], source: str = "config/config.yaml") -> dict[str, RunPlan]:
     """Expand ``param_sets`` and ``sweeps`` into runs keyed by a stable, filesystem-safe id."""
-    from simwarden.params import check_run_id, expand_sweep, run_id
+    from simwarden.pipeline.params import check_run_id, expand_sweep, run_id
 
     sets = config.get("param_sets") or {}
     plans: dict[str, RunPlan] = {}
@@ -119,8 +91,8 @@ def resolve_repository(url: str, workflow_dir: str | os.PathLike[str]) -> str:
 
 def fetch_code(url: str, ref: str, cache_dir: str | None, output: str) -> dict[str, Any]:
     """Fetch ``url`` at ``ref`` into the shared cache; write its provenance to ``output``."""
-    from simwarden.fsutil import write_json_atomic
-    from simwarden.gitcache import fetch
+    from simwarden.core.fsutil import write_json_atomic
+    from simwarden.pipeline.gitcache import fetch
 
     provenance = fetch(url, str(ref), Path(cache_dir).expanduser() if cache_dir else None)
     record = provenance.to_dict()
@@ -146,8 +118,8 @@ def validate_params(
     ``schema`` is a path inside the fetched repository (whose provenance file is ``code``), or
     ``workflow:PATH`` for a schema kept beside the workflow.
     """
-    from simwarden.fsutil import write_json_atomic
-    from simwarden.params import load_param_file, validate
+    from simwarden.core.fsutil import write_json_atomic
+    from simwarden.pipeline.params import load_param_file, validate
 
     params = _deep_merge(load_param_file(Path(param_file)), overrides)
     schema_path = _schema_path(schema, code)
@@ -197,9 +169,9 @@ def run_simulation(job: SimulationJob) -> int:
     Snakemake deletes a failed job's outputs; the data directory of a failed attempt is removed so
     it can never pass for a complete result.
     """
-    from simwarden.runners import RunnerSpec, bonsai_failure, build_argv
-    from simwarden.scripting import say
-    from simwarden.units import parse_duration, parse_size
+    from simwarden.core.units import parse_duration, parse_size
+    from simwarden.pipeline.runners import RunnerSpec, bonsai_failure, build_argv
+    from simwarden.pipeline.scripting import say
     from simwarden.warden import Limits, RunOptions, run
 
     provenance = json.loads(Path(job.code).read_text())
@@ -241,7 +213,7 @@ def run_simulation(job: SimulationJob) -> int:
     context = run_context(job, provenance, params)
     # Even with no formats, the hook keeps plt.show() from blocking or opening a window.
     if job.figures_dir and spec.kind in ("python", "command"):
-        from simwarden.figures import autosave_env
+        from simwarden.results.figures import autosave_env
 
         env.update(
             autosave_env(
@@ -284,7 +256,7 @@ def run_simulation(job: SimulationJob) -> int:
             say(job.log, message)
             code = 1
             # The record must say why the run failed, not "exited 0" (the kept copy is read).
-            from simwarden.fsutil import write_json_atomic
+            from simwarden.core.fsutil import write_json_atomic
 
             write_json_atomic(job.record, {**result.record, "exit_code": 1, "message": message})
     if code != 0:
@@ -304,7 +276,7 @@ def run_context(
     job: SimulationJob, provenance: Mapping[str, Any], params: Mapping[str, Any]
 ) -> dict[str, Any]:
     """What a record, a table row or a figure's metadata says about where a run came from."""
-    from simwarden.params import params_hash
+    from simwarden.pipeline.params import params_hash
 
     return {
         "run": job.run,
@@ -319,6 +291,6 @@ def run_context(
 
 
 def _signal(name: str) -> int:
-    from simwarden.cli import parse_signal
+    from simwarden.core.units import parse_signal
 
     return parse_signal(str(name))

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simwarden.errors import UserError
-from simwarden.units import format_bytes, format_mb
+from simwarden.core.errors import UserError
+from simwarden.core.units import format_bytes, format_mb
 
 if TYPE_CHECKING:
     import pandas
@@ -276,7 +276,7 @@ def _save_atomic(figure: Figure, output: str | os.PathLike[str], title: str) -> 
     path = Path(output)
     if path.is_dir():
         raise UserError(f"plot output {str(path)!r} is a directory; give a .png file path")
-    from simwarden.fsutil import replace_atomically
+    from simwarden.core.fsutil import replace_atomically
 
     metadata = {"Title": title, "Software": f"simwarden {__version__}"}
     return replace_atomically(

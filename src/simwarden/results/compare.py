@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simwarden.bench import (
+from simwarden.core.errors import UserError
+from simwarden.results.table import (
     DEFAULT_METRICS,
     TABLE_SUFFIXES,
     PathLike,
@@ -23,7 +24,6 @@ from simwarden.bench import (
     _is_missing,
     read_table,
 )
-from simwarden.errors import UserError
 
 if TYPE_CHECKING:
     import pandas

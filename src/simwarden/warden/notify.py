@@ -28,7 +28,7 @@ from email.utils import formatdate, make_msgid
 from types import MappingProxyType
 from typing import IO, Protocol, TextIO, runtime_checkable
 
-from simwarden.errors import UserError
+from simwarden.core.errors import UserError
 
 __all__ = [
     "CommandNotifier",

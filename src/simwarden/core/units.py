@@ -1,7 +1,7 @@
 """Parse the size, duration and percentage strings people already write for Snakemake and SLURM.
 
 Nothing here calls ``eval``: every accepted form is matched by a small grammar, and anything else
-raises :class:`~simwarden.errors.UserError` with a one-line message that names the value and lists
+raises :class:`~simwarden.core.errors.UserError` with a one-line message that names the value and lists
 what is accepted.
 """
 
@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Callable
 
-from simwarden.errors import UserError
+from simwarden.core.errors import UserError
 
 MB = 1000**2
 
@@ -215,3 +215,26 @@ def format_bytes(value: float) -> str:
             scaled = value / factor
             return f"{scaled:.2f} {unit}" if scaled < 10 else f"{scaled:.1f} {unit}"
     return f"{int(value)} B"
+
+
+def parse_signal(text: object, what: str = "--stop-signal") -> int:
+    """``USR1``, ``SIGUSR1`` or ``10`` -> the signal number; SIGKILL and SIGSTOP are refused.
+
+    ``what`` names the value in the error (an option, or a config key and its file).
+    """
+    import signal
+
+    name = str(text).strip().upper()
+    if name.isdigit():
+        try:
+            return int(signal.Signals(int(name)))
+        except ValueError:
+            pass
+    else:
+        name = name if name.startswith("SIG") else f"SIG{name}"
+        if name in signal.Signals.__members__ and name not in ("SIGKILL", "SIGSTOP"):
+            return int(signal.Signals[name])
+    raise UserError(
+        f"invalid {what} {text!r}: expected a catchable signal name or number "
+        "such as TERM, INT, USR1, HUP"
+    )

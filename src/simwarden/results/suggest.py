@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simwarden.bench import (
+from simwarden.core.errors import UserError
+from simwarden.results.table import (
     SIMULATION_RULE,
     TABLE_SUFFIXES,
     PathLike,
@@ -30,7 +31,6 @@ from simwarden.bench import (
     read_benchmark_tsv,
     read_table,
 )
-from simwarden.errors import UserError
 
 MEM_FLOOR_MB = 100  # about what a Python interpreter with numpy needs
 MIN_MEMORY_SAMPLE_S = 1.0  # Snakemake benchmarks shorter than this: memory not measured

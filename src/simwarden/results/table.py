@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simwarden.errors import UserError
-from simwarden.fsutil import replace_atomically
+from simwarden.core.errors import UserError
+from simwarden.core.fsutil import replace_atomically
 
 if TYPE_CHECKING:
     import pandas
@@ -107,7 +107,7 @@ def _flatten(params: Mapping[str, Any], prefix: str = "param.") -> dict[str, Any
 
 def _last_attempt(logs: Path, run: str) -> tuple[Path, int] | None:
     """The kept record of ``run``'s highest-numbered failed attempt, if any."""
-    from simwarden.pipeline import kept_attempts
+    from simwarden.pipeline.layout import kept_attempts
 
     found = kept_attempts(logs / f"{run}.log")
     if not found:
@@ -449,8 +449,8 @@ exit codes: 0 done (compare: no regression), 1 compare found a regression,
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from simwarden.bench_compare import DEFAULT_MIN_CHANGE_MB, DEFAULT_MIN_CHANGE_S
     from simwarden.cli import _Parser
+    from simwarden.results.compare import DEFAULT_MIN_CHANGE_MB, DEFAULT_MIN_CHANGE_S
 
     parser = _Parser(
         prog="simwarden bench",
@@ -600,7 +600,7 @@ def cli_main(argv: list[str]) -> int:
         print(f"wrote {csv_path} and {h5_path}: {len(table)} runs, {len(table.columns)} columns")
         return 0
     if args.command == "compare":
-        from simwarden.bench_compare import compare
+        from simwarden.results.compare import compare
 
         result = compare(
             args.old,
@@ -612,7 +612,7 @@ def cli_main(argv: list[str]) -> int:
         )
         print(result.format())
         return 1 if result.regressions else 0
-    from simwarden.bench_suggest import format_suggestions, suggest
+    from simwarden.results.suggest import format_suggestions, suggest
 
     sources = args.sources or [p for p in ("results", "benchmarks") if Path(p).exists()]
     if not sources:

@@ -1,7 +1,7 @@
 """Snakemake's view of a workflow's jobs without building the DAG: parse the workflow with
 Snakemake's own API, expand a run's jobs from their rules, and apply the checks of Snakemake's
 ``DAG.update_needrun`` to them with the records Snakemake wrote (``.snakemake/metadata``,
-``incomplete``, ``locks``). Used by :mod:`simwarden.status`; see its docstring for the method.
+``incomplete``, ``locks``). Used by :mod:`simwarden.results.status`; see its docstring for the method.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simwarden.errors import UserError
+from simwarden.core.errors import UserError
 
 # A change of a named param: (rule, param) -> (category, what to call it).
 PARAM_LABELS = {

@@ -6,7 +6,7 @@ import contextlib
 import sys
 from collections.abc import Iterator
 
-from simwarden.errors import UserError
+from simwarden.core.errors import UserError
 
 
 @contextlib.contextmanager

@@ -3,7 +3,7 @@ sweeps into runs, and name each run with a stable, filesystem-safe id.
 
 Nothing here calls ``eval``: ``.cfg`` values go through :func:`ast.literal_eval` only, and only when
 they are bracketed or quoted. Every problem with user input raises
-:class:`~simwarden.errors.UserError` naming the file and key; schema validation collects all
+:class:`~simwarden.core.errors.UserError` naming the file and key; schema validation collects all
 problems into one :class:`ParamError`.
 """
 
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simwarden.errors import UserError
-from simwarden.fsutil import write_json_atomic  # noqa: F401  (re-exported for the rules)
+from simwarden.core.errors import UserError
+from simwarden.core.fsutil import write_json_atomic  # noqa: F401  (re-exported for the rules)
 
 PARAM_SUFFIXES = (".yaml", ".yml", ".json", ".cfg", ".ini")
 SWEEP_KINDS = ("grid", "zip")
@@ -399,7 +399,7 @@ def _format_checker() -> Any:
 
     @checker.checks("size", raises=UserError)
     def _is_size(instance: object) -> bool:
-        from simwarden.units import parse_size
+        from simwarden.core.units import parse_size
 
         if isinstance(instance, str | int | float) and not isinstance(instance, bool):
             parse_size(instance)
@@ -407,7 +407,7 @@ def _format_checker() -> Any:
 
     @checker.checks("duration", raises=UserError)
     def _is_duration(instance: object) -> bool:
-        from simwarden.units import parse_duration
+        from simwarden.core.units import parse_duration
 
         if isinstance(instance, str | int | float) and not isinstance(instance, bool):
             parse_duration(instance)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simwarden.errors import UserError
+from simwarden.core.errors import UserError
 
 KINDS = ("python", "command", "bonsai")
 PLACEHOLDERS = ("repo", "params", "outdir", "run")

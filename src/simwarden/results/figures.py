@@ -8,7 +8,7 @@ formats, the environment the pipeline adds to a run, saving and reading provenan
 Files: ``<figures_dir>/<fmt>/<name>.<fmt>``; provenance as JSON in the PNG text chunk
 ``simwarden``, the PDF info entry ``Subject`` and the SVG element ``dc:description``.
 
-``python -m simwarden.figures --print-pythonpath`` prints the PYTHONPATH that enables the
+``python -m simwarden.results.figures --print-pythonpath`` prints the PYTHONPATH that enables the
 autosave for a script run by hand (see ``simwarden.autosave`` for the variables).
 """
 
@@ -25,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from simwarden.errors import UserError
+from simwarden.core.errors import UserError
 
 HOOK_DIR = Path(__file__).resolve().parent / "_autosave"
 IMPL_NAME = "simwarden_autosave_impl"
@@ -257,18 +257,18 @@ def hand_pythonpath(environ: Mapping[str, str] | None = None) -> str:
 
 EPILOG = """\
 examples:
-  PYTHONPATH=$(python -m simwarden.figures --print-pythonpath) python my_sim.py
-  python -m simwarden.figures --provenance results/figures/r1/png/raster.png
+  PYTHONPATH=$(python -m simwarden.results.figures --print-pythonpath) python my_sim.py
+  python -m simwarden.results.figures --provenance results/figures/r1/png/raster.png
 """
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m simwarden.figures``: print the autosave PYTHONPATH or a file's provenance.
+    """``python -m simwarden.results.figures``: print the autosave PYTHONPATH or a file's provenance.
 
     Exit codes: 0 done, 1 a file holds no readable provenance, 2 bad arguments.
     """
     parser = argparse.ArgumentParser(
-        prog="python -m simwarden.figures",
+        prog="python -m simwarden.results.figures",
         description="Autosave of matplotlib figures: enable it for a script, read provenance.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from simwarden.errors import UserError
+from simwarden.core.errors import UserError
 
 PROVENANCE_FILE = ".simwarden-provenance.json"
 _SCHEMES = ("https", "http", "ssh", "git", "file", "git+ssh", "ssh+git")

@@ -1,10 +1,10 @@
 """Save every pyplot figure a program makes, with its provenance inside each file.
 
-Shared by the start-up hook beside this file (``sitecustomize.py``) and by ``simwarden.figures`` /
+Shared by the start-up hook beside this file (``sitecustomize.py``) and by ``simwarden.results.figures`` /
 ``simwarden.autosave``, which load it under this same top-level name, so a process holds one copy
 however it got here. Standalone on purpose: stdlib only (matplotlib is the program's own), syntax
 for Python >= 3.8, because the simulation's interpreter may be another environment that cannot
-import simwarden. Reading provenance back is simwarden.figures' job.
+import simwarden. Reading provenance back is simwarden.results.figures' job.
 
 A figure is saved when pyplot closes it (``plt.close``, a window closed by hand) or, if still open,
 when the interpreter exits (normal end, ``sys.exit``, an uncaught exception, a signal handler that
@@ -201,7 +201,7 @@ def hand_provenance(start_dir: str, argv0: str | None) -> dict[str, Any]:
 
 
 def _metadata(fmt: str, name: str, text: str) -> dict[str, str]:
-    # simwarden.figures.read_provenance reads these back.
+    # simwarden.results.figures.read_provenance reads these back.
     key = {"png": PNG_KEY, "pdf": PDF_KEY, "svg": SVG_KEY}[fmt]
     return {"Title": name, key: text}
 

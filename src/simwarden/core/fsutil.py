@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from simwarden.errors import UserError
+from simwarden.core.errors import UserError
 
 # typing costs ~10 ms of start-up and is needed only by type checkers here.
 TYPE_CHECKING = False

@@ -19,13 +19,19 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from simwarden import cgroup as cgroups
 from simwarden._version import __version__
-from simwarden.errors import UserError
-from simwarden.fsutil import check_output_path, write_json_atomic
-from simwarden.proctree import IS_POSIX, ProcessTree, Sample, become_subreaper, make_child_setup
-from simwarden.sentinel import Sentinel
-from simwarden.units import format_bytes
+from simwarden.core.errors import UserError
+from simwarden.core.fsutil import check_output_path, write_json_atomic
+from simwarden.core.units import format_bytes
+from simwarden.warden import cgroup as cgroups
+from simwarden.warden.proctree import (
+    IS_POSIX,
+    ProcessTree,
+    Sample,
+    become_subreaper,
+    make_child_setup,
+)
+from simwarden.warden.sentinel import Sentinel
 
 # typing costs ~10 ms of start-up and is needed only by type checkers here.
 TYPE_CHECKING = False
@@ -394,7 +400,7 @@ class _Run:
     def _make_hub(self):
         if not self.opt.notifiers:
             return None
-        from simwarden.notify import NotifierHub
+        from simwarden.warden.notify import NotifierHub
 
         return NotifierHub(self.opt.notifiers, log=self.opt.console or sys.stderr)
 
@@ -429,7 +435,7 @@ class _Run:
         return restore
 
     def _event(self, kind: str, message: str, fields: dict[str, Any]):
-        from simwarden.notify import Event
+        from simwarden.warden.notify import Event
 
         return Event(
             kind,

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from simwarden._version import __version__
-from simwarden.errors import UserError
+from simwarden.core.errors import UserError
 
 RUN_EPILOG = """\
 examples:
@@ -38,7 +38,7 @@ DELEGATED = {
     "status": "show every run of the workflow: never run, up to date, stale (why), failed (why)",
     "bench": "benchmark table: collect, compare two tables, suggest mem_mb/runtime",
 }
-DELEGATED_MODULES = {"status": "simwarden.status", "bench": "simwarden.bench"}
+DELEGATED_MODULES = {"status": "simwarden.results.status", "bench": "simwarden.results.table"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -135,27 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_signal(text: str) -> int:
-    """``USR1``, ``SIGUSR1`` or ``10`` -> the signal number."""
-    name = text.strip().upper()
-    if name.isdigit():
-        try:
-            return int(signal.Signals(int(name)))
-        except ValueError:
-            pass
-    else:
-        name = name if name.startswith("SIG") else f"SIG{name}"
-        if name in signal.Signals.__members__ and name not in ("SIGKILL", "SIGSTOP"):
-            return int(signal.Signals[name])
-    raise UserError(
-        f"invalid --stop-signal {text!r}: expected a catchable signal name or number "
-        "such as TERM, INT, USR1, HUP"
-    )
-
-
 def options_from_args(args: argparse.Namespace):
     """Turn parsed ``run`` arguments into RunOptions; raises UserError for any bad value."""
-    from simwarden import units
+    from simwarden.core import units
     from simwarden.warden import Limits, RunOptions
 
     def size(value: str | None, option: str) -> int | None:
@@ -181,7 +163,7 @@ def options_from_args(args: argparse.Namespace):
         samples=args.samples,
         log=args.log,
         quiet=args.quiet,
-        stop_signal=parse_signal(args.stop_signal),
+        stop_signal=units.parse_signal(args.stop_signal),
         grace_s=units.parse_duration(args.grace, "--grace", allow_zero=True),
         mechanism=args.mechanism,
         stop_file=args.stop_file,
@@ -194,7 +176,7 @@ def options_from_args(args: argparse.Namespace):
 def _notifiers(commands: list[str], emails: list[str]) -> list:
     if not commands and not emails:
         return []
-    from simwarden import notify
+    from simwarden.warden import notify
 
     notifiers: list = [notify.CommandNotifier(notify.parse_notify_cmd(c)) for c in commands]
     if emails:

@@ -1,0 +1,242 @@
+"""The run record, its run context and the samples file: defined once, read by everyone.
+
+The warden writes a :class:`Record` as ``record.json`` when a run ends and appends one row of
+:data:`SAMPLE_COLUMNS` per sample to ``samples.tsv`` while it runs. Tables, plots and the status
+board read both only through :func:`read_record` / :meth:`Record.from_dict` and
+:func:`read_samples`. Stdlib only: this module is on the ``simwarden run`` path.
+
+Older records stay readable: a key a record lacks is ``None`` (or its default), a key this version
+does not know is kept in :attr:`Record.extra` and written back by :meth:`Record.to_dict`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from simwarden.core.errors import UserError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+# Why a run ended. ``exited``: the command ended by itself; the others: the warden stopped it.
+REASONS = ("exited", "memory", "timeout", "host_memory", "disk", "signal", "stopped")
+# One row per sample in samples.tsv, in this order, tab-separated, with this header line.
+SAMPLE_COLUMNS = ("time_s", "rss_bytes", "cpu_percent", "processes", "read_bytes", "write_bytes")
+
+
+class RecordError(UserError):
+    """A record or samples file that cannot be read: the message names the file (and key)."""
+
+
+@dataclass
+class RunContext:
+    """Where a run came from, as the pipeline knows it; every field may be None (by hand)."""
+
+    run: str | None = None
+    repository: str | None = None
+    commit: str | None = None
+    params_hash: str | None = None
+    run_config: str | None = None
+    attempt: int | None = None
+    mem_mb: int | None = None
+    runtime_min: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> RunContext:
+        """Unknown keys are ignored, missing ones are None; ``None`` gives an empty context."""
+        data = data or {}
+        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
+
+
+# Expected JSON types per record key (int accepted where float is expected); others: any.
+_NUMBERS = (int, float)
+_TYPES: dict[str, tuple[type, ...]] = {
+    "wall_s": _NUMBERS,
+    "exit_code": (int,),
+    "command_exit_code": (int,),
+    "grace_s": _NUMBERS,
+    "peak_rss_bytes": (int,),
+    "kernel_peak_rss_bytes": (int,),
+    "cgroup_peak_bytes": (int,),
+    "cpu_user_s": _NUMBERS,
+    "cpu_system_s": _NUMBERS,
+    "read_bytes": (int,),
+    "write_bytes": (int,),
+    "samples": (int,),
+    "leftover_processes": (int,),
+    "reason": (str,),
+    "message": (str,),
+    "start": (str,),
+    "end": (str,),
+}
+
+
+@dataclass
+class Record:
+    """Why one run ended and what it used. ``reason`` is one of :data:`REASONS`."""
+
+    command: list[str] = field(default_factory=list)
+    cwd: str | None = None
+    start: str | None = None  # ISO 8601 UTC
+    end: str | None = None
+    wall_s: float | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+    message: str | None = None
+    command_exit_code: int | None = None
+    command_signal: str | None = None  # e.g. "SIGKILL" when the command died from a signal
+    stopped_by: str | None = None  # "poll" or "cgroup", for a memory stop
+    stop_signal: str | None = None
+    grace_s: float | None = None
+    killed: bool | None = None  # SIGKILL was needed
+    leftover_processes: int | None = None
+    limits: dict[str, Any] = field(default_factory=dict)
+    mechanism: str | None = None  # "poll" or "cgroup"
+    peak_rss_bytes: int | None = None
+    kernel_peak_rss_bytes: int | None = None
+    cgroup_peak_bytes: int | None = None
+    cpu_user_s: float | None = None
+    cpu_system_s: float | None = None
+    read_bytes: int | None = None
+    write_bytes: int | None = None
+    samples: int | None = None
+    mem_warned: bool | None = None
+    host: dict[str, Any] | None = None
+    simwarden_version: str | None = None
+    context: RunContext | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # keys of newer versions, kept as read
+
+    @property
+    def cpu_s(self) -> float | None:
+        """User + system CPU seconds, or None when neither is known."""
+        if self.cpu_user_s is None and self.cpu_system_s is None:
+            return None
+        return (self.cpu_user_s or 0.0) + (self.cpu_system_s or 0.0)
+
+    @property
+    def mem_limit_bytes(self) -> int | None:
+        value = self.limits.get("mem_bytes") if isinstance(self.limits, dict) else None
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object written as record.json (key order as documented)."""
+        data: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name == "extra":
+                continue
+            value = getattr(self, f.name)
+            data[f.name] = value.to_dict() if isinstance(value, RunContext) else value
+        data.update(self.extra)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "record") -> Record:
+        """A record from its JSON object, tolerant of older and newer versions.
+
+        Missing keys take their defaults; unknown keys go to ``extra``. A value of the wrong type
+        (``"wall_s": "abc"``) raises :class:`RecordError` naming ``source`` and the key.
+        """
+        if not isinstance(data, dict):
+            raise RecordError(f"{source}: expected a JSON object, found {type(data).__name__}")
+        known = {f.name for f in fields(cls)} - {"extra"}
+        values: dict[str, Any] = {}
+        for key in known & data.keys():
+            value = data[key]
+            expected = _TYPES.get(key)
+            if (
+                value is not None
+                and expected
+                and (isinstance(value, bool) or not isinstance(value, expected))
+            ):
+                raise RecordError(f"{source}: {key} is {value!r}, expected a number or text")
+            values[key] = value
+        if values.get("context") is not None:
+            if not isinstance(values["context"], dict):
+                raise RecordError(f"{source}: context is {values['context']!r}, expected an object")
+            values["context"] = RunContext.from_dict(values["context"])
+        if not isinstance(values.get("limits", {}), dict):
+            values["limits"] = {}
+        if not isinstance(values.get("command", []), list):
+            values["command"] = [str(values["command"])]
+        extra = {key: data[key] for key in data.keys() - known - {"extra"}}
+        return cls(**values, extra=extra)
+
+
+def read_record(path: str | Path) -> Record:
+    """The record at ``path``; :class:`RecordError` naming the file if it is unreadable or corrupt.
+
+    A missing file raises ``FileNotFoundError`` (callers decide whether that is an error).
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise RecordError(f"record {str(path)!r} cannot be read: {error}") from None
+    return Record.from_dict(data, source=f"record {str(path)!r}")
+
+
+def samples_header() -> str:
+    """The header line of samples.tsv, newline included."""
+    return "\t".join(SAMPLE_COLUMNS) + "\n"
+
+
+def format_sample_row(
+    time_s: float, rss_bytes: int, cpu_percent: float, processes: int, read_b: int, write_b: int
+) -> str:
+    """One samples.tsv row (newline included), columns as :data:`SAMPLE_COLUMNS`."""
+    return f"{time_s:.3f}\t{rss_bytes}\t{cpu_percent:.1f}\t{processes}\t{read_b}\t{write_b}\n"
+
+
+@dataclass
+class Samples:
+    """A samples file's columns as lists (a column the file lacks is empty)."""
+
+    columns: dict[str, list[float]]
+
+    def __getitem__(self, name: str) -> list[float]:
+        return self.columns.get(name, [])
+
+    def __len__(self) -> int:
+        return len(self.columns.get("time_s", []))
+
+
+def read_samples(path: str | Path, required: tuple[str, ...] = ("time_s", "rss_bytes")) -> Samples:
+    """Read samples.tsv written by this or an older version (columns found by header name).
+
+    A header lacking a ``required`` column raises :class:`RecordError` naming the file. A row
+    with a short or non-numeric field (the run was killed mid-line) is skipped.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise
+    except (OSError, UnicodeDecodeError) as error:
+        raise RecordError(f"samples {str(path)!r} cannot be read: {error}") from None
+    header = lines[0].split("\t") if lines else []
+    missing = [name for name in required if name not in header]
+    if missing:
+        raise RecordError(
+            f"samples {str(path)!r}: header {lines[0] if lines else ''!r} lacks "
+            f"{' and '.join(missing)}: not a simwarden samples file"
+        )
+    columns: dict[str, list[float]] = {name: [] for name in header if name in SAMPLE_COLUMNS}
+    index = {name: header.index(name) for name in columns}
+    for line in lines[1:]:
+        cells = line.split("\t")
+        try:
+            row = {name: float(cells[i]) for name, i in index.items()}
+        except (IndexError, ValueError):
+            continue
+        for name, value in row.items():
+            columns[name].append(value)
+    return Samples(columns)
