@@ -12,7 +12,8 @@ configfile: "config/config.yaml"
 report: "workflow/report/workflow.rst"
 
 
-# Validation (every error at once, one line each) and the run plan live in common.smk.
+# Validation (every error at once, one line each), the run config and the run plan live in
+# common.smk; every path and rule name comes from simwarden.pipeline.layout.
 include: "rules/common.smk"
 include: "rules/fetch_code.smk"
 include: "rules/validate_params.smk"
@@ -22,9 +23,9 @@ include: "rules/collect_benchmarks.smk"
 
 
 rule all:
-    input:
-        expand("results/runs/{run}/record.json", run=RUNS),
-        expand("results/plots/{run}.resources.png", run=RUNS),
-        "results/benchmarks.csv",
-        "results/plots/summary.png",
     default_target: True
+    input:
+        expand(layout.RECORD, run=RUNS),
+        expand(layout.RESOURCES_PLOT, run=RUNS),
+        layout.TABLE_CSV,
+        layout.SUMMARY_PLOT,

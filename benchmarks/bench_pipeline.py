@@ -337,7 +337,8 @@ def render(data: dict[str, Any]) -> str:
         "Each `script:` job starts a fresh Python: bare start-up "
         f"{fmt(imp['python_bare_s'])}, with "
         f"the imports a rule script makes (`snakemake.script`, `simwarden.pipeline.steps`, "
-        f"`simwarden.pipeline.scripting`) {fmt(imp['python_with_imports_s'])}. The pipeline has two such "
+        f"`simwarden.pipeline.scripting`) {fmt(imp['python_with_imports_s'])}. "
+        "The pipeline has two such "
         "jobs per run (validate_params, then run_simulation, which also starts the warden and "
         "the simulation itself), where the plain Snakefile starts only the simulation through a "
         "shell. Slowest imports (`python -X importtime`, cumulative):",

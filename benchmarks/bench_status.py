@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import statistics
@@ -135,13 +136,15 @@ t0 = time.perf_counter()
 import snakemake.api, snakemake.cli
 t1 = time.perf_counter()
 from pathlib import Path
-from simwarden.results import status
+from simwarden.results.snakemake_view import parsed_workflow
+from simwarden.results.status import collect_runs
+from simwarden.results.status_format import format_status
 wd = Path(sys.argv[1])
-with status._parsed_workflow(wd, "profiles/short") as (workflow, args):
+with parsed_workflow(wd, ["profiles/short"]) as (workflow, args):
     t2 = time.perf_counter()
-    rows = status._collect(wd, workflow, args)
+    rows = collect_runs(wd, workflow, args)
     t3 = time.perf_counter()
-status.format_status(rows, "json")
+format_status(rows, "json")
 t4 = time.perf_counter()
 print(json.dumps({"import Snakemake (and its plugins)": t1 - t0,
                   "parse the profile and the Snakefile": t2 - t1,
@@ -208,7 +211,7 @@ def render(data: dict[str, Any]) -> str:
         f"- state: {data['runs']} runs (`small` + a {data['runs'] - 1}-point `seed` sweep, "
         'runner `kind: command` `["true"]`), built for real by `snakemake --profile '
         "profiles/short --until run_simulation`: "
-        + (f"{build:.0f} s" if build == build else "reused from --state-dir")
+        + (f"{build:.0f} s" if not math.isnan(build) else "reused from --state-dir")
         + f"; {data['reps']} interleaved repetitions per situation",
         "",
         f"Target: status under {TARGET_S:.0f} s on a 1000-run sweep. Verdict: **{verdict}** "

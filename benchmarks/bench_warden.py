@@ -21,6 +21,7 @@ standard library and psutil are used; simwarden is driven through its installed 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -687,10 +688,9 @@ def bench_peak(cfg: Config, tools: Tools, workdir: Path) -> dict[str, Any]:
         header, row = (smk_dir / "bench.tsv").read_text().splitlines()[:2]
         fields = dict(zip(header.split("\t"), row.split("\t"), strict=True))
         out["snakemake_max_rss_raw"] = fields.get("max_rss")
-        try:  # Snakemake writes MiB (bytes / 1024**2) under the name max_rss, or NA
+        # Snakemake writes MiB (bytes / 1024**2) under the name max_rss, or NA
+        with contextlib.suppress(KeyError, ValueError):
             out["snakemake_max_rss_bytes"] = round(float(fields["max_rss"]) * MIB)
-        except (KeyError, ValueError):
-            pass
     return out
 
 

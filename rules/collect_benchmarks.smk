@@ -2,28 +2,30 @@ rule collect_benchmarks:
     # One table for the workflow, one row per run: parameters, commit, run config, end reason,
     # wall/CPU time, the warden's peak, Snakemake's benchmark columns, the simulation's timers.
     input:
-        records=expand("results/runs/{run}/record.json", run=RUNS),
-        params=expand("results/params/{run}.json", run=RUNS),
+        records=expand(layout.RECORD, run=RUNS),
+        params=expand(layout.PARAMS, run=RUNS),
     output:
         csv=report(
-            "results/benchmarks.csv",
+            layout.TABLE_CSV,
             caption="../workflow/report/benchmarks_csv.rst",
             category="Benchmarks",
             labels={"table": "benchmarks.csv (download)"},
         ),
-        h5="results/benchmarks.h5",
+        h5=layout.TABLE_H5,
         html=report(
-            "results/benchmarks.html",
+            layout.TABLE_HTML,
             caption="../workflow/report/benchmarks.rst",
             category="Benchmarks",
             labels={"table": "one row per run"},
         ),
-    params:
-        runs=list(RUNS),
     log:
-        "logs/collect_benchmarks/collect_benchmarks.log",
+        layout.log(layout.COLLECT_BENCHMARKS, layout.COLLECT_BENCHMARKS),
+    conda:
+        "../workflow/envs/simwarden.yaml"
     resources:
         **job_resources(mem_mb=500, runtime=5),
+    params:
+        runs=list(RUNS),
     script:
         "../scripts/collect_benchmarks.py"
 
@@ -31,16 +33,18 @@ rule collect_benchmarks:
 rule plot_summary:
     # Wall time and peak memory of every run, coloured by why it ended.
     input:
-        "results/benchmarks.csv",
+        layout.TABLE_CSV,
     output:
         report(
-            "results/plots/summary.png",
+            layout.SUMMARY_PLOT,
             caption="../workflow/report/summary.rst",
             category="Benchmarks",
             labels={"plot": "wall time and peak memory per run"},
         ),
     log:
-        "logs/plot_summary/plot_summary.log",
+        layout.log(layout.PLOT_SUMMARY, layout.PLOT_SUMMARY),
+    conda:
+        "../workflow/envs/simwarden.yaml"
     resources:
         **job_resources(mem_mb=500, runtime=5),
     script:

@@ -1,14 +1,16 @@
-# Shared helpers: the run plan and the checks that must pass before any job starts.
-import sys
-
+# Shared helpers: the checks that must pass before any job starts, the run config and the run plan.
 from simwarden.core.errors import UserError
-from simwarden.pipeline.steps import (
+from simwarden.pipeline import layout
+from simwarden.pipeline.config import (
+    ConfigFiles,
+    RunConfig,
+    check_commit,
     check_config,
-    plan_runs,
+    check_repository,
     refuse_default_profile,
-    resolve_repository,
 )
-
+from simwarden.pipeline.plan import plan_runs
+from simwarden.pipeline.scripting import exit_user_error
 
 # A SLURM job holds more than its rule's work: the in-job Snakemake (twice, ~135 MB each) and the
 # warden, 335 MB measured (docs/slurm.md). What each job asks SLURM for is its rule's mem_mb plus
@@ -24,23 +26,38 @@ def slurm_mem_mb_per_cpu(mem_mb):
 
 def job_resources(mem_mb, runtime):
     """A rule's resources: ``mem_mb`` and ``runtime`` (minutes), and its SLURM request."""
-    return {"mem_mb": mem_mb, "runtime": runtime, "mem_mb_per_cpu": slurm_mem_mb_per_cpu(mem_mb)}
+    return {
+        "mem_mb": mem_mb,
+        "runtime": runtime,
+        "mem_mb_per_cpu": slurm_mem_mb_per_cpu(mem_mb),
+    }
 
 
-def _fail(error):
-    # One line naming the file and key, no traceback (Snakemake prints a raised exception's
-    # traceback when the Snakefile is parsed).
-    print(f"simwarden: {error}", file=sys.stderr)
-    sys.exit(1)
-
-
+# Every bad value is one "simwarden: <file>: <key> ..." line and exit 125 (no traceback: Snakemake
+# prints a raised exception's traceback when the Snakefile is parsed).
+CONFIG_FILES = ConfigFiles.of_workflow(
+    workflow.configfiles, workflow.overwrite_configfiles
+)
 try:
     refuse_default_profile(workflow.basedir)
-    config.update(check_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml"))
-    RUNS = plan_runs(config)
-    REPOSITORY = resolve_repository(str(config["repository"]), workflow.basedir)
+    config.update(
+        check_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
+    )
+    # Parsed once, here: durations, sizes and signals are checked before any job starts.
+    RUN_CONFIG = RunConfig.from_config(
+        config["run_config"],
+        lambda key: CONFIG_FILES.source_of("run_config", key),
+    )
+    RUNS = plan_runs(config, CONFIG_FILES.source_of("param_sets"))
+    REPOSITORY = check_repository(
+        str(config["repository"]),
+        workflow.basedir,
+        CONFIG_FILES.source_of("repository"),
+    )
+    COMMIT = check_commit(str(config["commit"]), CONFIG_FILES.source_of("commit"))
 except UserError as error:
-    _fail(error)
+    exit_user_error(error)
+
 
 wildcard_constraints:
     run="[A-Za-z0-9][A-Za-z0-9._-]*",

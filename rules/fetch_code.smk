@@ -2,16 +2,18 @@ rule fetch_code:
     # The repository at the pinned commit, from the shared, locked cache. The provenance file
     # names the checkout; every later rule reads the code through it.
     output:
-        "results/code/provenance.json",
-    params:
-        url=REPOSITORY,
-        ref=config["commit"],
-        cache_dir=config.get("cache_dir"),
+        layout.PROVENANCE,
     log:
-        "logs/fetch_code/fetch_code.log",
+        layout.log(layout.FETCH_CODE, layout.FETCH_CODE),
     benchmark:
-        "benchmarks/fetch_code/fetch_code.tsv"
+        layout.benchmark(layout.FETCH_CODE, layout.FETCH_CODE)
+    conda:
+        "../workflow/envs/simwarden.yaml"
     resources:
         **job_resources(mem_mb=500, runtime=30),
+    params:
+        url=REPOSITORY,
+        ref=COMMIT,
+        cache_dir=config.get("cache_dir"),
     script:
         "../scripts/fetch_code.py"

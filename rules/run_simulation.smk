@@ -3,37 +3,47 @@ rule run_simulation:
     # the tree stopped and reaped on a breach (exit 137 for memory, so retries: with an
     # attempt-scaled mem_mb in the profile gets more memory), a record of why it ended.
     input:
-        params="results/params/{run}.json",
-        code="results/code/provenance.json",
+        params=layout.PARAMS,
+        code=layout.PROVENANCE,
     output:
-        data=directory("results/runs/{run}/data"),
-        record="results/runs/{run}/record.json",
-        samples="results/runs/{run}/samples.tsv",
+        data=directory(layout.DATA),
+        record=layout.RECORD,
+        samples=layout.SAMPLES,
         # Every matplotlib figure of a Python simulation, saved at its end with provenance.
         figures=report(
-            directory("results/figures/{run}"),
+            directory(layout.FIGURES),
             patterns=["png/{name}.png"],
             caption="../workflow/report/figure.rst",
             category="Figures",
             subcategory="{run}",
             labels={"figure": "{name}"},
         ),
-    params:
-        runner=config["runner"],
-        figure_formats=config["figure_formats"],
-        run_config=config["run_config"],
     log:
-        "logs/run_simulation/{run}.log",
+        layout.log(layout.RUN_SIMULATION),
     benchmark:
-        "benchmarks/run_simulation/{run}.tsv"
-    retries: config["run_config"]["retries"]
+        layout.benchmark(layout.RUN_SIMULATION)
+    retries: RUN_CONFIG.retries
+    conda:
+        "../workflow/envs/simwarden.yaml"
     resources:
-        mem_mb=lambda w, attempt: config["run_config"]["mem_mb"] * attempt,
-        runtime=lambda w: config["run_config"]["runtime_min"],
+        mem_mb=lambda w, attempt: RUN_CONFIG.mem_mb * attempt,
+        runtime=lambda w: RUN_CONFIG.runtime_min,
+        # Snakemake's attempt (1, 2, ...) for the script: the record and the kept attempt
+        # records are named by it. Executors pass it on untouched (the slurm plugin builds
+        # sbatch flags from known resources only; the job's Snakemake gets --attempt).
+        attempt=lambda w, attempt: attempt,
         # The executor plugin (2.8) runs a rule's retries inside the same SLURM job
         # (snakemake-executor-plugin-slurm#284): ask for the last attempt's budget.
         mem_mb_per_cpu=slurm_mem_mb_per_cpu(
-            (config["run_config"]["retries"] + 1) * config["run_config"]["mem_mb"]
+            (RUN_CONFIG.retries + 1) * RUN_CONFIG.mem_mb
         ),
+    params:
+        runner=config["runner"],
+        figure_formats=config["figure_formats"],
+        # The section as written: Snakemake tracks it, so a changed value reruns the runs.
+        run_config=config["run_config"],
+        # The same, checked and typed once in common.smk, handed to the script as it is
+        # (Snakemake does not track a param it cannot serialise; run_config above is tracked).
+        checked_run_config=RUN_CONFIG,
     script:
         "../scripts/run_simulation.py"

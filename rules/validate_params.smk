@@ -3,17 +3,19 @@ rule validate_params:
     # checked against the schema with every error reported at once, defaults filled.
     input:
         params=lambda w: RUNS[w.run].param_file,
-        code="results/code/provenance.json",
+        code=layout.PROVENANCE,
     output:
-        "results/params/{run}.json",
+        layout.PARAMS,
+    log:
+        layout.log(layout.VALIDATE_PARAMS),
+    benchmark:
+        layout.benchmark(layout.VALIDATE_PARAMS)
+    conda:
+        "../workflow/envs/simwarden.yaml"
+    resources:
+        **job_resources(mem_mb=200, runtime=5),
     params:
         overrides=lambda w: RUNS[w.run].overrides,
         schema=config["param_schema"],
-    log:
-        "logs/validate_params/{run}.log",
-    benchmark:
-        "benchmarks/validate_params/{run}.tsv"
-    resources:
-        **job_resources(mem_mb=200, runtime=5),
     script:
         "../scripts/validate_params.py"

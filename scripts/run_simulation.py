@@ -2,8 +2,9 @@
 
 import sys
 
+from simwarden.pipeline.job import SimulationJob, run_simulation
 from simwarden.pipeline.scripting import guarded
-from simwarden.pipeline.steps import SimulationJob, run_simulation
+from simwarden.results.figures import autosave_env
 
 snakemake = snakemake  # noqa: F821, PLW0127 - injected by Snakemake
 
@@ -18,13 +19,13 @@ with guarded(snakemake.log[0], append=True):
             outdir=snakemake.output.data,
             figures_dir=snakemake.output.figures,
             figure_formats=tuple(snakemake.params.figure_formats),
+            figure_env=autosave_env,
             log=snakemake.log[0],
             runner=snakemake.params.runner,
-            run_config=snakemake.params.run_config,
+            run_config=snakemake.params.checked_run_config,  # parsed in rules/common.smk
             mem_mb=snakemake.resources.mem_mb,
             runtime_min=snakemake.resources.runtime,
-            # The attempt number, read back from the attempt-scaled memory budget.
-            attempt=snakemake.resources.mem_mb // snakemake.params.run_config["mem_mb"],
+            attempt=snakemake.resources.attempt,  # Snakemake's own, from the rule's resources
         )
     )
 sys.exit(code)

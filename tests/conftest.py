@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -34,10 +35,8 @@ def procs():
         if os.name == "posix" and process.poll() is None and os.getpgid(process.pid) == process.pid:
             os.killpg(process.pid, 9)
         for proc in family:
-            try:
+            with contextlib.suppress(psutil.Error):
                 proc.kill()
-            except psutil.Error:
-                pass
         psutil.wait_procs(family, timeout=10)
         if process.poll() is None:
             process.kill()

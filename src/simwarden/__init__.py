@@ -17,7 +17,11 @@ __all__ = ["EXIT_CODES", "Limits", "RunOptions", "RunResult", "UserError", "__ve
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("EXIT_CODES", "Limits", "RunOptions", "RunResult", "run"):
+    if name == "EXIT_CODES":
+        from simwarden.core.errors import EXIT_CODES
+
+        return EXIT_CODES
+    if name in ("Limits", "RunOptions", "RunResult", "run"):
         from simwarden import warden
 
         return getattr(warden, name)

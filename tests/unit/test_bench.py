@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from simwarden.cli import main as simwarden_main
+from simwarden.cli.bench import main as bench_main
 from simwarden.core.errors import UserError
 from simwarden.results import compare as bench_compare
 from simwarden.results import suggest as bench_suggest
@@ -34,7 +35,7 @@ class Clock:
         return self.now
 
 
-def record(
+def record(  # noqa: PLR0917 - a test fixture: every field has a default, calls name them
     reason: str = "exited",
     exit_code: int = 0,
     wall_s: float = 2.5,
@@ -533,12 +534,12 @@ def test_cli_compare_exit_codes_and_one_line_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     a, b = two_tables(tmp_path)
-    assert bench.cli_main(["compare", str(a), str(b)]) == 1
+    assert bench_main(["compare", str(a), str(b)]) == 1
     assert capsys.readouterr().out.endswith("1 regression: big peak_rss_mb +25.0%\n")
-    assert bench.cli_main(["compare", str(a), str(b), "--threshold", "0.25"]) == 0
+    assert bench_main(["compare", str(a), str(b), "--threshold", "0.25"]) == 0
     assert capsys.readouterr().out.endswith("\nno regressions\n")
     argv = ["compare", str(a), str(b), "--min-change-s", "0.2", "--min-change-mb", "3.5"]
-    assert bench.cli_main(argv) == 1
+    assert bench_main(argv) == 1
     out = capsys.readouterr().out
     assert (
         "regression: NEW/OLD - 1 > +10% and a rise above 0.2 s (times) or 3.5 MB (memory)\n" in out
@@ -570,7 +571,7 @@ def test_cli_compare_exit_codes_and_one_line_errors(
 
 def test_cli_compare_help_names_old_and_new(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as done:
-        bench.cli_main(["compare", "--help"])
+        bench_main(["compare", "--help"])
     assert done.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: simwarden bench compare [-h] ")
@@ -583,7 +584,7 @@ def test_cli_collect_defaults_to_every_parameter_set(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(project)
-    assert bench.cli_main(["collect"]) == 0
+    assert bench_main(["collect"]) == 0
     captured = capsys.readouterr()
     columns = len(bench.RECORD_COLUMNS) + 4 + len(bench.SNAKEMAKE_COLUMNS) + 2
     assert captured.out == (
@@ -592,14 +593,14 @@ def test_cli_collect_defaults_to_every_parameter_set(
     assert captured.err.count("simwarden: warning: bench collect: run d: ") == 1
     assert list(bench.read_table("results/benchmarks.h5")["run"]) == ["a", "b", "c", "d"]
 
-    assert bench.cli_main(["collect", "--runs", "a"]) == 0
+    assert bench_main(["collect", "--runs", "a"]) == 0
     assert list(bench.read_table("results/benchmarks.csv")["run"]) == ["a"]
     with pytest.raises(UserError, match=r"^elsewhere/params: no parameter sets \(\*\.json\)"):
-        bench.cli_main(["collect", "--results", "elsewhere"])
+        bench_main(["collect", "--results", "elsewhere"])
     # A mistyped run id writes nothing: the last good table stays.
     before = Path("results/benchmarks.csv").read_bytes()
     with pytest.raises(UserError, match=r"^no run of typo has a record, .*: nothing written"):
-        bench.cli_main(["collect", "--runs", "typo"])
+        bench_main(["collect", "--runs", "typo"])
     assert Path("results/benchmarks.csv").read_bytes() == before
 
 
@@ -786,7 +787,7 @@ def test_cli_suggest(
 ) -> None:
     root = suggest_tree(tmp_path)
     monkeypatch.chdir(root)
-    assert bench.cli_main(["suggest", "--margin", "0"]) == 0
+    assert bench_main(["suggest", "--margin", "0"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("# Largest measured peak memory and wall time per rule plus a 0% ")
     assert "\n# run config of the samples: short, std; not recorded for 4 samples\n" in out
@@ -795,10 +796,10 @@ def test_cli_suggest(
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(UserError, match=r"^no usable records or benchmark files under .*empty"):
-        bench.cli_main(["suggest", str(empty)])
+        bench_main(["suggest", str(empty)])
     monkeypatch.chdir(empty)
     with pytest.raises(UserError, match=r"^no results/ or benchmarks/ here"):
-        bench.cli_main(["suggest"])
+        bench_main(["suggest"])
 
 
 def test_importing_loads_no_heavy_library() -> None:

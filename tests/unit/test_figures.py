@@ -11,21 +11,25 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from simwarden.cli import main as simwarden_main
+from simwarden.cli.figures import main
 from simwarden.core.errors import UserError
 from simwarden.results.figures import (
     FORMATS,
     HOOK_DIR,
     autosave_env,
     check_formats,
-    main,
+    load_impl,
     read_provenance,
     save_figures,
 )
+from simwarden.warden.record import RunContext
 
 TIMEOUT = 60  # seconds for one script; each takes about 1 s
 PROVENANCE: dict[str, Any] = {
@@ -447,7 +451,29 @@ def test_cli_prints_pythonpath_and_provenance(
     assert main(["--print-pythonpath"]) == 0
     assert capsys.readouterr().out == f"{HOOK_DIR}{os.pathsep}/x\n"
     [path] = save_figures([Figure(figsize=(1, 1))], tmp_path, ["png"], {"run": "r1"})
-    assert main(["--provenance", str(path), str(tmp_path / "none.png")]) == 1
+    assert main(["--provenance", str(path), str(tmp_path / "none.png")]) == 125
     captured = capsys.readouterr()
     assert json.loads(captured.out) == {"file": str(path), "provenance": {"run": "r1"}}
     assert captured.err.startswith("simwarden: reading figure provenance: ")
+    assert captured.err.count("\n") == 1
+
+
+def test_figures_command_exits_125_for_a_user_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert simwarden_main(["figures"]) == 125
+    assert capsys.readouterr().err == (
+        "simwarden: one of the arguments --print-pythonpath --provenance is required "
+        "(see: simwarden figures --help)\n"
+    )
+    assert simwarden_main(["figures", "--provenance", "a.gif"]) == 125
+    assert capsys.readouterr().err == (
+        "simwarden: reading figure provenance: a.gif: '.gif': can read provenance from .png, "
+        ".pdf and .svg only\n"
+    )
+
+
+def test_the_hook_spells_the_run_context_as_the_record_defines_it(tmp_path: Path) -> None:
+    """The stdlib-only hook cannot import simwarden, so it spells the context keys itself."""
+    impl = load_impl()
+    assert tuple(f.name for f in fields(RunContext)) == impl.CONTEXT_KEYS
+    by_hand = impl.hand_provenance(str(tmp_path), None)
+    assert list(by_hand) == [*impl.CONTEXT_KEYS, "script"]

@@ -1,4 +1,5 @@
-"""Tests for simwarden.pipeline.gitcache against real git repositories and bundles made in tmp_path."""
+"""Tests for simwarden.pipeline.gitcache against real git repositories and bundles made in
+tmp_path."""
 
 from __future__ import annotations
 
@@ -319,11 +320,11 @@ def test_unknown_ref_and_missing_repo_leave_nothing_behind(repo: dict, cache: Pa
         fetch("file:///nonexistent/x.git", "main", cache, log=quiet)
     assert checkout_entries(cache) == []
     assert_no_temp_dirs(cache)
-    assert [p.name for p in (cache / "mirrors").iterdir()] == [gitcache._key(src) + ".git"]
+    assert [p.name for p in (cache / "mirrors").iterdir()] == [gitcache.cache_key(src) + ".git"]
 
 
 def test_stale_temp_dirs_are_cleared(repo: dict, cache: Path) -> None:
-    key = gitcache._key(str(repo["path"]))
+    key = gitcache.cache_key(str(repo["path"]))
     stale = cache / "checkouts" / f".tmp-{key}-dead"
     stale.mkdir(parents=True)
     fetch(str(repo["path"]), "main", cache, log=quiet)
@@ -397,7 +398,7 @@ def test_two_processes_fetch_at_once(repo: dict, cache: Path) -> None:
     # The lock lets exactly one of them clone and check out; the other reuses both.
     logs = sorted(first["log"] + second["log"])
     assert [m.split()[0] for m in logs] == ["Checking", "Cloning", "Fetching", "Using"], logs
-    mirror = cache / "mirrors" / f"{gitcache._key(str(repo['path']))}.git"
+    mirror = cache / "mirrors" / f"{gitcache.cache_key(str(repo['path']))}.git"
     git("fsck", "--strict", cwd=mirror)
     assert len(checkout_entries(cache)) == 1
     assert_no_temp_dirs(cache)

@@ -1,4 +1,7 @@
-"""Tests for simwarden.warden.notify: real SMTP servers on loopback, real hook processes, real threads."""
+"""Tests for simwarden.warden.notify, events and mail.
+
+Real SMTP servers on loopback, real hook processes, real threads.
+"""
 
 from __future__ import annotations
 
@@ -27,19 +30,14 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from simwarden.core.errors import UserError
-from simwarden.warden.notify import (
+from simwarden.warden.events import Event, Notifier, NotifyError
+from simwarden.warden.mail import (
     SUBJECT_MAX_CHARS,
-    CommandNotifier,
     EmailNotifier,
-    Event,
-    LogNotifier,
-    Notifier,
-    NotifierHub,
-    NotifyError,
     SmtpSettings,
     parse_email_address,
-    parse_notify_cmd,
 )
+from simwarden.warden.notify import CommandNotifier, LogNotifier, NotifierHub, parse_notify_cmd
 
 #: Upper bound on any wait in this file (a deadline, never a sleep).
 DEADLINE_S = 10.0
@@ -309,7 +307,7 @@ def test_settings_from_env_all_values() -> None:
 
 
 def test_settings_from_env_empty_values_count_as_unset() -> None:
-    env = {k: "" for k in ("HOST", "PORT", "USER", "PASSWORD", "TLS", "TIMEOUT")}
+    env = dict.fromkeys(("HOST", "PORT", "USER", "PASSWORD", "TLS", "TIMEOUT"), "")
     settings = SmtpSettings.from_env({f"SIMWARDEN_SMTP_{k}": v for k, v in env.items()})
     assert (settings.host, settings.port, settings.user, settings.tls) == (
         "localhost",
@@ -661,10 +659,8 @@ def test_command_hook_that_hangs_is_killed_with_its_children(tmp_path: Path) -> 
         # Its own child was in the hook's process group and got the SIGKILL too.
         assert wait_gone(child_pid)
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(child_pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         with contextlib.suppress(ChildProcessError):  # adopted by this process: reap it
             os.waitpid(child_pid, 0)
 

@@ -1,4 +1,5 @@
-"""Tests for simwarden.pipeline.params: loading, validation, run ids, sweeps and atomic JSON writes."""
+"""Tests for simwarden.pipeline.params: loading, validation, run ids, sweeps and atomic JSON
+writes."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from typing import Any
 import pytest
 
 from simwarden.core.errors import UserError
+from simwarden.core.fsutil import write_json_atomic
 from simwarden.pipeline.params import (
+    MAX_ALIAS_EXPANSION,
     ParamError,
     check_run_id,
     expand_sweep,
@@ -20,7 +23,6 @@ from simwarden.pipeline.params import (
     params_hash,
     run_id,
     validate,
-    write_json_atomic,
 )
 
 
@@ -224,6 +226,56 @@ def test_load_yaml_duplicate_key_names_line(tmp_path: Path) -> None:
     assert str(info.value) == f"{path}:4: not valid YAML: duplicate key 'n'; fix the syntax"
 
 
+def billion_laughs() -> str:
+    """Nine levels of nine aliases each: 342 bytes that expand to 10**9 values."""
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("name", ["laughs.yaml", "laughs.schema.yaml"])
+def test_a_billion_laughs_yaml_is_refused_before_it_is_built(tmp_path: Path, name: str) -> None:
+    text = billion_laughs()
+    assert len(text.encode()) <= 520  # the issue's file was 520 bytes
+    path = write(tmp_path / name, text)
+    with pytest.raises(UserError) as info:
+        if name.endswith(".schema.yaml"):
+            validate({}, path, source="params")
+        else:
+            load_param_file(path)
+    assert str(info.value) == (
+        f"{path}: refused: its YAML aliases expand to more than {MAX_ALIAS_EXPANSION} values; "
+        "write the values out or use fewer nested aliases"
+    )
+
+
+def test_shared_yaml_blocks_within_the_limit_load(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "shared.yaml",
+        "base: &base {rate_hz: 20.0, n: [1, 2, 3]}\nleft: *base\nright: {<<: *base, n: [4]}\n",
+    )
+    assert load_param_file(path) == {
+        "base": {"rate_hz": 20.0, "n": [1, 2, 3]},
+        "left": {"rate_hz": 20.0, "n": [1, 2, 3]},
+        "right": {"rate_hz": 20.0, "n": [4]},
+    }
+
+
+def test_a_yaml_alias_inside_its_own_value_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "loop.yaml", "a: &a [1, *a]\n")
+    with pytest.raises(UserError) as info:
+        load_param_file(path)
+    assert str(info.value) == f"{path}: a YAML alias refers to its own value; write it out"
+
+
+def test_deeply_nested_json_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "deep.json", "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(UserError) as info:
+        load_param_file(path)
+    assert str(info.value) == f"{path}: nested too deeply to read; flatten the structure"
+
+
 def test_load_json_syntax_error_names_line(tmp_path: Path) -> None:
     path = write(tmp_path / "bad.json", '{\n  "a": 1,\n  "b": \n}\n')
     with pytest.raises(UserError) as info:
@@ -380,7 +432,7 @@ def test_validate_does_not_mutate_input_or_schema() -> None:
     assert params == params_before
     result["seeds"].append(99)
     result["network"]["synapse"]["tau"] = 0.0
-    assert SCHEMA == schema_before
+    assert schema_before == SCHEMA
     assert validate({"model": "lif"}, SCHEMA, source="p.yaml")["seeds"] == [1, 2]
 
 

@@ -14,23 +14,18 @@ import pytest
 from PIL import Image
 
 from simwarden.core.errors import UserError
-from simwarden.results.plots import (
+from simwarden.results.plots import common, plot_run, plot_summary
+from simwarden.results.plots.common import CATEGORY_COLOURS, legend_entries
+from simwarden.results.plots.run import load_samples, run_annotations, run_figure, run_name
+from simwarden.results.plots.summary import (
     BAR_MAX_RUNS,
-    CATEGORY_COLOURS,
-    _category,
-    _legend_entries,
-    _load_samples,
-    _run_annotations,
-    _run_figure,
-    _run_name,
-    _summary_figure,
-    _summary_layout,
-    _summary_rows,
-    _summary_title,
-    plot_run,
-    plot_summary,
+    summary_figure,
+    summary_layout,
+    summary_rows,
+    summary_title,
 )
 from simwarden.warden import Limits, RunOptions, run
+from simwarden.warden.record import Record
 from tests.conftest import PYTHON
 
 MB = 1000**2
@@ -108,7 +103,7 @@ def only_png(directory: Path) -> list[str]:
 
 # -- labels ----------------------------------------------------------------------------------------
 def test_annotations_of_a_memory_stop_with_context():
-    labels = _run_annotations(BIG_ATTEMPT1, "ignored")
+    labels = run_annotations(Record.from_dict(BIG_ATTEMPT1), "ignored")
     assert labels.title == "big · commit 71d8775 · run config std · attempt 1"
     assert labels.end == "memory: stopped at 402 MB / limit 400 MB"
     assert labels.peak == "peak 402 MB"
@@ -118,7 +113,7 @@ def test_annotations_of_a_memory_stop_with_context():
 
 def test_annotations_of_an_old_record_without_context_or_limits():
     record = {"reason": "exited", "exit_code": 0, "wall_s": 2.424, "peak_rss_bytes": 3_500_000}
-    labels = _run_annotations(record, "small")
+    labels = run_annotations(Record.from_dict(record), "small")
     assert (labels.title, labels.end, labels.peak, labels.limit, labels.warn) == (
         "small",
         "exited 0",
@@ -127,7 +122,7 @@ def test_annotations_of_an_old_record_without_context_or_limits():
         None,
     )
     nulls = {**record, "context": {"run": None, "commit": None, "run_config": None}}
-    assert _run_annotations(nulls, "small").title == "small"
+    assert run_annotations(Record.from_dict(nulls), "small").title == "small"
 
 
 @pytest.mark.parametrize(
@@ -162,12 +157,12 @@ def test_annotations_of_an_old_record_without_context_or_limits():
     ],
 )
 def test_end_label_for_each_reason(changes, expected):
-    assert _run_annotations({**BIG_ATTEMPT1, **changes}, "big").end == expected
+    assert run_annotations(Record.from_dict({**BIG_ATTEMPT1, **changes}), "big").end == expected
 
 
 def test_run_name_from_the_record_path():
-    assert _run_name(Path("results/runs/big/record.json")) == "big"
-    assert _run_name(Path("logs/run_simulation/big.log.attempt1.record.json")) == "big.log.attempt1"
+    assert run_name(Path("results/runs/big/record.json")) == "big"
+    assert run_name(Path("logs/run_simulation/big.log.attempt1.record.json")) == "big.log.attempt1"
 
 
 @pytest.mark.parametrize(
@@ -187,7 +182,7 @@ def test_run_name_from_the_record_path():
     ],
 )
 def test_category_of_a_run(reason, exit_code, category):
-    assert _category(reason, exit_code) == category
+    assert common.category(reason, exit_code) == category
 
 
 def test_colours_are_fixed_and_distinct():
@@ -207,19 +202,18 @@ def test_colours_are_fixed_and_distinct():
 
 def test_legend_entries_in_fixed_order_with_counts():
     categories = ["memory", "exited ok", "failed", "memory", "exited ok", "exited ok", "timeout"]
-    assert _legend_entries(categories) == [
+    assert legend_entries(categories) == [
         ("exited ok (3)", "#009E73"),
         ("failed (exit ≠ 0) (1)", "#CC79A7"),
         ("memory (2)", "#D55E00"),
         ("timeout (1)", "#E69F00"),
     ]
-    assert _legend_entries([]) == []
+    assert legend_entries([]) == []
     assert (
-        _summary_title(categories)
-        == "7 runs: 3 exited ok, 1 failed (exit ≠ 0), 2 memory, 1 timeout"
+        summary_title(categories) == "7 runs: 3 exited ok, 1 failed (exit ≠ 0), 2 memory, 1 timeout"
     )
-    assert _summary_title(["signal"]) == "1 run: 1 signal"
-    assert _summary_title([]) == "no runs"
+    assert summary_title(["signal"]) == "1 run: 1 signal"
+    assert summary_title([]) == "no runs"
 
 
 # -- plot_run --------------------------------------------------------------------------------------
@@ -229,7 +223,7 @@ def test_plot_run_of_a_memory_stop(tmp_path):
     assert plot_run(samples, record, out) == out
     assert png_size(out) == (1000, 600)
     assert only_png(out.parent) == ["big.png"]
-    figure, title = _run_figure(samples, record, None)
+    figure, title = run_figure(samples, record, None)
     assert title == "big · commit 71d8775 · run config std · attempt 1"
     shown = texts(figure)
     assert {
@@ -251,7 +245,7 @@ def test_plot_run_title_argument_and_replacing_an_old_png(tmp_path):
     out.write_bytes(b"old")
     plot_run(str(samples), str(record), str(out), title="my title")
     assert png_size(out) == (1000, 600)
-    assert "my title" in texts(_run_figure(samples, record, "my title")[0])
+    assert "my title" in texts(run_figure(samples, record, "my title")[0])
     assert [p.name for p in tmp_path.iterdir() if p.is_file()] == ["big.png"]
 
 
@@ -261,7 +255,7 @@ def test_plot_run_with_header_only_samples_notes_no_samples(tmp_path):
     assert samples.read_text() == HEADER
     out = plot_run(samples, record_path, tmp_path / "empty.png")
     assert png_size(out) == (1000, 600)
-    shown = texts(_run_figure(samples, record_path, None)[0])
+    shown = texts(run_figure(samples, record_path, None)[0])
     assert {"no samples", "exited 0", "big"} <= shown
 
 
@@ -271,13 +265,13 @@ def test_plot_run_with_missing_or_empty_samples_file_still_plots(tmp_path):
     assert png_size(plot_run(samples, record, tmp_path / "a.png")) == (1000, 600)
     samples.write_text("")
     assert png_size(plot_run(samples, record, tmp_path / "b.png")) == (1000, 600)
-    assert "no samples" in texts(_run_figure(samples, record, None)[0])
+    assert "no samples" in texts(run_figure(samples, record, None)[0])
 
 
 def test_samples_cut_short_by_a_kill_keep_the_whole_rows(tmp_path):
     path = tmp_path / "samples.tsv"
     path.write_text(samples_text([(0.1, 5 * MB, 10.0), (0.2, 7 * MB, 20.0)]) + "0.300\t9000")
-    series = _load_samples(path)
+    series = load_samples(path)
     assert (series.time_s, series.rss_mb, series.cpu_percent) == (
         [0.1, 0.2],
         [5.0, 7.0],
@@ -289,7 +283,7 @@ def test_samples_with_a_foreign_header_is_a_user_error(tmp_path):
     path = tmp_path / "samples.tsv"
     path.write_text("a\tb\n1\t2\n")
     with pytest.raises(UserError, match=r"samples '.*samples\.tsv': header 'a\\tb' lacks time_s"):
-        _load_samples(path)
+        load_samples(path)
 
 
 @pytest.mark.parametrize(
@@ -354,13 +348,13 @@ def test_plot_run_of_a_real_memory_kill_by_the_warden(tmp_path):
     assert 100 * MB < peak < 200 * MB
     out = plot_run(samples, record, tmp_path / "grow.png")
     assert png_size(out) == (1000, 600)
-    figure, title = _run_figure(samples, record, None)
+    figure, title = run_figure(samples, record, None)
     assert title == "grow · commit abcdef0 · run config short"
     expected_end = f"memory: stopped at {round(peak / MB)} MB / limit 100 MB"
     assert {expected_end, f"peak {round(peak / MB)} MB", "limit 100 MB", "warn 80 MB"} <= texts(
         figure
     )
-    assert max(_load_samples(samples).rss_mb) == peak / MB
+    assert max(load_samples(samples).rss_mb) == peak / MB
 
 
 # -- plot_summary ----------------------------------------------------------------------------------
@@ -374,7 +368,7 @@ ROWS = [
 
 
 def test_summary_rows_sorted_by_run_with_missing_values_as_none():
-    table = _summary_rows(ROWS)
+    table = summary_rows(ROWS)
     assert [(r.run, r.category, r.wall_s, r.peak_mb) for r in table] == [
         ("big", "memory", 8.795, 401.8),
         ("cut", "signal", None, 50.0),
@@ -389,10 +383,10 @@ def test_summary_rows_from_a_dataframe_equal_the_dicts():
 
     frame = pd.DataFrame(ROWS)
     assert frame["peak_rss_mb"].isna().sum() == 1  # None became NaN
-    assert _summary_rows(frame) == _summary_rows(ROWS)
+    assert summary_rows(frame) == summary_rows(ROWS)
     nullable = frame.astype({"exit_code": "Int64"})
     nullable.loc[0, "exit_code"] = pd.NA
-    assert _summary_rows(nullable)[-1].category == "failed"
+    assert summary_rows(nullable)[-1].category == "failed"
 
 
 @pytest.mark.parametrize(
@@ -412,18 +406,18 @@ def test_bad_summary_rows_are_user_errors(tmp_path, row, message):
     assert only_png(tmp_path) == []
 
 
-def test_summary_layout():
-    assert _summary_layout(0) == ("bars", (12.0, 3.0))
-    assert _summary_layout(5) == ("bars", (12.0, 3.0))
-    assert _summary_layout(BAR_MAX_RUNS) == ("bars", (12.0, 18.4))
-    assert _summary_layout(BAR_MAX_RUNS + 1) == ("scatter", (10.0, 7.0))
+def testsummary_layout():
+    assert summary_layout(0) == ("bars", (12.0, 3.0))
+    assert summary_layout(5) == ("bars", (12.0, 3.0))
+    assert summary_layout(BAR_MAX_RUNS) == ("bars", (12.0, 18.4))
+    assert summary_layout(BAR_MAX_RUNS + 1) == ("scatter", (10.0, 7.0))
 
 
 def test_plot_summary_bars(tmp_path):
     out = plot_summary(ROWS, tmp_path / "summary.png")
     assert png_size(out) == (1200, 300)
     assert only_png(tmp_path) == ["summary.png"]
-    shown = texts(_summary_figure(_summary_rows(ROWS))[0])
+    shown = texts(summary_figure(summary_rows(ROWS))[0])
     assert {
         "5 runs: 1 exited ok, 1 failed (exit ≠ 0), 1 memory, 1 timeout, 1 signal",
         "exited ok (1)",
@@ -444,7 +438,7 @@ def test_plot_summary_bars(tmp_path):
 def test_plot_summary_of_no_runs(tmp_path):
     out = plot_summary([], tmp_path / "summary.png")
     assert png_size(out) == (1200, 300)
-    assert {"no runs"} <= texts(_summary_figure([])[0])
+    assert {"no runs"} <= texts(summary_figure([])[0])
 
 
 def test_plot_summary_of_1000_runs_is_a_scatter(tmp_path):
@@ -464,7 +458,7 @@ def test_plot_summary_of_1000_runs_is_a_scatter(tmp_path):
     rows[7]["wall_s"] = None
     out = plot_summary(pd.DataFrame(rows), tmp_path / "summary.png")
     assert png_size(out) == (1000, 700)
-    shown = texts(_summary_figure(_summary_rows(rows))[0])
+    shown = texts(summary_figure(summary_rows(rows))[0])
     assert {
         "1000 runs: 200 exited ok, 200 failed (exit ≠ 0), 200 memory, 200 timeout, 200 disk",
         "disk (200)",

@@ -1,5 +1,6 @@
-"""Tests for the pure parts of simwarden.results.status: reading Snakemake's records (written here by
-Snakemake's own FilePersistence), the warden's records, the last run's profile, and formatting."""
+"""Tests for the pure parts of simwarden.results.status: reading Snakemake's records (written
+here by Snakemake's own FilePersistence), the warden's records, the last run's profile, and
+formatting."""
 
 from __future__ import annotations
 
@@ -9,20 +10,19 @@ from pathlib import Path
 
 import pytest
 
+from simwarden.cli.status import main as cli_main
 from simwarden.core.errors import UserError
 from simwarden.results.snakemake_view import SnakemakeRecords
-from simwarden.results.status import (
+from simwarden.results.status import AttemptIndex, RunStatus, failure_reason, refusal
+from simwarden.results.status_format import format_status
+from simwarden.results.status_profile import (
     DEFAULT_PROFILE,
-    AttemptIndex,
     ProfileChoice,
-    RunStatus,
     choose_profile,
-    cli_main,
-    failure_reason,
-    format_status,
     last_run_profile,
-    read_record,
 )
+from simwarden.results.values import load_record
+from simwarden.warden.record import Record
 
 MEMORY_RECORD = {
     "reason": "memory",
@@ -71,20 +71,31 @@ def snakemake_log(workdir: Path, stamp: str, command: str) -> Path:
     ],
 )
 def test_failure_reason_names_what_stopped_the_attempt(record: dict, expected: str) -> None:
-    assert failure_reason(record) == expected
+    assert failure_reason(Record.from_dict(record)) == expected
 
 
-def test_read_record_gives_none_for_missing_and_partial_files(tmp_path: Path) -> None:
+def test_refusal_is_the_last_block_of_simwarden_lines() -> None:
+    one_line_each = (
+        "Building...\nsimwarden: a.yaml: x: unknown key\nsimwarden: a.yaml: y: too small\n"
+    )
+    assert refusal(one_line_each) == "a.yaml: x: unknown key; a.yaml: y: too small"
+    older = "simwarden: earlier\nnoise\nsimwarden: a.yaml: x: unknown key\n  a.yaml: y: too small\n"
+    assert refusal(older) == "a.yaml: x: unknown key; a.yaml: y: too small"
+    assert refusal("Traceback ...\nValueError: boom\n") == "ValueError: boom"
+    assert refusal("") == ""
+
+
+def test_load_record_gives_none_for_missing_and_partial_files(tmp_path: Path) -> None:
     good = tmp_path / "record.json"
     good.write_text(json.dumps(MEMORY_RECORD))
     partial = tmp_path / "partial.json"
     partial.write_text(json.dumps(MEMORY_RECORD)[:40])
     listed = tmp_path / "list.json"
     listed.write_text("[1, 2]")
-    assert read_record(good) == MEMORY_RECORD
-    assert read_record(partial) is None
-    assert read_record(listed) is None
-    assert read_record(tmp_path / "absent.json") is None
+    assert load_record(good) == Record.from_dict(MEMORY_RECORD)
+    assert load_record(partial) is None
+    assert load_record(listed) is None
+    assert load_record(tmp_path / "absent.json") is None
 
 
 def test_attempt_index_finds_the_kept_records_of_that_log_only(tmp_path: Path) -> None:

@@ -23,10 +23,9 @@ if HAS_CGROUP:
 
 
 def warden(*args: str, cwd: Path | None = None, **kwargs) -> subprocess.CompletedProcess:
-    result = subprocess.run(
+    return subprocess.run(
         simwarden_argv(*args), capture_output=True, text=True, timeout=TIMEOUT, cwd=cwd, **kwargs
     )
-    return result
 
 
 def explain(result: subprocess.CompletedProcess) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from simwarden.core.units import DURATION_FORMS
 from tests.workflow.conftest import Workflow, output
 
 ZERO_SHA = "0" * 40
@@ -68,6 +69,12 @@ def two_schema_errors(flow: Workflow, tmp: Path) -> None:
     flow.set_runs(bad={"network": {"n_neurons": -5}, "seed": "x", "duration_ms": 200.0})
 
 
+def option_as_commit(flow: Workflow, tmp: Path) -> None:
+    config = flow.config()
+    config["commit"] = "--upload-pack=touch pwned"
+    flow.write_config(config)
+
+
 def default_profile(flow: Workflow, tmp: Path) -> None:
     (flow.root / "profiles" / "default").mkdir()
     (flow.root / "profiles" / "default" / "config.yaml").write_text("cores: 1\n")
@@ -80,6 +87,7 @@ CASES: list[tuple[Callable[[Workflow, Path], None], list[str]]] = [
     (ext_transport, ["is refused: git transport helpers"]),
     (option_as_repository, ["repository '-uhelp' is refused: it starts with '-'"]),
     (unknown_commit, [f"commit {ZERO_SHA} not found"]),
+    (option_as_commit, ["config/config.yaml: commit: ref '--upload-pack=touch pwned' is refused"]),
     (missing_script, ["runner.script 'nope.py' not found in the fetched repository"]),
     (escaping_name, ["param_sets", "'../escape'"]),
     (
@@ -153,3 +161,23 @@ def test_shell_metacharacters_reach_the_command_byte_exact(
     ]
     assert not list(tmp_path.rglob("pwned*")), "a shell ran the value"
     assert not list(tmp_path.rglob("y")), "a shell ran the value"
+
+
+def test_bad_run_config_values_are_refused_before_any_job_starts(workflow: Workflow) -> None:
+    """Durations and signals are checked when the Snakefile is parsed: one line per value naming
+    the key and the file, exit 125, and no job (not even fetch_code) started."""
+    workflow.update_run_config(grace="10x", stop_signal="TREM", timeout="10x")
+    done = workflow.snakemake()
+    assert done.returncode == 125, output(done)
+    lines = [line for line in done.stderr.splitlines() if "run_config." in line]
+    assert lines == [
+        "simwarden: profiles/short/run.yaml: invalid run_config.timeout '10x': expected "
+        + DURATION_FORMS,
+        "simwarden: profiles/short/run.yaml: invalid run_config.stop_signal 'TREM': expected a "
+        "catchable signal name or number such as TERM, INT, USR1, HUP",
+        "simwarden: profiles/short/run.yaml: invalid run_config.grace '10x': expected "
+        + DURATION_FORMS,
+    ], output(done)
+    assert "Traceback" not in done.stderr, output(done)
+    assert "rule fetch_code" not in done.stdout + done.stderr, output(done)
+    assert not (workflow.root / "results").exists(), output(done)

@@ -129,3 +129,16 @@ def test_timeout_without_retry_fails_keeps_the_record_and_reruns_later(
     record = workflow.record("slow")
     assert (record["reason"], record["exit_code"]) == ("exited", 0), record["message"]
     assert record["limits"]["timeout_s"] == 120.0
+
+
+def test_a_first_attempt_with_more_memory_set_by_hand_is_attempt_1(workflow: Workflow) -> None:
+    """``--set-resources run_simulation:mem_mb=...`` above the run config's mem_mb (what
+    ``simwarden bench suggest`` proposes) still runs attempt 1, named so in the record and log."""
+    budget = 3 * workflow.run_config()["mem_mb"]
+    workflow.set_runs(a=TINY)
+    done = workflow.snakemake("--set-resources", f"run_simulation:mem_mb={budget}")
+    assert done.returncode == 0, output(done)
+    record = workflow.record("a")
+    assert record["context"]["attempt"] == 1, record["context"]
+    assert record["limits"]["mem_bytes"] == budget * 10**6
+    assert not list((workflow.root / "logs" / "run_simulation").glob("a.log.attempt*"))

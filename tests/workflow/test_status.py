@@ -102,7 +102,8 @@ def test_status_follows_runs_edits_and_a_memory_kill(workflow: Workflow) -> None
     assert to_redo(workflow) == not_up_to_date(rows) == {"hungry", "bad"}
 
     table = status(workflow, fmt="table").splitlines()
-    assert table[0].split() == "RUN STATE WHY LAST ATTEMPT PEAK MEM WALL FINISHED DETAIL".split()
+    header = ["RUN", "STATE", "WHY", "LAST", "ATTEMPT", "PEAK", "MEM", "WALL", "FINISHED", "DETAIL"]
+    assert table[0].split() == header
     assert table[-2] == "4 runs: 2 up to date, 2 failed"
     assert table[-1].startswith("profile: profiles/short (used by the last run, .snakemake/log/")
 

@@ -1,8 +1,8 @@
 """Parse the size, duration and percentage strings people already write for Snakemake and SLURM.
 
 Nothing here calls ``eval``: every accepted form is matched by a small grammar, and anything else
-raises :class:`~simwarden.core.errors.UserError` with a one-line message that names the value and lists
-what is accepted.
+raises :class:`~simwarden.core.errors.UserError` with a one-line message that names the value
+and lists what is accepted.
 """
 
 from __future__ import annotations

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -25,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from simwarden.core.errors import UserError
+from simwarden.core.log import say
 
 PROVENANCE_FILE = ".simwarden-provenance.json"
 _SCHEMES = ("https", "http", "ssh", "git", "file", "git+ssh", "ssh+git")
@@ -38,10 +38,6 @@ _FULL_SHA = re.compile(r"[0-9a-f]{40}")
 _SHORT_SHA = re.compile(r"[0-9a-f]{4,39}")
 
 Log = Callable[[str], None]
-
-
-def _stderr(msg: str) -> None:
-    print(msg, file=sys.stderr)
 
 
 @dataclass(frozen=True)
@@ -82,8 +78,13 @@ def _refuse(url: str, why: str) -> UserError:
     return UserError(f"repository {url!r} is refused: {why}; {_ACCEPTED}")
 
 
-def _check_syntax(url: str) -> str | None:
-    """Return ``url`` if it is a URL or scp-like address git may use, None for a local path."""
+def check_url_syntax(url: str) -> str | None:
+    """Return ``url`` if it is a URL or scp-like address git may use, None for a local path.
+
+    Needs no network and no file: what makes a value unusable whatever exists (empty, control
+    characters, a leading ``-``, transport helpers ``<name>::``, unknown schemes, a host starting
+    with ``-``) raises UserError. Whether a local path exists is not checked here.
+    """
     if not isinstance(url, str) or not url.strip():
         raise _refuse(str(url), "it is empty")
     if any(ord(c) < 32 or ord(c) == 127 for c in url):
@@ -115,12 +116,23 @@ def check_repo_url(url: str) -> str:
     unknown URL schemes, hosts starting with ``-``, and local paths that are neither a
     directory nor a ``.bundle`` file.
     """
-    if (remote := _check_syntax(url)) is not None:
+    if (remote := check_url_syntax(url)) is not None:
         return remote
     path = Path(url).expanduser().absolute()
     if path.is_dir() or (path.is_file() and path.suffix == ".bundle"):
         return str(path)
     raise _refuse(url, "no such directory or .bundle file")
+
+
+def check_ref(ref: str) -> str:
+    """Return ``ref`` if git may be given it as a branch, tag or commit, else raise UserError.
+
+    Refused without the network: empty values, a leading ``-`` (option injection), whitespace
+    and control characters.
+    """
+    if not ref or ref.startswith("-") or any(c.isspace() or ord(c) < 32 for c in ref):
+        raise UserError(f"ref {ref!r} is refused; give a branch, tag or commit SHA")
+    return ref
 
 
 def strip_credentials(url: str) -> str:
@@ -138,7 +150,9 @@ def strip_credentials(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{keep}@{host}" if keep else host))
 
 
-def _key(url: str) -> str:
+def cache_key(url: str) -> str:
+    """The name of ``url``'s mirror, lock and checkouts in the cache: a readable slug of the
+    repository name and 12 hex digits of the URL's SHA-256."""
     name = url.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
     name = re.sub(r"\.(git|bundle)$", "", name)
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:40] or "repo"
@@ -230,7 +244,7 @@ def fetch(
     cache_dir: Path | None = None,
     *,
     lock_timeout_s: float = 600,
-    log: Log = _stderr,
+    log: Log = say,
 ) -> Provenance:
     """Return the checkout of ``url`` at ``ref`` (branch, tag, full or short SHA) from the cache.
 
@@ -246,69 +260,98 @@ def fetch(
         url = check_repo_url(url)
     except UserError:
         # A deleted local source is fine while its mirror is cached: pinned commits need no source.
-        local = str(Path(url).expanduser().absolute()) if _check_syntax(url) is None else ""
-        if not local or not (cache / "mirrors" / f"{_key(local)}.git").is_dir():
+        local = str(Path(url).expanduser().absolute()) if check_url_syntax(url) is None else ""
+        if not local or not (cache / "mirrors" / f"{cache_key(local)}.git").is_dir():
             raise
         url = local
-    if not ref or ref.startswith("-") or any(c.isspace() or ord(c) < 32 for c in ref):
-        raise UserError(f"ref {ref!r} is refused; give a branch, tag or commit SHA")
-    shown, key = strip_credentials(url), _key(strip_credentials(url))
-    mirror, checkouts = cache / "mirrors" / f"{key}.git", cache / "checkouts"
-    full = _FULL_SHA.fullmatch(ref) is not None
-    if full and (checkouts / f"{key}@{ref}").is_dir():
-        log(f"Using cached {shown}@{ref[:12]}")
-        return provenance_of(checkouts / f"{key}@{ref}")
+    check_ref(ref)
+    request = _Request(url, ref, strip_credentials(url), cache)
+    cached = request.checkouts / f"{request.key}@{ref}"
+    if request.full and cached.is_dir():
+        log(f"Using cached {request.shown}@{ref[:12]}")
+        return provenance_of(cached)
     (cache / "locks").mkdir(parents=True, exist_ok=True)
     try:
-        with FileLock(cache / "locks" / f"{key}.lock", timeout=lock_timeout_s):
-            return _fetch_locked(url, ref, shown, key, mirror, checkouts, full, log)
+        with FileLock(cache / "locks" / f"{request.key}.lock", timeout=lock_timeout_s):
+            return _fetch_locked(request, log)
     except Timeout:
-        msg = f"cache lock for {shown} is busy after {lock_timeout_s:g}s; retry later"
+        msg = f"cache lock for {request.shown} is busy after {lock_timeout_s:g}s; retry later"
         raise UserError(msg) from None
 
 
-def _fetch_locked(
-    url: str, ref: str, shown: str, key: str, mirror: Path, checkouts: Path, full: bool, log: Log
-) -> Provenance:
-    if not mirror.is_dir():
-        log(f"Cloning {shown}")
+@dataclass(frozen=True)
+class _Request:
+    """One fetch: the checked URL, the ref, the URL as shown (no credentials), the cache."""
 
-        def clone(tmp: Path) -> None:
-            try:
-                _git(*_SAFE, "clone", "--mirror", "--quiet", "--", url, str(tmp))
-            except _GitFailed as exc:
-                raise UserError(f"cannot fetch {shown}: {exc}") from None
-            _git("config", "remote.origin.url", shown, cwd=tmp)  # no credentials on disk
-            _git("config", "gc.pruneExpire", "never", cwd=tmp)  # never drop pinned commits
+    url: str
+    ref: str
+    shown: str
+    cache: Path
 
-        _build(mirror.parent, key, mirror, clone)
-    else:
-        # A SHA the mirror holds cannot change, so it needs no fetch (unless it is also a ref name).
-        is_ref = bool(_git("for-each-ref", f"refs/heads/{ref}", f"refs/tags/{ref}", cwd=mirror))
-        is_sha = full or (_SHORT_SHA.fullmatch(ref) is not None and not is_ref)
-        if not (is_sha and _resolve(mirror, ref)):
-            _update_mirror(mirror, url, ref, shown, log)
-    sha = _resolve(mirror, ref)
+    @property
+    def key(self) -> str:
+        return cache_key(self.shown)
+
+    @property
+    def mirror(self) -> Path:
+        return self.cache / "mirrors" / f"{self.key}.git"
+
+    @property
+    def checkouts(self) -> Path:
+        return self.cache / "checkouts"
+
+    @property
+    def full(self) -> bool:
+        return _FULL_SHA.fullmatch(self.ref) is not None
+
+
+def _fetch_locked(request: _Request, log: Log) -> Provenance:
+    _update_or_clone(request, log)
+    sha = _resolve(request.mirror, request.ref)
     if sha is None:
-        raise _not_found(mirror, ref, shown)
-    final = checkouts / f"{key}@{sha}"
+        raise _not_found(request.mirror, request.ref, request.shown)
+    final = request.checkouts / f"{request.key}@{sha}"
     if final.is_dir():
-        log(f"Using cached {shown}@{sha[:12]}")
+        log(f"Using cached {request.shown}@{sha[:12]}")
         return provenance_of(final)
     log(f"Checking out {sha[:12]}")
 
     def checkout(tmp: Path) -> None:
         # A local clone hardlinks the mirror's objects: later gc in the mirror cannot break it.
-        _git(*_SAFE, "clone", "--no-checkout", "--quiet", "--", str(mirror), str(tmp))
+        _git(*_SAFE, "clone", "--no-checkout", "--quiet", "--", str(request.mirror), str(tmp))
         _git("-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", sha, cwd=tmp)
         with open(tmp / ".git" / "info" / "exclude", "a", encoding="utf-8") as fh:
             fh.write(f"\n/{PROVENANCE_FILE}\n")
-        prov = Provenance(shown, sha, None if full else ref, _is_dirty(tmp, sha), str(final))
+        ref = None if request.full else request.ref
+        prov = Provenance(request.shown, sha, ref, _is_dirty(tmp, sha), str(final))
         text = json.dumps(prov.to_dict(), indent=2, sort_keys=True) + "\n"
         (tmp / PROVENANCE_FILE).write_text(text, encoding="utf-8")
 
-    _build(checkouts, key, final, checkout)
+    _build(request.checkouts, request.key, final, checkout)
     return provenance_of(final)
+
+
+def _update_or_clone(request: _Request, log: Log) -> None:
+    """Clone the mirror if there is none; else fetch, unless it holds the SHA asked for."""
+    mirror, ref, shown = request.mirror, request.ref, request.shown
+    if not mirror.is_dir():
+        log(f"Cloning {shown}")
+
+        def clone(tmp: Path) -> None:
+            try:
+                _git(*_SAFE, "clone", "--mirror", "--quiet", "--", request.url, str(tmp))
+            except _GitFailed as exc:
+                raise UserError(f"cannot fetch {shown}: {exc}") from None
+            _git("config", "remote.origin.url", shown, cwd=tmp)  # no credentials on disk
+            _git("config", "gc.pruneExpire", "never", cwd=tmp)  # never drop pinned commits
+
+        _build(mirror.parent, request.key, mirror, clone)
+        return
+    # A SHA the mirror holds cannot change, so it needs no fetch (unless it is also a ref name).
+    is_ref = bool(_git("for-each-ref", f"refs/heads/{ref}", f"refs/tags/{ref}", cwd=mirror))
+    is_sha = request.full or (_SHORT_SHA.fullmatch(ref) is not None and not is_ref)
+    if not (is_sha and _resolve(mirror, ref)):
+        _update_mirror(mirror, request.url, ref, shown, log)
 
 
 def provenance_of(path: Path) -> Provenance:

@@ -16,14 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simwarden.core.errors import UserError
-from simwarden.results.table import (
-    DEFAULT_METRICS,
-    TABLE_SUFFIXES,
-    PathLike,
-    _as_float,
-    _is_missing,
-    read_table,
-)
+from simwarden.results.table import DEFAULT_METRICS, TABLE_SUFFIXES, read_table
+from simwarden.results.values import PathLike, as_float, is_missing
 
 if TYPE_CHECKING:
     import pandas
@@ -35,7 +29,8 @@ DEFAULT_MIN_CHANGE_S = 0.5
 DEFAULT_MIN_CHANGE_MB = 5.0
 # Columns that name a run, its code or its outcome, or a setting: not measurements.
 _NOT_METRICS = frozenset(
-    "run commit repository run_config attempt reason exit_code mem_limit_mb h:m:s".split()
+    ("run", "commit", "repository", "run_config", "attempt", "reason", "exit_code")
+    + ("mem_limit_mb", "h:m:s")
 )
 SHORT_SHA = 7
 
@@ -244,7 +239,7 @@ def _indexed(table: pandas.DataFrame, label: str, metrics: Sequence[str]) -> dic
 def _distinct(table: pandas.DataFrame, column: str, length: int | None = None) -> tuple[str, ...]:
     if column not in table.columns:
         return ()
-    found = (str(v).strip()[:length] for v in table[column] if not _is_missing(v))
+    found = (str(v).strip()[:length] for v in table[column] if not is_missing(v))
     return tuple(dict.fromkeys(v for v in found if v))
 
 
@@ -266,11 +261,55 @@ def _at_least_zero(option: str, value: float, example: str) -> None:
         raise UserError(f"{option} {value}: use {example}")
 
 
+def _tables(
+    old: PathLike | pandas.DataFrame, new: PathLike | pandas.DataFrame
+) -> tuple[list[str], list[pandas.DataFrame]]:
+    """The labels (path, or "table") and the tables of ``old`` and ``new``."""
+    labels, tables = [], []
+    for side in (old, new):
+        if isinstance(side, str | os.PathLike):
+            labels.append(str(side))
+            tables.append(_read(side))
+        else:
+            labels.append("table")
+            tables.append(side)
+    return labels, tables
+
+
+def _changes(
+    rows_old: dict[str, Any],
+    rows_new: dict[str, Any],
+    metrics: Sequence[str],
+    threshold: float,
+    minimum: dict[str, float],
+) -> list[Change]:
+    """The change of each metric of each run in both tables, in ``rows_old``'s order."""
+    changes = []
+    for run, row in rows_old.items():
+        if run not in rows_new:
+            continue
+        for metric in metrics:
+            before, after = as_float(row[metric]), as_float(rows_new[run][metric])
+            least = minimum.get(metric_family(metric) or "", 0.0)
+            ratio = after / before - 1 if before and after is not None else None
+            # round(): 11 / 10 - 1 is 0.10000000000000009, which is not above a 10% threshold.
+            above = ratio is not None and round(ratio, 9) > threshold
+            rise = after - before if before is not None and after is not None else 0.0
+            regression = above and round(rise, 9) > least
+            changes.append(
+                Change(
+                    run, metric, before, after, ratio, regression, least, above and not regression
+                )
+            )
+    return changes
+
+
 def compare(
     old: PathLike | pandas.DataFrame,
     new: PathLike | pandas.DataFrame,
     threshold: float = 0.10,
     metrics: Sequence[str] = DEFAULT_METRICS,
+    *,
     min_change_s: float = DEFAULT_MIN_CHANGE_S,
     min_change_mb: float = DEFAULT_MIN_CHANGE_MB,
 ) -> Comparison:
@@ -287,14 +326,7 @@ def compare(
     _at_least_zero("--threshold", threshold, "a fraction >= 0, e.g. 0.1 for +10%")
     _at_least_zero("--min-change-s", min_change_s, "seconds >= 0, e.g. 0.5")
     _at_least_zero("--min-change-mb", min_change_mb, "MB >= 0, e.g. 5")
-    labels, tables = [], []
-    for side in (old, new):
-        if isinstance(side, str | os.PathLike):
-            labels.append(str(side))
-            tables.append(_read(side))
-        else:
-            labels.append("table")
-            tables.append(side)
+    labels, tables = _tables(old, new)
     metrics = tuple(metrics)
     rows_old = _indexed(tables[0], labels[0], metrics)
     rows_new = _indexed(tables[1], labels[1], metrics)
@@ -318,20 +350,5 @@ def compare(
         only_in_new=[run for run in rows_new if run not in rows_old],
     )
     minimum = {"time": min_change_s, "memory": min_change_mb}
-    for run, row in rows_old.items():
-        if run not in rows_new:
-            continue
-        for metric in metrics:
-            before, after = _as_float(row[metric]), _as_float(rows_new[run][metric])
-            least = minimum.get(metric_family(metric) or "", 0.0)
-            ratio = after / before - 1 if before and after is not None else None
-            # round(): 11 / 10 - 1 is 0.10000000000000009, which is not above a 10% threshold.
-            above = ratio is not None and round(ratio, 9) > threshold
-            rise = after - before if before is not None and after is not None else 0.0
-            regression = above and round(rise, 9) > least
-            result.changes.append(
-                Change(
-                    run, metric, before, after, ratio, regression, least, above and not regression
-                )
-            )
+    result.changes = _changes(rows_old, rows_new, metrics, threshold, minimum)
     return result

@@ -8,13 +8,13 @@ formats, the environment the pipeline adds to a run, saving and reading provenan
 Files: ``<figures_dir>/<fmt>/<name>.<fmt>``; provenance as JSON in the PNG text chunk
 ``simwarden``, the PDF info entry ``Subject`` and the SVG element ``dc:description``.
 
-``python -m simwarden.results.figures --print-pythonpath`` prints the PYTHONPATH that enables the
-autosave for a script run by hand (see ``simwarden.autosave`` for the variables).
+``simwarden figures --print-pythonpath`` prints the PYTHONPATH that enables the autosave for a
+script run by hand (see ``simwarden.autosave`` for the variables); ``simwarden figures
+--provenance FILE...`` prints what :func:`read_provenance` reads.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import os
@@ -29,24 +29,34 @@ from simwarden.core.errors import UserError
 
 HOOK_DIR = Path(__file__).resolve().parent / "_autosave"
 IMPL_NAME = "simwarden_autosave_impl"
+# The hook's modules, each imported under its top-level name; the first is imported by the second.
+HOOK_MODULES = ("simwarden_autosave_save", IMPL_NAME)
+
+
+def _load_hook_module(name: str) -> ModuleType:
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    spec = importlib.util.spec_from_file_location(name, HOOK_DIR / f"{name}.py")
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {HOOK_DIR / name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
 
 
 def load_impl() -> ModuleType:
     """The shared implementation, under its top-level name: the copy the start-up hook already
-    imported if there is one, so a process never holds two (and never saves a figure twice)."""
-    module = sys.modules.get(IMPL_NAME)
-    if module is not None:
-        return module
-    spec = importlib.util.spec_from_file_location(IMPL_NAME, HOOK_DIR / f"{IMPL_NAME}.py")
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {HOOK_DIR / IMPL_NAME}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[IMPL_NAME] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[IMPL_NAME]
-        raise
+    imported if there is one, so a process never holds two (and never saves a figure twice).
+    Its helper module is loaded first under its own name (the hook directory need not be on
+    sys.path)."""
+    for name in HOOK_MODULES:
+        module = _load_hook_module(name)
     return module
 
 
@@ -229,7 +239,7 @@ def _octal(char: bytes) -> bool:
 
 
 def _svg_text(path: Path) -> str | None:
-    import xml.etree.ElementTree as ElementTree
+    from xml.etree import ElementTree
 
     tag = "{http://purl.org/dc/elements/1.1/}" + _impl.SVG_KEY.lower()
     try:
@@ -253,53 +263,3 @@ def hand_pythonpath(environ: Mapping[str, str] | None = None) -> str:
     hook = str(HOOK_DIR)
     rest = [e for e in env.get("PYTHONPATH", "").split(os.pathsep) if e and e != hook]
     return os.pathsep.join([hook, *rest])
-
-
-EPILOG = """\
-examples:
-  PYTHONPATH=$(python -m simwarden.results.figures --print-pythonpath) python my_sim.py
-  python -m simwarden.results.figures --provenance results/figures/r1/png/raster.png
-"""
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m simwarden.results.figures``: print the autosave PYTHONPATH or a file's provenance.
-
-    Exit codes: 0 done, 1 a file holds no readable provenance, 2 bad arguments.
-    """
-    parser = argparse.ArgumentParser(
-        prog="python -m simwarden.results.figures",
-        description="Autosave of matplotlib figures: enable it for a script, read provenance.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument(
-        "--print-pythonpath",
-        action="store_true",
-        help="print the hook directory followed by $PYTHONPATH: set PYTHONPATH to this and "
-        "every Python script started saves its figures (SIMWARDEN_* variables apply)",
-    )
-    group.add_argument(
-        "--provenance",
-        nargs="+",
-        metavar="FILE",
-        help="print the provenance stored in each FILE (.png, .pdf, .svg), one JSON line each",
-    )
-    args = parser.parse_args(argv)
-    if args.print_pythonpath:
-        print(hand_pythonpath())
-        return 0
-    code = 0
-    for path in args.provenance:
-        try:
-            provenance = read_provenance(path)
-            print(json.dumps({"file": path, "provenance": provenance}, sort_keys=True))
-        except UserError as error:
-            print(f"simwarden: {error}", file=sys.stderr)
-            code = 1
-    return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,8 @@
 """Snakemake's view of a workflow's jobs without building the DAG: parse the workflow with
 Snakemake's own API, expand a run's jobs from their rules, and apply the checks of Snakemake's
 ``DAG.update_needrun`` to them with the records Snakemake wrote (``.snakemake/metadata``,
-``incomplete``, ``locks``). Used by :mod:`simwarden.results.status`; see its docstring for the method.
+``incomplete``, ``locks``). Used by :mod:`simwarden.results.status`; see its docstring for the
+method.
 """
 
 from __future__ import annotations
@@ -18,19 +19,21 @@ from pathlib import Path
 from typing import Any
 
 from simwarden.core.errors import UserError
+from simwarden.core.log import PREFIX
+from simwarden.pipeline.layout import FETCH_CODE, RUN_SIMULATION, VALIDATE_PARAMS
 
 # A change of a named param: (rule, param) -> (category, what to call it).
 PARAM_LABELS = {
-    ("fetch_code", "ref"): ("code", "commit"),
-    ("fetch_code", "url"): ("code", "repository"),
-    ("fetch_code", "cache_dir"): ("code", "cache_dir"),
-    ("validate_params", "overrides"): ("parameters", "sweep values"),
-    ("validate_params", "schema"): ("parameters", "param_schema"),
-    ("run_simulation", "runner"): ("code", "runner"),
-    ("run_simulation", "run_config"): ("run config", "run_config"),
+    (FETCH_CODE, "ref"): ("code", "commit"),
+    (FETCH_CODE, "url"): ("code", "repository"),
+    (FETCH_CODE, "cache_dir"): ("code", "cache_dir"),
+    (VALIDATE_PARAMS, "overrides"): ("parameters", "sweep values"),
+    (VALIDATE_PARAMS, "schema"): ("parameters", "param_schema"),
+    (RUN_SIMULATION, "runner"): ("code", "runner"),
+    (RUN_SIMULATION, "run_config"): ("run config", "run_config"),
 }
 # What any other change of a rule's job counts as.
-RULE_CATEGORY = {"fetch_code": "code", "validate_params": "parameters"}
+RULE_CATEGORY = {FETCH_CODE: "code", VALIDATE_PARAMS: "parameters"}
 
 # ------------------------------------------------------------------------ Snakemake's records
 
@@ -69,6 +72,7 @@ class SnakemakeRecords:
         return record if isinstance(record, dict) and record else None
 
     def has_metadata(self, key: str) -> bool:
+        """True if Snakemake kept a metadata record for output ``key``."""
         return self._path(self.metadata_dir, key).is_file()
 
     def incomplete(self, key: str) -> bool:
@@ -98,7 +102,7 @@ class SnakemakeRecords:
 
 
 @dataclass
-class _Job:
+class Job:
     """One job as expanded from its rule: what Snakemake stores and compares."""
 
     rule: str
@@ -114,23 +118,29 @@ class _Job:
 
 
 @dataclass
-class _Verdict:
+class Verdict:
+    """Whether a job needs to run and why: outputs missing or half made (incomplete), and the
+    causes found, as category -> details (``code`` -> ``commit changed``)."""
+
     missing: list[str] = field(default_factory=list)
     incomplete: list[str] = field(default_factory=list)
     causes: dict[str, list[str]] = field(default_factory=dict)  # category -> details
 
     def add(self, category: str, detail: str) -> None:
+        """Note a cause (each detail once per category)."""
         details = self.causes.setdefault(category, [])
         if detail not in details:
             details.append(detail)
 
-    def merge(self, other: _Verdict) -> None:
+    def merge(self, other: Verdict) -> None:
+        """Add the causes of ``other`` (an upstream job's verdict)."""
         for category, details in other.causes.items():
             for detail in details:
                 self.add(category, detail)
 
     @property
     def needs_run(self) -> bool:
+        """True if the job would run: an output missing or incomplete, or a cause found."""
         return bool(self.missing or self.incomplete or self.causes)
 
 
@@ -143,7 +153,7 @@ def _mtime(path: str, *, follow: bool) -> float:
     return st.st_mtime
 
 
-class _Judge:
+class Judge:
     """Snakemake's needrun checks for single jobs, against the recorded metadata."""
 
     def __init__(
@@ -159,9 +169,9 @@ class _Judge:
         self.producers = producers  # output path -> rule name, for wildcard-free upstream rules
         self._digests: dict[tuple[str, str], str | None] = {}
 
-    def judge(self, job: _Job, upstream: Mapping[str, _Verdict]) -> _Verdict:
+    def judge(self, job: Job, upstream: Mapping[str, Verdict]) -> Verdict:
         """``upstream`` maps an input path to the verdict of the job that makes it."""
-        verdict = _Verdict()
+        verdict = Verdict()
         for path in job.outputs:
             if self.records.incomplete(path):
                 verdict.incomplete.append(path)
@@ -181,7 +191,7 @@ class _Judge:
             verdict.missing.append(str(error.filename))
             return verdict
 
-    def _compare(self, job: _Job, verdict: _Verdict) -> _Verdict:
+    def _compare(self, job: Job, verdict: Verdict) -> Verdict:
         """Snakemake's checks for a job whose outputs all exist: times, checksums, metadata."""
         times = [_mtime(p, follow=False) for p in job.outputs]
         if job.benchmark and os.path.exists(job.benchmark):
@@ -206,13 +216,14 @@ class _Judge:
         version = meta.get("record_format_version") or 0
         if "params" in self.triggers and version >= 6 and meta.get("params") is not None:
             self._params(job, set(meta["params"]), verdict)
-        if "input" in self.triggers and version >= 4 and meta.get("input") is not None:
-            if list(meta["input"]) != sorted(job.inputs):
-                category = "parameters" if job.rule == "validate_params" else "input"
-                verdict.add(category, f"input files of {job.rule} changed")
-        if "code" in self.triggers and version >= 3 and meta.get("code") is not None:
-            if meta["code"] != job.code:
-                verdict.add("code", f"rule {job.rule} changed")
+        recorded_input = meta.get("input") if version >= 4 else None
+        input_changed = recorded_input is not None and list(recorded_input) != sorted(job.inputs)
+        if "input" in self.triggers and input_changed:
+            category = "parameters" if job.rule == VALIDATE_PARAMS else "input"
+            verdict.add(category, f"input files of {job.rule} changed")
+        recorded_code = meta.get("code") if version >= 3 else None
+        if "code" in self.triggers and recorded_code is not None and recorded_code != job.code:
+            verdict.add("code", f"rule {job.rule} changed")
         return verdict
 
     def _same_checksum(self, path: str, recorded: str | None) -> bool:
@@ -239,13 +250,13 @@ class _Judge:
         except (OSError, ValueError):
             return None
 
-    def _input_category(self, job: _Job, path: str) -> str:
+    def _input_category(self, job: Job, path: str) -> str:
         if path in self.producers:
             return RULE_CATEGORY.get(self.producers[path], "input")
         # validate_params reads no other rule's output but the code: the rest is parameter files
-        return "parameters" if job.rule == "validate_params" else "input"
+        return "parameters" if job.rule == VALIDATE_PARAMS else "input"
 
-    def _params(self, job: _Job, recorded: set[str], verdict: _Verdict) -> None:
+    def _params(self, job: Job, recorded: set[str], verdict: Verdict) -> None:
         current = set(job.params.values())
         if recorded == current:
             return
@@ -263,7 +274,8 @@ class _Judge:
 
 
 @contextlib.contextmanager
-def _in_directory(path: Path) -> Iterator[None]:
+def in_directory(path: Path) -> Iterator[None]:
+    """Run the body with ``path`` as the working directory, then go back (also on errors)."""
     previous = os.getcwd()
     os.chdir(path)
     try:
@@ -280,74 +292,91 @@ def _captured() -> Iterator[io.StringIO]:
         yield buffer
 
 
-def _last_line(text: str) -> str:
+def last_line(text: str) -> str:
+    """The last non-blank line of ``text``, stripped; "" if there is none."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else ""
 
 
 @contextlib.contextmanager
-def _parsed_workflow(workdir: Path, profiles: Sequence[str]) -> Iterator[tuple[Any, Any]]:
+def parsed_workflow(workdir: Path, profiles: Sequence[str]) -> Iterator[tuple[Any, Any]]:
     """Parse the workflow as ``snakemake --profile P1 --profile P2...`` would, in ``workdir``
     (the process changes directory for the duration). Yields (Snakemake Workflow, parsed CLI
-    arguments)."""
-    from snakemake import cli
+    arguments). Raises UserError naming the profile when it cannot be read or sets another
+    persistence backend, and when the workflow does not parse (its own one-line error given)."""
     from snakemake.api import SnakemakeApi
     from snakemake.settings.enums import Quietness
-    from snakemake.settings.types import (
-        ConfigSettings,
-        OutputSettings,
-        ResourceSettings,
-        WorkflowSettings,
-    )
+    from snakemake.settings.types import OutputSettings
 
-    argv = [arg for p in profiles for arg in ("--profile", p)] or ["--profile", "none"]
     profile = " + ".join(profiles) or "none"
-    with _in_directory(workdir), _captured() as said:
-        try:
-            _, args = cli.parse_args(argv)
-        except SystemExit:
-            raise UserError(
-                f"profile {profile}: {_last_line(said.getvalue()) or 'not usable'}; "
-                "pass --profile with a profile directory of this workflow, e.g. profiles/std"
-            ) from None
-        except Exception as error:  # Snakemake's own errors (bad profile YAML, ...)
-            raise UserError(f"profile {profile}: {_first_line(error)}") from None
-        if str(args.persistence_backend) != "file":
-            raise UserError(
-                f"profile {profile} sets persistence-backend {args.persistence_backend}; "
-                "simwarden status reads only Snakemake's file backend (.snakemake/metadata)"
-            )
+    with in_directory(workdir), _captured() as said:
+        args = _profile_args(profiles, profile, said)
         output = OutputSettings(
             quiet={Quietness.ALL}, enable_file_logging=False, dryrun=True, nocolor=True
         )
         with SnakemakeApi(output) as api:
             try:
-                workflow_api = api.workflow(
-                    resource_settings=ResourceSettings(cores=1),
-                    config_settings=ConfigSettings(
-                        config=cli.parse_config(args.config),
-                        configfiles=args.configfile,
-                        config_args=args.config,
-                        replace_workflow_config=args.replace_workflow_config,
-                    ),
-                    workflow_settings=WorkflowSettings(),
-                    snakefile=args.snakefile,
-                )
-                workflow = workflow_api._workflow  # parses the Snakefile, builds no DAG
+                workflow = _workflow(api, args)
             except SystemExit:  # rules/common.smk prints one line and exits
                 raise UserError(
                     f"the workflow in {workdir} does not parse with profile {profile}: "
-                    f"{_last_line(said.getvalue()).removeprefix('simwarden: ')}"
+                    f"{last_line(said.getvalue()).removeprefix(PREFIX)}"
                 ) from None
             except Exception as error:
                 raise UserError(
                     f"the workflow in {workdir} does not parse with profile {profile}: "
-                    f"{_first_line(error)}"
+                    f"{first_line(error)}"
                 ) from None
             yield workflow, args
 
 
-def _first_line(error: BaseException) -> str:
+def _profile_args(profiles: Sequence[str], profile: str, said: io.StringIO) -> Any:
+    """Snakemake's own parse of ``--profile P...`` (the profile's settings as arguments)."""
+    from snakemake import cli
+
+    argv = [arg for p in profiles for arg in ("--profile", p)] or ["--profile", "none"]
+    try:
+        _, args = cli.parse_args(argv)
+    except SystemExit:
+        raise UserError(
+            f"profile {profile}: {last_line(said.getvalue()) or 'not usable'}; "
+            "pass --profile with a profile directory of this workflow, e.g. profiles/std"
+        ) from None
+    except Exception as error:  # Snakemake's own errors (bad profile YAML, ...)
+        raise UserError(f"profile {profile}: {first_line(error)}") from None
+    if str(args.persistence_backend) != "file":
+        raise UserError(
+            f"profile {profile} sets persistence-backend {args.persistence_backend}; "
+            "simwarden status reads only Snakemake's file backend (.snakemake/metadata)"
+        )
+    return args
+
+
+def _workflow(api: Any, args: Any) -> Any:
+    """The parsed Snakefile as a Snakemake Workflow (no DAG is built)."""
+    from snakemake import cli
+    from snakemake.settings.types import (
+        ConfigSettings,
+        ResourceSettings,
+        WorkflowSettings,
+    )
+
+    workflow_api = api.workflow(
+        resource_settings=ResourceSettings(cores=1),
+        config_settings=ConfigSettings(
+            config=cli.parse_config(args.config),
+            configfiles=args.configfile,
+            config_args=args.config,
+            replace_workflow_config=args.replace_workflow_config,
+        ),
+        workflow_settings=WorkflowSettings(),
+        snakefile=args.snakefile,
+    )
+    return workflow_api._workflow  # parses the Snakefile, builds no DAG
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of ``error``'s message, or its type's name when the message is empty."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
 
@@ -371,7 +400,7 @@ def _serializer() -> Any:
     return serialize
 
 
-class _Expander:
+class Expander:
     """Jobs of a rule for given wildcards, as Snakemake's Job would expand them."""
 
     def __init__(self, workflow: Any) -> None:
@@ -388,27 +417,19 @@ class _Expander:
         self._static: dict[str, tuple[str | None, str | None]] = {}
 
     def rule(self, name: str) -> Any:
+        """The workflow's rule ``name``, or None when it has none."""
         try:
             return self.workflow.get_rule(name)
         except Exception:
             return None
 
-    def job(self, rule: Any, wildcards: dict[str, str]) -> _Job:
+    def job(self, rule: Any, wildcards: dict[str, str]) -> Job:
+        """The job of ``rule`` for ``wildcards``: its files, params (serialised as Snakemake
+        stores them), code and script, as Snakemake's Job would expand them."""
         inputs, _, _, _ = rule.expand_input(wildcards)
         outputs, _ = rule.expand_output(wildcards)
-        paths: list[str] = []
-        ancient: set[str] = set()
-        for f in inputs:
-            if self._is_flagged(f, "sourcecache_entry"):
-                paths.append(str(self._get_flag_value(f, "sourcecache_entry")))
-            elif self._is_flagged(f, "pipe"):
-                paths.append("<pipe>")
-            elif self._is_flagged(f, "service"):
-                paths.append("<service>")
-            else:
-                paths.append(str(f))
-            if self._is_flagged(f, "ancient"):
-                ancient.add(str(f))
+        paths = [self._input_path(f) for f in inputs]
+        ancient = {str(f) for f in inputs if self._is_flagged(f, "ancient")}
         params: dict[str, str] = {}
         for index, (name, item) in enumerate(rule.params._allitems()):
             if self._is_callable(item):
@@ -429,7 +450,7 @@ class _Expander:
         benchmark = rule.expand_benchmark(wildcards) if rule.benchmark else None
         log = [str(f) for f in rule.expand_log(wildcards)] if rule.log else []
         code, script = self._code_and_script(rule)
-        return _Job(
+        return Job(
             rule=rule.name,
             inputs=paths,
             ancient=ancient,
@@ -441,6 +462,16 @@ class _Expander:
             benchmark=str(benchmark) if benchmark else None,
             log=log,
         )
+
+    def _input_path(self, f: Any) -> str:
+        """An input file as Snakemake records it (a source-cache entry, a pipe, a service)."""
+        if self._is_flagged(f, "sourcecache_entry"):
+            return str(self._get_flag_value(f, "sourcecache_entry"))
+        if self._is_flagged(f, "pipe"):
+            return "<pipe>"
+        if self._is_flagged(f, "service"):
+            return "<service>"
+        return str(f)
 
     def _code_and_script(self, rule: Any) -> tuple[str | None, str | None]:
         if rule.name not in self._static:

@@ -15,9 +15,13 @@ How the state is found (Snakemake 9, file persistence backend):
    Snakemake running now). Params are serialised with Snakemake's own function, so a recorded
    param set compares as Snakemake compares it; and because the current params are known by name,
    a change is attributed to the param that changed (``ref`` of fetch_code: the commit).
-3. Failures come from the warden's records: ``results/runs/{run}/record.json`` of the last
-   complete attempt and ``{log}.attempt{N}.record.json`` of failed attempts (Snakemake deletes a
-   failed job's outputs; the rule keeps the record beside the log).
+3. Failures come from the warden's records (read as :class:`~simwarden.warden.record.Record`):
+   ``results/runs/{run}/record.json`` of the last complete attempt and
+   ``{log}.attempt{N}.record.json`` of failed attempts (Snakemake deletes a failed job's outputs;
+   the rule keeps the record beside the log; names from :mod:`simwarden.pipeline.layout`).
+
+Which profile is used: :mod:`simwarden.results.status_profile`; how the runs are shown:
+:mod:`simwarden.results.status_format`; the command: ``simwarden.cli.status``.
 
 Differences from Snakemake, on purpose: a run counts as complete only when every output of
 ``run_simulation`` exists (Snakemake reruns a job only for outputs a later job needs); a run whose
@@ -28,38 +32,33 @@ run's outputs remain; and the software-stack trigger (conda, containers) is not 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from simwarden.core.errors import UserError
-from simwarden.core.units import format_mb
+from simwarden.core.log import PREFIX
+from simwarden.pipeline import layout
 from simwarden.results.snakemake_view import (
+    Expander,
+    Job,
+    Judge,
     SnakemakeRecords,
-    _Expander,
-    _first_line,
-    _in_directory,
-    _Job,
-    _Judge,
-    _last_line,
-    _parsed_workflow,
-    _Verdict,
+    Verdict,
+    first_line,
+    last_line,
+    parsed_workflow,
 )
+from simwarden.results.status_profile import choose_profile, find_snakefile
+from simwarden.results.values import load_record
+from simwarden.warden.record import Record
 
 STATES = ("never run", "up to date", "stale", "failed", "incomplete", "running")
-FORMATS = ("table", "tsv", "json")
-DEFAULT_PROFILE = "profiles/std"
-# Snakemake's default locations of the Snakefile (snakemake.common.SNAKEFILE_CHOICES).
-SNAKEFILE_CHOICES = ("Snakefile", "snakefile", "workflow/Snakefile", "workflow/snakefile")
 # The per-run rules, upstream first; other rules (figures, plots, tables) are ignored.
-PER_RUN_RULES = ("validate_params", "run_simulation")
-# Options of a logged command that mean it was not a run of the workflow.
-_NOT_A_RUN = ("--unlock", "--cleanup-metadata", "--cm", "--touch", "-t", "--dry-run", "-n")
+PER_RUN_RULES = layout.PER_RUN_RULES
 # Record reasons other than "exited" -> why a run failed.
 _FAILURE_WHY = {
     "memory": "memory",
@@ -68,18 +67,6 @@ _FAILURE_WHY = {
     "disk": "disk",
     "stopped": "stopped",
 }
-TSV_COLUMNS = (
-    "run",
-    "state",
-    "why",
-    "detail",
-    "reason",
-    "exit_code",
-    "attempt",
-    "peak_rss_bytes",
-    "wall_s",
-    "finished",
-)
 
 
 @dataclass(frozen=True)
@@ -126,178 +113,19 @@ class RunStatus:
         }
 
 
-@dataclass(frozen=True)
-class ProfileChoice:
-    """The profiles the status is computed for, in ``--profile`` order (later ones override
-    earlier ones' keys, as in Snakemake; none: config/config.yaml alone), and why."""
-
-    profiles: tuple[str, ...]
-    source: str
-
-    @property
-    def label(self) -> str:
-        return " + ".join(self.profiles) or "none (config/config.yaml only)"
-
-
-# ------------------------------------------------------------------------------------ the CLI
-
-
-def cli_main(argv: list[str]) -> int:
-    """``simwarden status [--directory DIR] [--profile P] [--format table|tsv|json]``."""
-    from simwarden.cli import _Parser
-
-    parser = _Parser(
-        prog="simwarden status",
-        description="Show every run of the workflow: never run, up to date, stale (why), "
-        "failed (why), incomplete or running.",
-        epilog=(
-            "The profile defaults to the one the last run of the workflow used (the Command: "
-            "line of the newest .snakemake/log/*.snakemake.log), else profiles/std. "
-            "--profile none means config/config.yaml alone."
-        ),
-    )
-    parser.add_argument(
-        "-d",
-        "--directory",
-        default=".",
-        metavar="DIR",
-        help="the workflow directory (default: the current one)",
-    )
-    parser.add_argument(
-        "--profile",
-        action="append",
-        metavar="PROFILE",
-        help="the profile the runs are judged against, as given to snakemake --profile; "
-        "repeat to stack profiles (default: the last run's, else profiles/std; 'none' for none)",
-    )
-    parser.add_argument("--format", choices=FORMATS, default="table", help="output format")
-    parser.add_argument(
-        "--check",
-        action="store_true",
-        help="exit 1 unless every run is up to date (for scripts and CI)",
-    )
-    args = parser.parse_args(argv)
-    workdir = Path(args.directory)
-    choice = choose_profile(workdir, args.profile)
-    statuses = collect_status(workdir, list(choice.profiles) or "none")
-    text = format_status(statuses, args.format)
-    if args.format == "table":
-        text += f"\nprofile: {choice.label} ({choice.source})"
-    try:
-        print(text)
-    except BrokenPipeError:  # simwarden status | head
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    if args.check and any(status.state != "up to date" for status in statuses):
-        return 1
-    return 0
-
-
-# ------------------------------------------------------------------------------ the profile
-
-
-def find_snakefile(workdir: Path) -> Path | None:
-    """The Snakefile Snakemake would use in ``workdir``, or None."""
-    for name in SNAKEFILE_CHOICES:
-        if (workdir / name).is_file():
-            return workdir / name
-    return None
-
-
-def last_run_profile(workdir: Path) -> tuple[list[str], Path] | None:
-    """The ``--profile`` options of the newest logged run in ``workdir`` and its log, or None.
-
-    Snakemake writes ``.snakemake/log/<time>.snakemake.log`` for every real run (not for dry
-    runs), with a ``Command:`` line (``sys.argv`` joined by spaces, so a profile path holding a
-    space is not recovered). Logs of ``--unlock``, ``--touch`` and ``--cleanup-metadata`` are
-    skipped. A run without ``--profile`` (or with ``--profile none``) gives ``([], log)``;
-    ``--workflow-profile`` counts as a profile applied last.
-    """
-    logdir = workdir / ".snakemake" / "log"
-    try:
-        logs = sorted(logdir.glob("*.snakemake.log"), reverse=True)
-    except OSError:
-        return None
-    for log in logs:
-        command = _logged_command(log)
-        if command is None or any(_has_option(command, o) for o in _NOT_A_RUN):
-            continue
-        profiles: list[str] = []
-        workflow_profile: list[str] = []
-        for i, token in enumerate(command):
-            option, equals, value = token.partition("=")
-            if option in ("--profile", "--workflow-profile"):
-                if not equals:
-                    value = command[i + 1] if i + 1 < len(command) else ""
-                (profiles if option == "--profile" else workflow_profile).append(value)
-        used = [p for p in profiles + workflow_profile[-1:] if p and p != "none"]
-        return used, log
-    return None
-
-
-def _logged_command(log: Path) -> list[str] | None:
-    try:
-        with log.open(encoding="utf-8", errors="replace") as handle:
-            for _, line in zip(range(40), handle, strict=False):
-                if line.strip().startswith("Command:"):
-                    return line.split(":", 1)[1].split()[1:]
-    except OSError:
-        return None
-    return None
-
-
-def _has_option(command: list[str], option: str) -> bool:
-    return any(t == option or t.startswith(option + "=") for t in command)
-
-
-def choose_profile(workdir: Path, profiles: Sequence[str] | None) -> ProfileChoice:
-    """The given ``profiles`` (``["none"]``: none); else the last run's; else ``profiles/std``.
-
-    The last run's are used only if every one is still found (in ``workdir``, or by name where
-    Snakemake looks); else the default, with the reason in ``source``."""
-    if profiles:
-        return ProfileChoice(tuple(p for p in profiles if p != "none"), "--profile")
-    last = last_run_profile(workdir)
-    if last is not None:
-        used, log = last
-        gone = [p for p in used if not (workdir / p).exists() and not _named_profile(workdir, p)]
-        if not gone:
-            return ProfileChoice(tuple(used), f"used by the last run, {log.relative_to(workdir)}")
-        return ProfileChoice(
-            (DEFAULT_PROFILE,), f"default; the last run's profile {gone[0]!r} is not in {workdir}"
-        )
-    return ProfileChoice((DEFAULT_PROFILE,), "default: no logged run")
-
-
-def _named_profile(workdir: Path, profile: str) -> bool:
-    """True if Snakemake finds ``profile`` by name (``~/.config/snakemake/NAME``, ...)."""
-    from snakemake.cli import get_profile_dir
-
-    with _in_directory(workdir):
-        return get_profile_dir(profile) is not None
-
-
 # ------------------------------------------------------------------------------- the warden
 
 
-def read_record(path: Path) -> dict[str, Any] | None:
-    """A warden record, or None if it is missing or not JSON (a partial copy)."""
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) else None
-
-
-def failure_reason(record: Mapping[str, Any]) -> str:
+def failure_reason(record: Record) -> str:
     """Why a failed attempt failed, from its record: ``memory``, ``timeout``, ``exit code 3``,
     ``signal 9``, ``host memory``, ``disk``, ``stopped``; ``exit code 0`` when the command exited
     0 but the rule failed the run anyway (a Bonsai exception: see the log)."""
-    reason = str(record.get("reason") or "")
+    reason = record.reason or ""
     if reason in _FAILURE_WHY:
         return _FAILURE_WHY[reason]
-    if record.get("command_signal"):
-        return f"signal {record['command_signal']}"
-    code = record.get("command_exit_code", record.get("exit_code"))
+    if record.command_signal:
+        return f"signal {record.command_signal}"
+    code = record.command_exit_code if record.command_exit_code is not None else record.exit_code
     return f"exit code {code}" if code is not None else reason or "unknown"
 
 
@@ -313,10 +141,8 @@ class AttemptIndex:
     def add(self, directory: str, names: Iterable[str]) -> None:
         """Index the file ``names`` of ``directory`` (as listed, any order)."""
         self._listed.add(directory)
-        from simwarden.pipeline.layout import parse_attempt_record
-
         for entry in names:
-            if parsed := parse_attempt_record(entry):
+            if parsed := layout.parse_attempt_record(entry):
                 log = os.path.join(directory, parsed[0])
                 self._by_log.setdefault(log, []).append(Path(directory, entry))
 
@@ -332,10 +158,10 @@ class AttemptIndex:
         return self._by_log.get(log, [])
 
 
-def _end_key(record: Mapping[str, Any], path: Path) -> float:
+def _end_key(record: Record, path: Path) -> float:
     try:
-        return datetime.fromisoformat(str(record["end"])).timestamp()
-    except (KeyError, ValueError):
+        return datetime.fromisoformat(str(record.end)).timestamp()
+    except ValueError:
         with contextlib.suppress(OSError):
             return path.stat().st_mtime
     return 0.0
@@ -369,136 +195,159 @@ def collect_status(workdir: Path, profile: str | Sequence[str] | None = None) ->
     for i, path in enumerate(profiles):
         if Path(path).exists() and not (workdir / path).exists():
             profiles[i] = str(Path(path).resolve())  # given relative to the caller's directory
-    with _parsed_workflow(workdir, profiles) as (workflow, args):
-        return _collect(workdir, workflow, args)
+    with parsed_workflow(workdir, profiles) as (workflow, args):
+        return collect_runs(workdir, workflow, args)
 
 
-def _collect(workdir: Path, workflow: Any, args: Any) -> list[RunStatus]:
-    expander = _Expander(workflow)
-    rules = [expander.rule(name) for name in PER_RUN_RULES]
-    missing = [name for name, rule in zip(PER_RUN_RULES, rules, strict=True) if rule is None]
-    if missing:
-        raise UserError(
-            f"the workflow in {workdir} has no rule {', '.join(missing)}: simwarden status "
-            "needs the per-run rules validate_params and run_simulation"
-        )
-    runs = _planned_runs(workflow)
-    records = SnakemakeRecords(workdir)
-    triggers = {str(getattr(t, "name", t)).lower() for t in args.rerun_triggers}
-    triggers = {"software_env" if t == "software-env" else t for t in triggers}
+class _Upstream:
+    """The verdicts of the wildcard-free rules whose outputs the per-run jobs read (fetch_code):
+    judged once each, and only if read (rules that collect all runs are never expanded)."""
 
-    # Wildcard-free rules whose outputs the per-run jobs read (fetch_code): judged once each,
-    # and only if read (rules that collect all runs are never expanded).
-    producers = {
+    def __init__(self, workflow: Any, expander: Expander, judge: Judge) -> None:
+        self.expander = expander
+        self.judge = judge
+        self.producers = producers_of(workflow)
+        self.verdicts: dict[str, Verdict] = {}
+
+    def of(self, job: Job, seen: tuple[str, ...] = ()) -> dict[str, Verdict]:
+        """Input path of ``job`` -> the verdict of the shared job that makes it."""
+        found: dict[str, Verdict] = {}
+        for path in job.inputs:
+            name = self.producers.get(path)
+            if name is None or name in seen:
+                continue
+            if name not in self.verdicts:
+                shared_job = self.expander.job(self.expander.rule(name), {})
+                self.verdicts[name] = self.judge.judge(
+                    shared_job, self.of(shared_job, (*seen, name))
+                )
+            found[path] = self.verdicts[name]
+        return found
+
+
+def producers_of(workflow: Any) -> dict[str, str]:
+    """Output path -> rule name, for the wildcard-free rules other than the per-run ones."""
+    return {
         str(path): rule.name
         for rule in workflow.rules
         if rule.name not in PER_RUN_RULES and not rule.wildcard_names
         for path in rule.output
     }
-    judge = _Judge(records, triggers, int(args.max_checksum_file_size), producers)
-    shared_verdicts: dict[str, _Verdict] = {}
 
-    def upstream_of(job: _Job, seen: tuple[str, ...] = ()) -> dict[str, _Verdict]:
-        found: dict[str, _Verdict] = {}
-        for path in job.inputs:
-            name = producers.get(path)
-            if name is None or name in seen:
-                continue
-            if name not in shared_verdicts:
-                shared_job = expander.job(expander.rule(name), {})
-                shared_verdicts[name] = judge.judge(
-                    shared_job, upstream_of(shared_job, (*seen, name))
-                )
-            found[path] = shared_verdicts[name]
-        return found
 
+def collect_runs(workdir: Path, workflow: Any, args: Any) -> list[RunStatus]:
+    """The state of every planned run of an already parsed ``workflow`` (see
+    :func:`~simwarden.results.snakemake_view.parsed_workflow` for ``workflow`` and ``args``);
+    :func:`collect_status` without the parsing. UserError when the per-run rules are missing
+    or cannot be expanded for a run."""
+    expander = Expander(workflow)
+    rules = [expander.rule(name) for name in PER_RUN_RULES]
+    missing = [name for name, rule in zip(PER_RUN_RULES, rules, strict=True) if rule is None]
+    if missing:
+        raise UserError(
+            f"the workflow in {workdir} has no rule {', '.join(missing)}: simwarden status "
+            f"needs the per-run rules {' and '.join(PER_RUN_RULES)}"
+        )
+    records = SnakemakeRecords(workdir)
+    triggers = {str(getattr(t, "name", t)).lower() for t in args.rerun_triggers}
+    triggers = {"software_env" if t == "software-env" else t for t in triggers}
+    producers = producers_of(workflow)
+    judge = Judge(records, triggers, int(args.max_checksum_file_size), producers)
+    upstream = _Upstream(workflow, expander, judge)
     attempts = AttemptIndex()
     statuses: list[RunStatus] = []
-    for run in runs:
-        wildcards = {"run": run}
+    for run in _planned_runs(workflow):
         try:
-            validate = expander.job(rules[0], wildcards)
-            simulate = expander.job(rules[1], wildcards)
+            validate, simulate = (expander.job(rule, {"run": run}) for rule in rules)
         except Exception as error:
             raise UserError(
-                f"run {run!r}: the rules cannot be expanded: {_first_line(error)}"
+                f"run {run!r}: the rules cannot be expanded: {first_line(error)}"
             ) from None
-        validate_verdict = judge.judge(validate, upstream_of(validate))
-        upstream = upstream_of(simulate)
+        validate_verdict = judge.judge(validate, upstream.of(validate))
+        inputs = upstream.of(simulate)
         for path in validate.outputs:
-            upstream[path] = validate_verdict
-        simulate_verdict = judge.judge(simulate, upstream)
-        statuses.append(
-            _run_status(
-                run, validate, validate_verdict, simulate, simulate_verdict, records, attempts
-            )
-        )
+            inputs[path] = validate_verdict
+        jobs = _RunJobs(validate, validate_verdict, simulate, judge.judge(simulate, inputs))
+        statuses.append(_run_status(run, jobs, records, attempts))
     return statuses
 
 
 def _planned_runs(workflow: Any) -> list[str]:
     runs = workflow.globals.get("RUNS")
     if runs is None:  # a Snakefile without the RUNS of rules/common.smk: plan as it would
-        from simwarden.pipeline.steps import plan_runs
+        from simwarden.pipeline.plan import plan_runs
 
         runs = plan_runs(workflow.config)
     return [str(run) for run in runs]
 
 
-def _run_status(
-    run: str,
-    validate: _Job,
-    validate_verdict: _Verdict,
-    simulate: _Job,
-    verdict: _Verdict,
-    records: SnakemakeRecords,
-    attempts: AttemptIndex,
-) -> RunStatus:
-    record_path = simulate.named_outputs.get("record") or next(
-        (p for p in simulate.outputs if p.endswith("record.json")), simulate.outputs[0]
-    )
-    candidates: list[tuple[float, int, Path, dict[str, Any]]] = []
-    final = read_record(Path(record_path)) if os.path.exists(record_path) else None
+@dataclass(frozen=True)
+class _RunJobs:
+    """The per-run jobs of one run and their verdicts."""
+
+    validate: Job
+    validate_verdict: Verdict
+    simulate: Job
+    verdict: Verdict
+
+    @property
+    def record_path(self) -> str:
+        """The record output of the simulation job."""
+        simulate = self.simulate
+        fallback = next(
+            (p for p in simulate.outputs if p.endswith(Path(layout.RECORD).name)),
+            simulate.outputs[0],
+        )
+        return simulate.named_outputs.get("record") or fallback
+
+
+def _last_attempt(jobs: _RunJobs, attempts: AttemptIndex) -> tuple[Path, Record] | None:
+    """The record of the run's last attempt: the complete one or a kept failed one, the one
+    that ended last (the complete one on a tie); None when there is no readable record."""
+    candidates: list[tuple[float, int, Path, Record]] = []
+    record_path = Path(jobs.record_path)
+    final = load_record(record_path) if record_path.exists() else None
     if final is not None:
-        candidates.append((_end_key(final, Path(record_path)), 1, Path(record_path), final))
-    for log in simulate.log[:1]:
+        candidates.append((_end_key(final, record_path), 1, record_path, final))
+    for log in jobs.simulate.log[:1]:
         for path in attempts.records(log):
-            kept = read_record(path)
+            kept = load_record(path)
             if kept is not None:
                 candidates.append((_end_key(kept, path), 0, path, kept))
-    last = max(candidates, key=lambda c: (c[0], c[1]))[2:] if candidates else None
-    attempt_fields = _attempt_fields(*last) if last else {}
+    if not candidates:
+        return None
+    _, _, path, record = max(candidates, key=lambda c: (c[0], c[1]))
+    return path, record
 
-    started = [*validate_verdict.incomplete, *verdict.incomplete]
+
+def _run_status(
+    run: str, jobs: _RunJobs, records: SnakemakeRecords, attempts: AttemptIndex
+) -> RunStatus:
+    last = _last_attempt(jobs, attempts)
+    attempt_fields = _attempt_fields(*last) if last else {}
+    verdict, record_path = jobs.verdict, jobs.record_path
+    started = [*jobs.validate_verdict.incomplete, *verdict.incomplete]
     if started:
         if any(records.locked(p) for p in started):
-            return RunStatus(
-                run,
-                "running",
-                (),
-                "started by the Snakemake that holds the lock (after a crash: snakemake --unlock)",
-                **attempt_fields,
+            detail = (
+                "started by the Snakemake that holds the lock (after a crash: snakemake --unlock)"
             )
-        return RunStatus(
-            run,
-            "incomplete",
-            (),
-            f"started and never finished: {', '.join(started)} (the next run redoes it)",
-            **attempt_fields,
-        )
+            return RunStatus(run, "running", (), detail, **attempt_fields)
+        detail = f"started and never finished: {', '.join(started)} (the next run redoes it)"
+        return RunStatus(run, "incomplete", (), detail, **attempt_fields)
     queued = "; queued in a running Snakemake" if records.locked(record_path) else ""
     # Its parameter set was refused: the last attempt at the run, even if an older one ran.
-    validation_error = _validation_error(validate, validate_verdict)
+    validation_error = _validation_error(jobs.validate, jobs.validate_verdict)
     if validation_error:
         return RunStatus(run, "failed", ("validation",), validation_error + queued)
     if record_path in verdict.missing:
-        if last is not None:
-            why = failure_reason(last[1])
-            detail = f"{last[1].get('message') or why}; record {last[0]}"
-            if why == "exit code 0":
-                detail += f"; the rule failed the run after it exited 0, see {simulate.log[0]}"
-            return RunStatus(run, "failed", (why,), detail + queued, **attempt_fields)
-        return RunStatus(run, "never run", (), queued.lstrip("; "))
+        if last is None:
+            return RunStatus(run, "never run", (), queued.lstrip("; "))
+        why = failure_reason(last[1])
+        detail = f"{last[1].message or why}; record {last[0]}"
+        if why == "exit code 0":
+            detail += f"; the rule failed the run after it exited 0, see {jobs.simulate.log[0]}"
+        return RunStatus(run, "failed", (why,), detail + queued, **attempt_fields)
     if verdict.missing:
         # Snakemake reruns a job only for outputs a later job needs, so it may leave this as is.
         verdict.add(
@@ -508,13 +357,13 @@ def _run_status(
         )
     if verdict.causes:
         order = ("parameters", "code", "run config", "input", "output")
-        why = tuple(sorted(verdict.causes, key=lambda c: order.index(c) if c in order else 9))
-        detail = "; ".join(d for c in why for d in verdict.causes[c])
-        return RunStatus(run, "stale", why, detail + queued, **attempt_fields)
+        why_all = sorted(verdict.causes, key=lambda c: order.index(c) if c in order else 9)
+        detail = "; ".join(d for c in why_all for d in verdict.causes[c])
+        return RunStatus(run, "stale", tuple(why_all), detail + queued, **attempt_fields)
     return RunStatus(run, "up to date", (), "", **attempt_fields)
 
 
-def _validation_error(validate: _Job, verdict: _Verdict) -> str:
+def _validation_error(validate: Job, verdict: Verdict) -> str:
     """The error validate_params logged, when its output is missing: it failed (its script
     empties the log when it starts and writes only a refusal)."""
     if not verdict.missing or not validate.log:
@@ -523,114 +372,35 @@ def _validation_error(validate: _Job, verdict: _Verdict) -> str:
         text = Path(validate.log[0]).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
-    # The refusal is the last "simwarden: " message; it lists every error, one per line.
-    start = text.rfind("simwarden: ")
-    if start == -1:
-        return _last_line(text)
-    lines = text[start:].removeprefix("simwarden: ").splitlines()
-    return "; ".join(line.strip() for line in lines if line.strip())
+    return refusal(text)
 
 
-def _attempt_fields(path: Path, record: Mapping[str, Any]) -> dict[str, Any]:
-    context = record.get("context") if isinstance(record.get("context"), Mapping) else {}
-    peak = record.get("peak_rss_bytes")
-    wall = record.get("wall_s")
+def refusal(text: str) -> str:
+    """The refusal at the end of a rule's log, its lines joined by "; ": the last block of
+    ``simwarden: `` lines (one per error), with any unprefixed lines after them (older logs
+    wrote one ``simwarden: `` line followed by the other errors); the last line of ``text``
+    when no line has the prefix."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    said = [i for i, line in enumerate(lines) if line.startswith(PREFIX)]
+    if not said:
+        return last_line(text)
+    start = said[-1]
+    while start > 0 and lines[start - 1].startswith(PREFIX):
+        start -= 1
+    return "; ".join(line.removeprefix(PREFIX).strip() for line in lines[start:])
+
+
+def _attempt_fields(path: Path, record: Record) -> dict[str, Any]:
+    context = record.context
+    peak, wall = record.peak_rss_bytes, record.wall_s
     return {
-        "reason": record.get("reason"),
-        "exit_code": record.get("exit_code"),
-        "attempt": context.get("attempt"),
+        "reason": record.reason,
+        "exit_code": record.exit_code,
+        "attempt": context.attempt if context else None,
         "peak_rss_bytes": int(peak) if isinstance(peak, int | float) else None,
         "wall_s": float(wall) if isinstance(wall, int | float) else None,
-        "finished": record.get("end"),
-        "commit": context.get("commit"),
-        "run_config": context.get("run_config"),
+        "finished": record.end,
+        "commit": context.commit if context else None,
+        "run_config": context.run_config if context else None,
         "record": str(path),
     }
-
-
-# ------------------------------------------------------------------------------- formatting
-
-
-def format_status(statuses: Sequence[RunStatus], fmt: str) -> str:
-    """``table`` (aligned, with a summary line), ``tsv`` (header line, empty cell for none) or
-    ``json`` (a list of :meth:`RunStatus.to_dict`). No trailing newline. Raises UserError for
-    another ``fmt``."""
-    if fmt == "json":
-        return json.dumps([s.to_dict() for s in statuses], indent=2)
-    if fmt == "tsv":
-        lines = ["\t".join(TSV_COLUMNS)]
-        for s in statuses:
-            row = s.to_dict()
-            row["why"] = ",".join(s.why)
-            lines.append("\t".join(_tsv_cell(row[c]) for c in TSV_COLUMNS))
-        return "\n".join(lines)
-    if fmt == "table":
-        return _table(statuses)
-    raise UserError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
-
-
-def _tsv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    return str(value).replace("\t", " ").replace("\n", " ")
-
-
-def _table(statuses: Sequence[RunStatus]) -> str:
-    header = ("RUN", "STATE", "WHY", "LAST ATTEMPT", "PEAK MEM", "WALL", "FINISHED", "DETAIL")
-    rows = [header]
-    for s in statuses:
-        last = ""
-        if s.reason is not None:
-            last = f"{s.reason} {s.exit_code}" if s.exit_code is not None else s.reason
-            if s.attempt and s.attempt > 1:
-                last += f" (attempt {s.attempt})"
-        rows.append(
-            tuple(
-                _tsv_cell(cell)
-                for cell in (
-                    s.run,
-                    s.state,
-                    ", ".join(s.why),
-                    last,
-                    format_mb(s.peak_rss_bytes) if s.peak_rss_bytes is not None else "",
-                    _duration(s.wall_s),
-                    _when(s.finished),
-                    s.detail,
-                )
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True))
-        + "  "
-        + row[-1]
-        for row in rows
-    ]
-    counts = {state: sum(s.state == state for s in statuses) for state in STATES}
-    summary = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
-    lines.append(f"{len(statuses)} runs: {summary}" if statuses else "no runs")
-    return "\n".join(line.rstrip() for line in lines)
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
-
-
-def _when(iso: str | None) -> str:
-    """A record's ISO 8601 UTC time, shown in local time to the second."""
-    if not iso:
-        return ""
-    try:
-        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return iso
-
-
-if __name__ == "__main__":  # pragma: no cover - for `python -m simwarden.results.status`
-    sys.exit(cli_main(sys.argv[1:]))

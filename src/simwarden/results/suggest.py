@@ -21,15 +21,17 @@ from simwarden.core.errors import UserError
 from simwarden.results.table import (
     SIMULATION_RULE,
     TABLE_SUFFIXES,
-    PathLike,
-    Warn,
-    _as_float,
-    _is_missing,
-    _is_number,
-    _read_json,
-    _warn_stderr,
     read_benchmark_tsv,
     read_table,
+)
+from simwarden.results.values import (
+    PathLike,
+    Warn,
+    as_float,
+    is_missing,
+    is_number,
+    load_record,
+    warn,
 )
 
 MEM_FLOOR_MB = 100  # about what a Python interpreter with numpy needs
@@ -77,11 +79,11 @@ class _Samples:
     ) -> None:
         """One sample. ``snakemake_s`` is the ``s`` of Snakemake's benchmark when the peak is
         Snakemake's: below MIN_MEMORY_SAMPLE_S the peak is left out (counted as too short)."""
-        peak, wall = _as_float(peak_mb), _as_float(wall_s)
+        peak, wall = as_float(peak_mb), as_float(wall_s)
         if peak is None and wall is None:
             return
         self.count += 1
-        sampled = _as_float(snakemake_s)
+        sampled = as_float(snakemake_s)
         if sampled is not None and sampled < MIN_MEMORY_SAMPLE_S:
             self.too_short += 1
             peak = None
@@ -89,7 +91,7 @@ class _Samples:
             self.peaks_mb.append(peak)
         if wall is not None:
             self.walls_s.append(wall)
-        config = None if _is_missing(run_config) else str(run_config).strip()
+        config = None if is_missing(run_config) else str(run_config).strip()
         self.run_configs.append(config or None)
 
     def merge(self, other: _Samples) -> None:
@@ -144,10 +146,102 @@ def _is_benchmark_tsv(path: Path) -> bool:
     return first.startswith("s\th:m:s")
 
 
+class _Gathered:
+    """What :func:`suggest` found so far, file by file."""
+
+    def __init__(self) -> None:
+        self.records = _Samples("warden records")
+        self.tables = _Samples("benchmark tables")
+        self.benchmarks: dict[str, _Samples] = {}
+        self.skipped: list[str] = []
+        self.stopped = 0
+        self.seen: set[Path] = set()
+
+    def add_record(self, path: Path) -> None:
+        record = load_record(path)
+        if record is None or record.reason is None:
+            self.skipped.append(str(path))
+        elif record.reason != "exited" or record.exit_code != 0:
+            self.stopped += 1
+        else:
+            peak = record.peak_rss_bytes
+            config = record.context.run_config if record.context is not None else None
+            self.records.add(peak / 1e6 if is_number(peak) else None, record.wall_s, config)
+
+    def add_tsv(self, path: Path) -> None:
+        try:
+            values = read_benchmark_tsv(path)
+        except (OSError, UnicodeDecodeError, ValueError):
+            self.skipped.append(str(path))
+            return
+        rule = path.parent.name or "unknown"
+        self.benchmarks.setdefault(rule, _Samples("Snakemake benchmarks")).add(
+            values.get("max_rss"), values.get("s"), snakemake_s=values.get("s")
+        )
+
+    def add_table(self, path: Path) -> None:
+        table = read_table(path)
+        for _, row in table.iterrows():
+            reason = "" if is_missing(row.get("reason")) else str(row.get("reason"))
+            if reason not in ("", "exited") or as_float(row.get("exit_code")):
+                self.stopped += 1
+                continue
+            peak = as_float(row.get("peak_rss_mb"))
+            wall = as_float(row.get("wall_s"))
+            config = row.get("run_config")
+            seconds = as_float(row.get("s"))
+            if peak is not None:
+                self.tables.add(peak, wall if wall is not None else seconds, config)
+            else:  # Snakemake's peak, from its benchmark file
+                sampled = seconds if seconds is not None else wall
+                self.tables.add(
+                    row.get("max_rss"), wall if wall is not None else seconds, config, sampled
+                )
+
+    def add_source(self, path: Path) -> None:
+        """Every usable file of ``path`` (a file, or a directory searched for records and
+        benchmark files); UserError for a missing path or a file of another kind."""
+        if not path.exists():
+            raise UserError(f"{path}: no such file or directory")
+        for file in list(_walk(path)) if path.is_dir() else [path]:
+            resolved = file.resolve()
+            if resolved in self.seen:
+                continue
+            self.seen.add(resolved)
+            name, suffix = file.name, file.suffix.lower()
+            if path.is_dir():
+                if name == "record.json" or name.endswith(".record.json"):
+                    self.add_record(file)
+                elif name.endswith(".tsv") and _is_benchmark_tsv(file):
+                    self.add_tsv(file)
+            elif suffix in TABLE_SUFFIXES:
+                self.add_table(file)
+            elif suffix == ".json":
+                self.add_record(file)
+            elif suffix == ".tsv":
+                self.add_tsv(file)
+            else:
+                raise UserError(
+                    f"{path}: not a benchmark table (.csv, .h5), record (.json), Snakemake "
+                    "benchmark (.tsv) or directory"
+                )
+
+    def per_rule(self) -> dict[str, _Samples]:
+        """The samples of each rule; run_simulation's from the warden when it measured any."""
+        found = {rule: samples for rule, samples in self.benchmarks.items() if samples.count}
+        if self.records.count or self.tables.count:  # the warden's measurements beat Snakemake's
+            parts = [part for part in (self.records, self.tables) if part.count]
+            warden = _Samples(" and ".join(part.source for part in parts))
+            for part in parts:
+                warden.merge(part)
+            found[SIMULATION_RULE] = warden
+        return found
+
+
 def suggest(
     sources: Sequence[PathLike] = ("results", "benchmarks"),
     margin: float = 0.2,
-    warn: Warn = _warn_stderr,
+    warn: Warn = warn,
 ) -> list[Suggestion]:
     """Propose ``mem_mb`` and ``runtime`` per rule from what was measured, sorted by rule.
 
@@ -165,100 +259,18 @@ def suggest(
     """
     if not (math.isfinite(margin) and margin >= 0):
         raise UserError(f"--margin {margin}: use a fraction >= 0, e.g. 0.2 for 20%")
-    records = _Samples("warden records")
-    tables = _Samples("benchmark tables")
-    benchmarks: dict[str, _Samples] = {}
-    skipped: list[str] = []
-    stopped = 0
-    seen: set[Path] = set()
-
-    def add_record(path: Path) -> None:
-        nonlocal stopped
-        record = _read_json(path, None)
-        if record is None or "reason" not in record:
-            skipped.append(str(path))
-        elif record.get("reason") != "exited" or record.get("exit_code") != 0:
-            stopped += 1
-        else:
-            peak = record.get("peak_rss_bytes")
-            context = record.get("context")
-            config = context.get("run_config") if isinstance(context, dict) else None
-            records.add(peak / 1e6 if _is_number(peak) else None, record.get("wall_s"), config)
-
-    def add_tsv(path: Path) -> None:
-        try:
-            values = read_benchmark_tsv(path)
-        except (OSError, UnicodeDecodeError, ValueError):
-            skipped.append(str(path))
-            return
-        rule = path.parent.name or "unknown"
-        benchmarks.setdefault(rule, _Samples("Snakemake benchmarks")).add(
-            values.get("max_rss"), values.get("s"), snakemake_s=values.get("s")
-        )
-
-    def add_table(path: Path) -> None:
-        nonlocal stopped
-        table = read_table(path)
-        for _, row in table.iterrows():
-            reason = "" if _is_missing(row.get("reason")) else str(row.get("reason"))
-            if reason not in ("", "exited") or _as_float(row.get("exit_code")):
-                stopped += 1
-                continue
-            peak = _as_float(row.get("peak_rss_mb"))
-            wall = _as_float(row.get("wall_s"))
-            config = row.get("run_config")
-            seconds = _as_float(row.get("s"))
-            if peak is not None:
-                tables.add(peak, wall if wall is not None else seconds, config)
-            else:  # Snakemake's peak, from its benchmark file
-                sampled = seconds if seconds is not None else wall
-                tables.add(
-                    row.get("max_rss"), wall if wall is not None else seconds, config, sampled
-                )
-
+    gathered = _Gathered()
     for source in sources:
-        path = Path(source)
-        if not path.exists():
-            raise UserError(f"{path}: no such file or directory")
-        files = list(_walk(path)) if path.is_dir() else [path]
-        for file in files:
-            resolved = file.resolve()
-            if resolved in seen:
-                continue
-            seen.add(resolved)
-            name = file.name
-            if path.is_dir():
-                if name == "record.json" or name.endswith(".record.json"):
-                    add_record(file)
-                elif name.endswith(".tsv") and _is_benchmark_tsv(file):
-                    add_tsv(file)
-            elif file.suffix.lower() in TABLE_SUFFIXES:
-                add_table(file)
-            elif file.suffix.lower() == ".json":
-                add_record(file)
-            elif file.suffix.lower() == ".tsv":
-                add_tsv(file)
-            else:
-                raise UserError(
-                    f"{path}: not a benchmark table (.csv, .h5), record (.json), Snakemake "
-                    "benchmark (.tsv) or directory"
-                )
-    if skipped:
-        warn(f"bench suggest: skipped {len(skipped)} unusable file(s): {', '.join(skipped)}")
-    if stopped:
+        gathered.add_source(Path(source))
+    if gathered.skipped:
+        listed = ", ".join(gathered.skipped)
+        warn(f"bench suggest: skipped {len(gathered.skipped)} unusable file(s): {listed}")
+    if gathered.stopped:
         warn(
-            f"bench suggest: left out {stopped} run(s) that were stopped or failed "
+            f"bench suggest: left out {gathered.stopped} run(s) that were stopped or failed "
             "(their peak is a lower bound, not what they need)"
         )
-    per_rule: dict[str, _Samples] = {
-        rule: samples for rule, samples in benchmarks.items() if samples.count
-    }
-    if records.count or tables.count:  # the warden's measurements beat Snakemake's here
-        parts = [part for part in (records, tables) if part.count]
-        warden = _Samples(" and ".join(part.source for part in parts))
-        for part in parts:
-            warden.merge(part)
-        per_rule[SIMULATION_RULE] = warden
+    per_rule = gathered.per_rule()
     return [_suggestion(rule, per_rule[rule], margin) for rule in sorted(per_rule)]
 
 

@@ -2,6 +2,12 @@
 
 This is what ``simwarden run`` imports: stdlib and psutil only. The names below are loaded on
 first use, so ``import simwarden.warden.record`` does not start psutil.
+
+Modules: :mod:`~simwarden.warden.options` (limits, options, result), :mod:`~.policy` (the pure
+limit policy), :mod:`~.spawn` (start the command, pump its output, write samples),
+:mod:`~.orphan` (notice an ended parent), :mod:`~.supervisor` (the loop and :func:`run`),
+:mod:`~.record` (the record and samples schema), and :mod:`~.proctree`, :mod:`~.cgroup`,
+:mod:`~.sentinel`, :mod:`~.notify`.
 """
 
 from __future__ import annotations
@@ -10,12 +16,24 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["EXIT_CODES", "Limits", "RunOptions", "RunResult", "run"]
+# Where each lazily loaded name lives.
+_HOMES = {
+    "EXIT_CODES": "simwarden.core.errors",
+    "REASONS": "simwarden.warden.record",
+    "CommandError": "simwarden.warden.options",
+    "Limits": "simwarden.warden.options",
+    "RunOptions": "simwarden.warden.options",
+    "RunResult": "simwarden.warden.options",
+    "run": "simwarden.warden.supervisor",
+}
+
+__all__ = ["EXIT_CODES", "REASONS", "CommandError", "Limits", "RunOptions", "RunResult", "run"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from simwarden.warden import supervisor
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'simwarden.warden' has no attribute {name!r}")
+    import importlib
 
-        return getattr(supervisor, name)
-    raise AttributeError(f"module 'simwarden.warden' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

@@ -24,6 +24,8 @@ import psutil
 # typing costs ~10 ms of start-up and is needed only by type checkers here.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import resource
+    from collections.abc import Callable
     from typing import Any
 
 IS_LINUX = sys.platform.startswith("linux")
@@ -41,7 +43,8 @@ def _prctl(option: int, value: int) -> bool:
         return False
     if _libc is None:
         _libc = ctypes.CDLL(None, use_errno=True)
-    return _libc.prctl(option, value, 0, 0, 0) == 0
+    result: int = _libc.prctl(option, value, 0, 0, 0)
+    return result == 0
 
 
 def become_subreaper() -> bool:
@@ -49,7 +52,7 @@ def become_subreaper() -> bool:
     return _prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
-def make_child_setup(parent_pid: int, cgroup_fd: int | None):
+def make_child_setup(parent_pid: int, cgroup_fd: int | None) -> Callable[[], None]:
     """Return a ``preexec_fn`` for the command: die with the warden, then join the cgroup.
 
     Runs between fork and exec, so it only makes raw system calls. If the warden already died
@@ -230,12 +233,12 @@ class ProcessTree:
                 else:
                     seen.process.terminate()
 
-    def reap_adopted(self) -> list:
+    def reap_adopted(self) -> list[resource.struct_rusage]:
         """Reap members that are the warden's own zombie children (adopted orphans).
 
         Returns their ``struct_rusage`` records; members that are not our children are skipped.
         """
-        usages = []
+        usages: list[resource.struct_rusage] = []
         if not hasattr(os, "wait4"):
             return usages
         for pid in list(self._seen):

@@ -78,6 +78,13 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+def _expected(types: tuple[type, ...]) -> str:
+    """What a key of these JSON types holds, for an error message."""
+    if types == _NUMBERS:
+        return "a number"
+    return "a whole number" if types == (int,) else "text"
+
+
 @dataclass
 class Record:
     """Why one run ended and what it used. ``reason`` is one of :data:`REASONS`."""
@@ -155,7 +162,7 @@ class Record:
                 and expected
                 and (isinstance(value, bool) or not isinstance(value, expected))
             ):
-                raise RecordError(f"{source}: {key} is {value!r}, expected a number or text")
+                raise RecordError(f"{source}: {key} is {value!r}, expected {_expected(expected)}")
             values[key] = value
         if values.get("context") is not None:
             if not isinstance(values["context"], dict):
@@ -190,7 +197,13 @@ def samples_header() -> str:
 
 
 def format_sample_row(
-    time_s: float, rss_bytes: int, cpu_percent: float, processes: int, read_b: int, write_b: int
+    time_s: float,
+    *,
+    rss_bytes: int,
+    cpu_percent: float,
+    processes: int,
+    read_b: int,
+    write_b: int,
 ) -> str:
     """One samples.tsv row (newline included), columns as :data:`SAMPLE_COLUMNS`."""
     return f"{time_s:.3f}\t{rss_bytes}\t{cpu_percent:.1f}\t{processes}\t{read_b}\t{write_b}\n"

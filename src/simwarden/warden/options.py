@@ -1,0 +1,123 @@
+"""What a guarded run is asked to do, and what it gives back: limits, options, result.
+
+:class:`RunOptions` is the CLI's ``simwarden run`` options, parsed; :meth:`RunOptions.check` refuses
+a bad value before any process starts. Stdlib only (this module is on the ``simwarden run`` path).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from simwarden.core.errors import EXIT_CODES, UserError
+from simwarden.core.fsutil import check_output_path
+from simwarden.core.units import format_bytes
+from simwarden.warden.record import REASONS, RunContext
+
+# typing costs ~10 ms of start-up and is needed only by type checkers here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import IO, Any
+
+__all__ = ["EXIT_CODES", "REASONS", "CommandError", "Limits", "RunOptions", "RunResult"]
+
+MECHANISMS = ("auto", "poll", "cgroup")
+
+
+class CommandError(UserError):
+    """The command cannot be started; ``exit_code`` is 126 or 127 as in a shell."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the run may use; ``None`` means unlimited."""
+
+    mem_bytes: int | None = None
+    mem_warn_bytes: int | None = None
+    host_mem_percent: float | None = None
+    timeout_s: float | None = None
+    min_free_disk_bytes: int | None = None
+    disk_path: str | None = None
+
+
+@dataclass
+class RunOptions:
+    """How to run and watch the command (the CLI's options, parsed)."""
+
+    limits: Limits = field(default_factory=Limits)
+    record: str | None = None
+    samples: str | None = None
+    log: str | None = None
+    quiet: bool = False
+    stop_signal: int = signal.SIGTERM
+    grace_s: float = 5.0
+    mechanism: str = "auto"  # auto | poll | cgroup
+    stop_file: str | None = None
+    interval_s: float = 0.1
+    cwd: str | None = None
+    env: dict[str, str] | None = None
+    notifiers: Sequence[Any] = ()
+    console: IO[str] | None = None  # where warden messages go; default sys.stderr
+    # Who ran this and on what (run id, repository, commit, params hash, run config, attempt):
+    # copied into the record as "context" so tables and plots need no other file.
+    context: Mapping[str, Any] | None = None
+    # Stop the run (as if the warden got SIGHUP: reason "signal", exit 129) when the warden's
+    # parent process ends, e.g. a Snakemake killed with SIGKILL: otherwise the run would go on
+    # unwatched by anyone until its time limit, or for ever.
+    stop_when_orphaned: bool = False
+    # Names the run in every message ("run big (attempt 1)"), for when several runs share a console.
+    label: str | None = None
+
+    def run_context(self) -> RunContext | None:
+        """:attr:`context` as the record's typed :class:`RunContext` (None when not given)."""
+        return RunContext.from_dict(self.context) if self.context else None
+
+    def check(self) -> None:
+        """Raise :class:`UserError` for the first bad option, before any process starts.
+
+        Output paths must be writable, the disk path must exist, the warning level must be below
+        the limit, grace 0 or more, the interval above 0, the mechanism one of ``auto``, ``poll``,
+        ``cgroup``.
+        """
+        for option, path in (
+            ("--record", self.record),
+            ("--samples", self.samples),
+            ("--log", self.log),
+        ):
+            if path:
+                check_output_path(path, option)
+        limits = self.limits
+        if limits.min_free_disk_bytes is not None:
+            disk = limits.disk_path or self.cwd or os.getcwd()
+            if not Path(disk).exists():
+                raise UserError(f"--disk-path {disk!r} does not exist")
+        if limits.mem_bytes and limits.mem_warn_bytes and limits.mem_warn_bytes >= limits.mem_bytes:
+            raise UserError(
+                f"--mem-warn {format_bytes(limits.mem_warn_bytes)} must be below "
+                f"--mem {format_bytes(limits.mem_bytes)}"
+            )
+        if self.grace_s < 0:
+            raise UserError(f"invalid --grace {self.grace_s!r}: must be 0 or more seconds")
+        if self.interval_s <= 0:
+            raise UserError(f"invalid --interval {self.interval_s!r}: must be above 0")
+        if self.mechanism not in MECHANISMS:
+            raise UserError(f"invalid mechanism {self.mechanism!r}: use auto, poll or cgroup")
+
+
+@dataclass
+class RunResult:
+    """The outcome: ``exit_code`` to exit with, ``reason`` (one of REASONS), the full ``record``.
+
+    ``record`` is the JSON object written as record.json (:meth:`Record.to_dict`).
+    """
+
+    exit_code: int
+    reason: str
+    record: dict[str, Any]

@@ -1,0 +1,211 @@
+"""The limit policy: given what one round of sampling saw, should the run be stopped, and why?
+
+Pure functions of their arguments: no clock, no psutil, no file system. The supervisor measures
+(an :class:`Observation`), keeps a :class:`PolicyState`, and acts on what these functions return:
+
+- :func:`check` -> the first :class:`Breach` (a stop, or the one-time memory warning) or None;
+- :func:`escalate` -> True when the stop's grace period is over and SIGKILL is due;
+- :func:`next_interval` / :func:`refresh_period` -> how soon to sample / rediscover the tree.
+
+Tests call them with fabricated observations (``tests/unit/test_policy.py``).
+"""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass
+
+from simwarden.core.units import format_bytes
+
+# typing costs ~10 ms of start-up and is needed only by type checkers here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from simwarden.warden.options import Limits
+
+#: The :attr:`Breach.reason` of the memory warning: it is reported once and does not stop the run.
+MEM_WARN = "mem_warn"
+#: While a memory stop waits out its grace period, growth this far past the limit ends it early.
+GRACE_MEMORY_CEILING = 1.10
+#: The shortest sampling interval, however fast memory grows.
+MIN_INTERVAL_S = 0.005
+#: The sampling interval during a stop's grace period (when the base interval is longer).
+STOPPING_INTERVAL_S = 0.05
+#: The sampling interval once memory is past :data:`NEAR_LIMIT_FRACTION` of its limit.
+NEAR_LIMIT_INTERVAL_S = 0.02
+NEAR_LIMIT_FRACTION = 0.8
+# Rediscovering the tree scans the whole process table: do it every 0.5 s, and every 50 ms
+# once memory is past half its limit (new children are measured within that delay).
+REFRESH_PERIOD_S = 0.5
+REFRESH_NEAR_LIMIT_S = 0.05
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one round of sampling saw, as plain data (the supervisor measures it).
+
+    A field the limits do not need may stay at its default: ``host_mem_percent`` is read only
+    with a host memory limit, ``free_disk_bytes`` only with a free-disk minimum.
+    """
+
+    rss_bytes: int  # summed over the tree
+    oom_kills: int = 0  # processes the kernel killed in the run's memory cgroup so far
+    host_mem_percent: float | None = None  # the host's used memory, percent
+    free_disk_bytes: int | None = None  # free space where the run writes
+    stop_file: str | None = None  # the stop file's path once it exists, else None
+    ended_parent: int | None = None  # pid of the watched parent once it ended, else None
+
+
+@dataclass
+class PolicyState:
+    """What the policy remembers between samples; the supervisor updates it as it acts."""
+
+    started: float  # monotonic time the command started
+    stopping: str | None = None  # reason of the stop under way (then no new stop is decided)
+    stop_deadline: float | None = None  # end of the grace period of the stop signal sent
+    killed: bool = False  # SIGKILL was sent
+    mem_warned: bool = False  # the memory warning was given
+    signal_received: int | None = None  # the first signal the warden itself got
+    signal_count: int = 0  # how many such signals (a second one means: kill now)
+
+
+@dataclass(frozen=True)
+class Breach:
+    """A limit crossed: ``reason`` is one of the record's REASONS, or :data:`MEM_WARN`.
+
+    ``message`` is the one line said and recorded. ``stopped_by`` is ``"poll"`` or ``"cgroup"`` for
+    a memory stop; ``signal`` is the signal a ``"signal"`` stop stands for (SIGHUP for an ended
+    parent).
+    """
+
+    reason: str
+    message: str
+    stopped_by: str | None = None
+    signal: int | None = None
+
+    @property
+    def stops(self) -> bool:
+        """False for the memory warning, True for every breach that stops the run."""
+        return self.reason != MEM_WARN
+
+
+def signal_name(signum: int) -> str:
+    """``SIGTERM`` for 15; the number as text for a number that names no signal."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return str(signum)
+
+
+def kernel_kill_message(limits: Limits) -> str:
+    """The message of a memory stop the kernel made (cgroup OOM kill)."""
+    limit = format_bytes(limits.mem_bytes or 0)
+    return f"memory limit {limit} hit: the kernel killed a process of the tree"
+
+
+def check(limits: Limits, sample: Observation, now: float, state: PolicyState) -> Breach | None:
+    """The first limit ``sample`` breaks at monotonic time ``now``, or None.
+
+    In order: a signal to the warden, a cgroup OOM kill, memory over the limit (strictly above),
+    the memory warning (strictly above its level, once: not when ``state.mem_warned``), the
+    timeout (strictly more time than allowed), host memory (strictly above), free disk (strictly
+    below), the stop file, an ended parent. While a stop is under way (``state.stopping``) nothing
+    new is decided. After a :data:`MEM_WARN` breach the caller sets ``mem_warned`` and calls again:
+    the warning does not hide a later limit of the same sample.
+    """
+    if state.stopping is not None:
+        return None
+    if state.signal_received:
+        name = signal_name(state.signal_received)
+        return Breach("signal", f"warden received {name}", signal=state.signal_received)
+    return _memory(limits, sample, state) or _other_limits(limits, sample, now, state)
+
+
+def _memory(limits: Limits, sample: Observation, state: PolicyState) -> Breach | None:
+    if sample.oom_kills > 0:
+        return Breach("memory", kernel_kill_message(limits), stopped_by="cgroup")
+    rss = sample.rss_bytes
+    if limits.mem_bytes and rss > limits.mem_bytes:
+        message = f"memory {format_bytes(rss)} over limit {format_bytes(limits.mem_bytes)}"
+        return Breach("memory", message, stopped_by="poll")
+    if limits.mem_warn_bytes and not state.mem_warned and rss > limits.mem_warn_bytes:
+        message = (
+            f"memory {format_bytes(rss)} passed warning level "
+            f"{format_bytes(limits.mem_warn_bytes)}; still running"
+        )
+        return Breach(MEM_WARN, message)
+    return None
+
+
+def _other_limits(
+    limits: Limits, sample: Observation, now: float, state: PolicyState
+) -> Breach | None:
+    if limits.timeout_s is not None and now - state.started > limits.timeout_s:
+        return Breach("timeout", f"time limit {limits.timeout_s:g} s reached")
+    used = sample.host_mem_percent
+    if limits.host_mem_percent is not None and used is not None and used > limits.host_mem_percent:
+        message = f"host memory use {used:.1f}% over {limits.host_mem_percent:g}%"
+        return Breach("host_memory", message)
+    free, minimum = sample.free_disk_bytes, limits.min_free_disk_bytes
+    if minimum is not None and free is not None and free < minimum:
+        return Breach("disk", f"free disk {format_bytes(free)} below {format_bytes(minimum)}")
+    if sample.stop_file is not None:
+        return Breach("stopped", f"stop file {sample.stop_file!r} appeared")
+    if sample.ended_parent is not None:
+        why = f"parent process {sample.ended_parent} ended (nobody is waiting for this run)"
+        return Breach("signal", why, signal=signal.SIGHUP)
+    return None
+
+
+def escalate(limits: Limits, sample: Observation, now: float, state: PolicyState) -> bool:
+    """True when SIGKILL is due for a stop under way (``state.stop_deadline`` set, not killed).
+
+    Due when the grace period is over (``now >= stop_deadline``), when a memory stop's tree grew
+    past :data:`GRACE_MEMORY_CEILING` times the limit (strictly), or when the warden got a second
+    signal (the user is impatient).
+    """
+    if state.stop_deadline is None or state.killed:
+        return False
+    ceiling = (
+        state.stopping == "memory"
+        and bool(limits.mem_bytes)
+        and sample.rss_bytes > (limits.mem_bytes or 0) * GRACE_MEMORY_CEILING
+    )
+    return now >= state.stop_deadline or ceiling or state.signal_count > 1
+
+
+def next_interval(
+    limits: Limits,
+    interval_s: float,
+    state: PolicyState,
+    *,
+    rss_bytes: int,
+    now: float,
+    previous: tuple[float, int] | None,
+) -> float:
+    """Seconds until the next sample: ``interval_s``, shorter as memory nears its limit.
+
+    ``previous`` is the last sample's ``(time, rss_bytes)``. During a stop: at most
+    :data:`STOPPING_INTERVAL_S`. With a memory limit and growing memory: at most half the time the
+    growth rate needs to reach the limit (not below :data:`MIN_INTERVAL_S`), and at most
+    :data:`NEAR_LIMIT_INTERVAL_S` past :data:`NEAR_LIMIT_FRACTION` of the limit.
+    """
+    if state.stop_deadline is not None:
+        return min(interval_s, STOPPING_INTERVAL_S)
+    limit = limits.mem_bytes
+    if not limit or previous is None or now <= previous[0]:
+        return interval_s
+    rate = (rss_bytes - previous[1]) / (now - previous[0])
+    if rate > 0:
+        interval_s = min(interval_s, max(MIN_INTERVAL_S, 0.5 * (limit - rss_bytes) / rate))
+    if rss_bytes > NEAR_LIMIT_FRACTION * limit:
+        interval_s = min(interval_s, NEAR_LIMIT_INTERVAL_S)
+    return interval_s
+
+
+def refresh_period(limits: Limits, previous_rss: int | None, state: PolicyState) -> float:
+    """Seconds between rediscoveries of the tree: shorter near the memory limit or when stopping."""
+    limit = limits.mem_bytes
+    near = bool(limit and previous_rss is not None and previous_rss > limit / 2)
+    if near or state.stop_deadline is not None:
+        return REFRESH_NEAR_LIMIT_S
+    return REFRESH_PERIOD_S

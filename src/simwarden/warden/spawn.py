@@ -1,0 +1,218 @@
+"""Starting the command and carrying its output: resolve, spawn, pump, write samples, say.
+
+- :func:`resolve_command` finds the program (126/127 as a shell would say it);
+- :func:`make_cgroup` and :func:`spawn` start it in its own session and process group, in a
+  memory cgroup when one is in force;
+- :func:`start_pumps` copies its output to the console and the log file, line by line;
+- :class:`SamplesWriter` appends one samples.tsv row per sample (columns from
+  :mod:`simwarden.warden.record`);
+- :class:`Console` writes the warden's own ``simwarden: ...`` lines to the console and the log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+
+from simwarden.core.errors import EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, UserError
+from simwarden.core.log import PREFIX
+from simwarden.warden import cgroup as cgroups
+from simwarden.warden.options import CommandError
+from simwarden.warden.proctree import IS_POSIX, make_child_setup
+from simwarden.warden.record import format_sample_row, samples_header
+
+# typing costs ~10 ms of start-up and is needed only by type checkers here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Sequence
+    from typing import IO, Any
+
+    from simwarden.warden.options import RunOptions
+    from simwarden.warden.proctree import Sample
+
+
+def resolve_command(command: Sequence[str], cwd: str | None) -> str:
+    """Return the executable's path, or raise CommandError (127 not found, 126 not executable)."""
+    if not command:
+        raise UserError("no command given: put it after '--', e.g. simwarden run -- python sim.py")
+    program = command[0]
+    if os.sep in program or (os.altsep and os.altsep in program):
+        path = Path(cwd or ".") / program
+        if not path.exists():
+            raise CommandError(f"command not found: {program!r} does not exist", EXIT_NOT_FOUND)
+        if path.is_dir() or not os.access(path, os.X_OK):
+            raise CommandError(f"command not executable: {program!r}", EXIT_NOT_EXECUTABLE)
+        return str(path)
+    found = shutil.which(program)
+    if found is None:
+        raise CommandError(f"command not found: {program!r} is not on PATH", EXIT_NOT_FOUND)
+    return found
+
+
+class Console:
+    """The warden's own message stream, copied into the log file when there is one.
+
+    Every line reads ``simwarden: <message>`` (``simwarden: <label>: <message>`` with a label).
+    A closed or broken stream is ignored: reporting never takes the warden down.
+    """
+
+    def __init__(
+        self, console: IO[str], log: IO[bytes] | None, lock: threading.Lock, label: str | None
+    ) -> None:
+        self.console, self.log, self.lock = console, log, lock
+        self.prefix = f"{PREFIX}{label}: " if label else PREFIX
+
+    def say(self, message: str) -> None:
+        """Write one line to the console and the log file (under the output lock)."""
+        line = f"{self.prefix}{message}\n"
+        with self.lock:
+            with contextlib.suppress(OSError, ValueError):
+                self.console.write(line)
+                self.console.flush()
+            if self.log is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    self.log.write(line.encode())
+                    self.log.flush()
+
+
+def make_cgroup(options: RunOptions) -> cgroups.MemoryCgroup | None:
+    """The memory cgroup that enforces ``--mem``, or None (no limit, ``poll``, none available).
+
+    ``--mechanism cgroup`` where none can be made raises :class:`UserError`.
+    """
+    mem_bytes = options.limits.mem_bytes
+    if not mem_bytes or options.mechanism == "poll":
+        return None
+    name = f"simwarden-{os.getpid()}-{time.monotonic_ns()}"
+    group = cgroups.create(mem_bytes, name)
+    if group is None and options.mechanism == "cgroup":
+        raise UserError(
+            "--mechanism cgroup: no writable memory cgroup here (needs root with the cgroup v1 "
+            "memory controller, or a delegated cgroup v2); use --mechanism auto or poll"
+        )
+    return group
+
+
+def spawn(
+    executable: str,
+    command: Sequence[str],
+    options: RunOptions,
+    group: cgroups.MemoryCgroup | None,
+    log_file: IO[bytes] | None,
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` (run as ``executable``) in a new session, in ``group`` if given.
+
+    Its output is piped when there is a log file (see :func:`start_pumps`), discarded when quiet,
+    else inherited. A start failure raises :class:`CommandError` (126/127).
+    """
+    import subprocess
+
+    cgroup_fd = cgroups.join_fd(group) if group else None
+    pipe = subprocess.PIPE if log_file else (subprocess.DEVNULL if options.quiet else None)
+    kwargs: dict[str, Any] = {}
+    if IS_POSIX:
+        kwargs["start_new_session"] = True
+        kwargs["preexec_fn"] = make_child_setup(os.getpid(), cgroup_fd)
+    else:
+        kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
+    try:
+        return subprocess.Popen(
+            [executable, *command[1:]],
+            cwd=options.cwd,
+            env=options.env,
+            stdin=None,
+            stdout=pipe,
+            stderr=pipe,
+            **kwargs,
+        )
+    except PermissionError as error:
+        message = f"command not executable: {command[0]!r}: {error.strerror}"
+        raise CommandError(message, EXIT_NOT_EXECUTABLE) from None
+    except FileNotFoundError as error:
+        message = f"command cannot start: {command[0]!r}: {error.strerror}"
+        raise CommandError(message, EXIT_NOT_FOUND) from None
+    except OSError as error:
+        message = f"command cannot start: {command[0]!r}: {error.strerror}"
+        raise CommandError(message, EXIT_NOT_EXECUTABLE) from None
+    finally:
+        if cgroup_fd is not None:
+            os.close(cgroup_fd)
+
+
+def pump(source: IO[bytes], sink: IO[bytes] | None, log: IO[bytes], lock: threading.Lock) -> None:
+    """Copy the command's output to our own stream at once (unless quiet) and to the log file
+    in whole lines, so stdout and stderr interleave line by line, never mid-line.
+
+    Returns at end of file (the command and every process holding the pipe ended).
+    """
+    fd = source.fileno()
+    pending = b""
+    while True:
+        chunk = os.read(fd, 65536)
+        if sink is not None and chunk:
+            with contextlib.suppress(OSError, ValueError):
+                sink.write(chunk)
+                sink.flush()
+        pending += chunk
+        cut = len(pending) if not chunk else pending.rfind(b"\n") + 1
+        if cut:
+            with lock, contextlib.suppress(OSError, ValueError):
+                log.write(pending[:cut])
+                log.flush()
+            pending = pending[cut:]
+        if not chunk:
+            return
+
+
+def start_pumps(
+    process: subprocess.Popen[bytes], log_file: IO[bytes] | None, quiet: bool, lock: threading.Lock
+) -> list[threading.Thread]:
+    """One daemon thread per output pipe running :func:`pump`; none without a log file."""
+    if log_file is None:
+        return []
+    sinks = (None, None) if quiet else (sys.stdout.buffer, sys.stderr.buffer)
+    pumps = []
+    for source, sink in zip((process.stdout, process.stderr), sinks, strict=True):
+        thread = threading.Thread(
+            target=pump, args=(source, sink, log_file, lock), daemon=True, name="simwarden-output"
+        )
+        thread.start()
+        pumps.append(thread)
+    return pumps
+
+
+class SamplesWriter:
+    """Appends one samples.tsv row per sample as it goes, so a killed run still leaves its series.
+
+    ``path=None`` writes nothing. Rows are line-buffered: a reader sees whole rows (a row cut by a
+    crash is skipped by :func:`simwarden.warden.record.read_samples`).
+    """
+
+    def __init__(self, path: str | None) -> None:
+        self._handle = open(path, "w", encoding="utf-8", buffering=1) if path else None  # noqa: SIM115
+        if self._handle:
+            self._handle.write(samples_header())
+
+    def write(self, elapsed: float, sample: Sample, cpu_percent: float) -> None:
+        """One row: seconds since the start, the tree's sample, CPU percent since the last one."""
+        if self._handle:
+            self._handle.write(
+                format_sample_row(
+                    elapsed,
+                    rss_bytes=sample.rss_bytes,
+                    cpu_percent=cpu_percent,
+                    processes=sample.processes,
+                    read_b=sample.read_bytes,
+                    write_b=sample.write_bytes,
+                )
+            )
+
+    def close(self) -> None:
+        if self._handle:
+            self._handle.close()
