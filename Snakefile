@@ -20,6 +20,7 @@ include: "rules/validate_params.smk"
 include: "rules/run_simulation.smk"
 include: "rules/plot_resources.smk"
 include: "rules/collect_benchmarks.smk"
+include: "rules/check_runs.smk"
 
 
 rule all:
@@ -29,3 +30,21 @@ rule all:
         expand(layout.RESOURCES_PLOT, run=RUNS),
         layout.TABLE_CSV,
         layout.SUMMARY_PLOT,
+        layout.RUNS_OK,
+
+
+# Which Snakemake holds the lock (simwarden status tells a killed one from a live one).
+onstart:
+    write_snakemake_process()
+
+
+# One table of every run and the command that redoes the failed ones, after Snakemake's own
+# last lines; failed runs are marked to be redone (check_runs does too, when it gets to run).
+onsuccess:
+    failed_runs(RUNS)
+    show_at_exit(RUNS, sys.argv)
+
+
+onerror:
+    failed_runs(RUNS)
+    show_at_exit(RUNS, sys.argv)

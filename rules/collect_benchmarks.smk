@@ -1,6 +1,7 @@
 rule collect_benchmarks:
-    # One table for the workflow, one row per run: parameters, commit, run config, end reason,
-    # wall/CPU time, the warden's peak, Snakemake's benchmark columns, the simulation's timers.
+    # One table for the workflow, one row per run (failed runs included): parameters, commit, run
+    # config, end reason and cause, wall/CPU time, the warden's peak, Snakemake's benchmark
+    # columns, the simulation's timers; and the report's page of failed runs.
     input:
         records=expand(layout.RECORD, run=RUNS),
         params=expand(layout.PARAMS, run=RUNS),
@@ -17,6 +18,13 @@ rule collect_benchmarks:
             caption="../workflow/report/benchmarks.rst",
             category="Benchmarks",
             labels={"table": "one row per run"},
+        ),
+        # The failed runs: cause, where their files are kept, their kept figures.
+        failures=report(
+            layout.FAILURES_HTML,
+            caption="../workflow/report/failures.rst",
+            category="Failures",
+            labels={"page": "failed runs"},
         ),
     log:
         layout.log(layout.COLLECT_BENCHMARKS, layout.COLLECT_BENCHMARKS),

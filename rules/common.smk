@@ -1,6 +1,10 @@
 # Shared helpers: the checks that must pass before any job starts, the run config and the run plan.
+import os
+import sys
+
 from simwarden.core.errors import UserError
 from simwarden.pipeline import layout
+from simwarden.pipeline.attempts import failed_runs
 from simwarden.pipeline.config import (
     ConfigFiles,
     RunConfig,
@@ -11,6 +15,8 @@ from simwarden.pipeline.config import (
 )
 from simwarden.pipeline.plan import plan_runs
 from simwarden.pipeline.scripting import exit_user_error
+from simwarden.pipeline.session import write_snakemake_process
+from simwarden.results.end_summary import show_at_exit
 
 # A SLURM job holds more than its rule's work: the in-job Snakemake (twice, ~135 MB each) and the
 # warden, 335 MB measured (docs/slurm.md). What each job asks SLURM for is its rule's mem_mb plus
@@ -31,6 +37,13 @@ def job_resources(mem_mb, runtime):
         "runtime": runtime,
         "mem_mb_per_cpu": slurm_mem_mb_per_cpu(mem_mb),
     }
+
+
+def rerun_marker(wildcards):
+    """The run's rerun marker as an input when it exists (the run's last attempt failed): it is
+    newer than the run's outputs until the run is redone, so only failed runs rerun."""
+    marker = layout.for_run(layout.RERUN_MARKER, wildcards.run)
+    return [marker] if os.path.exists(marker) else []
 
 
 # Every bad value is one "simwarden: <file>: <key> ..." line and exit 125 (no traceback: Snakemake

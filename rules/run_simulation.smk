@@ -1,10 +1,15 @@
 rule run_simulation:
     # The simulation under the warden: memory (resources.mem_mb) and time limits enforced,
-    # the tree stopped and reaped on a breach (exit 137 for memory, so retries: with an
-    # attempt-scaled mem_mb in the profile gets more memory), a record of why it ended.
+    # the tree stopped and reaped on a breach, a record of why it ended. A stop for a reason in
+    # run_config.retry_on exits 137 (memory) or 124 (timeout) and is retried with the budget x
+    # attempt; any other failure, or the last attempt's, is final: its files are kept in
+    # results/failed/{run}/, the job writes the failure record and ends well, so the aggregates
+    # include it, and check_runs fails the workflow.
     input:
         params=layout.PARAMS,
         code=layout.PROVENANCE,
+        # A run whose last attempt failed is redone by the next invocation, and only such a run.
+        rerun=rerun_marker,
     output:
         data=directory(layout.DATA),
         record=layout.RECORD,
@@ -27,9 +32,9 @@ rule run_simulation:
         "../workflow/envs/simwarden.yaml"
     resources:
         mem_mb=lambda w, attempt: RUN_CONFIG.mem_mb * attempt,
-        runtime=lambda w: RUN_CONFIG.runtime_min,
-        # Snakemake's attempt (1, 2, ...) for the script: the record and the kept attempt
-        # records are named by it. Executors pass it on untouched (the slurm plugin builds
+        runtime=lambda w, attempt: RUN_CONFIG.runtime_for(attempt),
+        # Snakemake's attempt (1, 2, ...) for the script: the record and the kept attempts
+        # (results/failed/{run}/attempt-N) are named by it. Executors pass it on untouched (the slurm plugin builds
         # sbatch flags from known resources only; the job's Snakemake gets --attempt).
         attempt=lambda w, attempt: attempt,
         # The executor plugin (2.8) runs a rule's retries inside the same SLURM job

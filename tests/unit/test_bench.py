@@ -102,7 +102,8 @@ def project(tmp_path: Path) -> Path:
 
     - ``a``: complete, record with context, one benchmark row, timers in data/output.h5
     - ``b``: complete, an older record without context, two benchmark rows (repeat)
-    - ``c``: failed twice for memory; only the kept attempt records exist
+    - ``c``: stopped twice for memory; only the kept attempts exist (Snakemake was stopped
+      before the last attempt could write the run's outputs)
     - ``d``: validated, its record is corrupt and its benchmark file missing
     """
     results = tmp_path / "results"
@@ -131,7 +132,6 @@ def project(tmp_path: Path) -> Path:
         f"12.0\t0:00:12\t270\t520\t220\t230\tNA\t3.0\t70\t9.0\n",
     )
 
-    logs = tmp_path / "logs" / "run_simulation"
     for attempt, mem_mb in ((1, 400), (2, 800)):
         failed = record(
             reason="memory",
@@ -141,8 +141,9 @@ def project(tmp_path: Path) -> Path:
             mem_bytes=mem_mb * 10**6,
             context=context("c", attempt, mem_mb),
         )
-        write_json(logs / f"c.log.attempt{attempt}.record.json", failed)
-    write_json(logs / "cc.log.attempt9.record.json", record())  # another run's record
+        failed["message"] = f"stopped (memory): memory {mem_mb + 1}.0 MB over limit {mem_mb}.0 MB"
+        write_json(results / "failed" / "c" / f"attempt-{attempt}" / "record.json", failed)
+    write_json(results / "failed" / "cc" / "attempt-9" / "record.json", record())  # another run
     write(results / "runs" / "d" / "record.json", '{"reason": ')
     return tmp_path
 
@@ -152,7 +153,6 @@ def collect(project: Path, runs: list[str], warnings: list[str]) -> pd.DataFrame
         runs,
         project / "results",
         project / "benchmarks",
-        project / "logs",
         warn=warnings.append,
     )
 
@@ -190,8 +190,10 @@ def test_collect_makes_one_row_per_run_from_every_source(project: Path) -> None:
         "repository": REPO,
         "run_config": "short",
         "attempt": 1,
+        "attempts": 1,
         "reason": "exited",
         "exit_code": 0,
+        "error": None,
         "wall_s": 2.5,
         "cpu_s": 1.5,
         "peak_rss_mb": 94.0,
@@ -245,6 +247,10 @@ def test_collect_makes_one_row_per_run_from_every_source(project: Path) -> None:
         800.0,
     )
     assert (c["mem_limit_mb"], c["commit"], c["s"]) == (800.0, NEW_COMMIT, None)
+    assert (c["attempts"], c["error"]) == (
+        2,
+        "stopped (memory): memory 801.0 MB over limit 800.0 MB",
+    )
     d = values(table, "d")
     assert (d["param.input.rate_hz"], d["param.seed"], d["reason"], d["wall_s"]) == (
         40.0,
@@ -252,7 +258,9 @@ def test_collect_makes_one_row_per_run_from_every_source(project: Path) -> None:
         None,
         None,
     )
-    assert str(table["attempt"].dtype) == "Int64" and str(table["exit_code"].dtype) == "Int64"
+    assert (b["attempts"], b["error"], d["attempts"], d["error"]) == (None, None, None, None)
+    for column in ("attempt", "attempts", "exit_code"):
+        assert str(table[column].dtype) == "Int64", column
 
 
 def test_collect_names_bad_benchmark_params_and_h5_files_once_per_run(project: Path) -> None:
@@ -307,7 +315,7 @@ def test_collect_rounds_measured_floats_and_leaves_parameters(tmp_path: Path) ->
     data = results / "runs" / "r" / "data" / "out.h5"
     data.parent.mkdir(parents=True)
     timers.write(data)
-    table = bench.collect(["r"], results, tmp_path / "benchmarks", tmp_path / "logs")
+    table = bench.collect(["r"], results, tmp_path / "benchmarks")
     bench.write_table(table, tmp_path / "t.csv", tmp_path / "t.h5")
     header, row = (tmp_path / "t.csv").read_text().splitlines()
     assert header.split(",") == [
@@ -318,7 +326,7 @@ def test_collect_rounds_measured_floats_and_leaves_parameters(tmp_path: Path) ->
         "timer.fifth",
     ]
     assert row == (
-        f"r,{NEW_COMMIT},{REPO},short,1,exited,0,1.235,0.3,94.196,123.457,0.30000000000000004,"
+        f"r,{NEW_COMMIT},{REPO},short,1,1,exited,0,,1.235,0.3,94.196,123.457,0.30000000000000004,"
         "0.15,0:00:00,1.5,1.5,1.5,1.5,0.15,1.5,1.5,1.5,0.333333,0.2"
     )
 
@@ -604,6 +612,72 @@ def test_cli_collect_defaults_to_every_parameter_set(
     assert Path("results/benchmarks.csv").read_bytes() == before
 
 
+def test_failed_runs_have_their_cause_and_attempts_in_the_table(tmp_path: Path) -> None:
+    """The rows of a sweep with failures, as the pipeline leaves them: a crash (its failure
+    record is the run's record, its attempt kept), a run retried for memory that then fitted,
+    a command that wrote to stderr and exited 3, and two damaged failure records."""
+    results = tmp_path / "results"
+    error = {
+        "type": "ModuleNotFoundError",
+        "message": "No module named 'brian'",
+        "where": "src/tuned.py:2",
+        "traceback": "Traceback (most recent call last):\n...",
+    }
+    crash = record(reason="exited", exit_code=1, context=context("crash")) | {
+        "error": error,
+        "attempts": 1,
+    }
+    write_json(results / "runs" / "crash" / "record.json", crash)
+    write_json(results / "failed" / "crash" / "attempt-1" / "record.json", crash)
+    stop = record(reason="memory", exit_code=137, context=context("fits", 1)) | {
+        "message": "stopped (memory): memory 401.0 MB over limit 400.0 MB"
+    }
+    write_json(results / "failed" / "fits" / "attempt-1" / "record.json", stop)
+    write_json(results / "runs" / "fits" / "record.json", record(context=context("fits", 2, 800)))
+    stderr = record(reason="exited", exit_code=3, context=context("cmd")) | {
+        "stderr_tail": ["reading input.csv", "error: input.csv has no column 'rate'", ""],
+        "attempts": 1,
+    }
+    write_json(results / "runs" / "cmd" / "record.json", stderr)
+    # A failure record cut short: named, the row made from the rest.
+    write(results / "runs" / "cut" / "record.json", '{"reason": "exited", "exit_co')
+    # No run record, and the last kept attempt's record is damaged: its number still counts.
+    write(results / "failed" / "lost" / "attempt-2" / "record.json", "")
+    write_json(results / "failed" / "lost" / "attempt-1" / "record.json", stop)
+    for seed, run in enumerate(("crash", "fits", "cmd", "cut", "lost")):
+        write_json(results / "params" / f"{run}.json", {"seed": seed})
+        write(
+            tmp_path / "benchmarks" / "run_simulation" / f"{run}.tsv",
+            f"{HEADER}\n3.0\t0:00:03\t135\t407\t64\t86\t0.01\t0.17\t36\t1.2\n",
+        )
+    warnings: list[str] = []
+    table = collect(tmp_path, ["crash", "fits", "cmd", "cut", "lost"], warnings)
+    rows = {run: values(table, run) for run in table["run"]}
+    assert {
+        run: (row["reason"], row["exit_code"], row["attempt"], row["attempts"], row["error"])
+        for run, row in rows.items()
+    } == {
+        "crash": (
+            "exited",
+            1,
+            1,
+            1,
+            "ModuleNotFoundError: No module named 'brian' (src/tuned.py:2)",
+        ),
+        "fits": ("exited", 0, 2, 2, None),
+        "cmd": ("exited", 3, 1, 1, "error: input.csv has no column 'rate'"),
+        "cut": (None, None, None, None, None),
+        "lost": (None, None, None, 2, None),
+    }
+    assert (rows["cut"]["param.seed"], rows["cut"]["s"]) == (3, 3.0)
+    assert warnings == [
+        f"bench collect: run cut: {results}/runs/cut/record.json is not valid JSON (Unterminated "
+        "string starting at at line 1); row made from the rest",
+        f"bench collect: run lost: {results}/failed/lost/attempt-2/record.json is not valid JSON "
+        "(Expecting value at line 1); row made from the rest",
+    ]
+
+
 def test_collect_names_a_record_with_a_non_integer_exit_code(tmp_path: Path) -> None:
     bad = {**record(context=context("x")), "exit_code": "oops"}
     bad["context"]["attempt"] = 1.5
@@ -630,7 +704,7 @@ def suggest_tree(tmp_path: Path) -> Path:
     write_json(runs / "small" / "record.json", small)
     write_json(runs / "big" / "record.json", big)
     write_json(
-        root / "logs" / "run_simulation" / "big.log.attempt1.record.json",
+        root / "results" / "failed" / "big" / "attempt-1" / "record.json",
         record(reason="memory", exit_code=137, wall_s=3.0, peak_bytes=900_000_000),
     )
     write(runs / "small" / "samples.tsv", "time_s\trss_bytes\n0.1\t100\n")

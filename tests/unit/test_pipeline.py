@@ -19,6 +19,7 @@ from simwarden.core.errors import EXIT_USER_ERROR, UserError
 from simwarden.core.log import say
 from simwarden.core.units import DURATION_FORMS
 from simwarden.pipeline import layout
+from simwarden.pipeline.attempts import failed_runs, log_tail, rerun_marker
 from simwarden.pipeline.config import (
     ConfigFiles,
     RunConfig,
@@ -27,10 +28,19 @@ from simwarden.pipeline.config import (
     refuse_default_profile,
     resolve_repository,
 )
-from simwarden.pipeline.job import SimulationJob, run_simulation, simulation_env, warden_options
+from simwarden.pipeline.job import (
+    AttemptDecision,
+    SimulationJob,
+    decide_attempt,
+    run_simulation,
+    simulation_env,
+    warden_options,
+)
 from simwarden.pipeline.plan import RunPlan, plan_runs
 from simwarden.pipeline.scripting import guarded, logging_to
+from simwarden.pipeline.session import write_snakemake_process
 from simwarden.pipeline.steps import validate_params
+from simwarden.warden.record import Record, RunError, read_record
 
 SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -264,6 +274,7 @@ def make_job(tmp_path: Path, code: int, **changes: Any) -> SimulationJob:
         mem_mb=200,
         runtime_min=1,
         attempt=1,
+        workdir=str(tmp_path),
     )
     for key, value in changes.items():
         setattr(job, key, value)
@@ -288,8 +299,10 @@ def test_run_simulation_records_a_successful_run(tmp_path: Path) -> None:
     assert seen["env"]["SIMWARDEN_OUTDIR"] == outdir
     assert seen["env"]["SIMWARDEN_PARAMS"] == str(Path(job.params_file).resolve())
     assert seen["env"]["MY_FLAG"] == "1"
+    assert seen["env"]["SIMWARDEN_REPO_ROOT"] == str((tmp_path / "checkout").resolve())
     assert Path(job.samples).read_text().startswith("time_s\t")
-    assert not list(Path(job.log).parent.glob("*.attempt*"))
+    assert not (tmp_path / "results" / "failed").exists()
+    assert not rerun_marker("r1", tmp_path).exists()
 
 
 @pytest.mark.parametrize(("timeout", "expected"), [(False, None), ("7s", 7.0), (None, 60.0)])
@@ -300,25 +313,26 @@ def test_run_simulation_time_limit(tmp_path: Path, timeout: object, expected: fl
     assert json.loads(Path(job.record).read_text())["limits"]["timeout_s"] == expected
 
 
-def test_a_first_attempt_clears_records_kept_by_an_earlier_invocation(tmp_path: Path) -> None:
+def test_a_first_attempt_clears_attempts_kept_by_an_earlier_invocation(tmp_path: Path) -> None:
     job = make_job(tmp_path, 0)
-    log = Path(job.log)
-    log.parent.mkdir(parents=True)
+    failed = tmp_path / "results" / "failed"
     for attempt in (1, 2):
-        Path(f"{log}.attempt{attempt}.record.json").write_text("{}")
-    other = log.parent / "r10.log.attempt1.record.json"  # another run's: left alone
-    other.write_text("{}")
+        (failed / "r1" / f"attempt-{attempt}" / "data").mkdir(parents=True)
+    (failed / "r10" / "attempt-1").mkdir(parents=True)  # another run's: left alone
     assert run_simulation(job) == 0
-    assert sorted(p.name for p in log.parent.iterdir()) == ["r1.log", other.name]
+    assert sorted(str(p.relative_to(failed)) for p in failed.rglob("*")) == [
+        "r10",
+        "r10/attempt-1",
+    ]
 
 
-def test_a_second_attempt_keeps_the_first_attempts_record(tmp_path: Path) -> None:
+def test_a_second_attempt_leaves_the_first_attempt_kept(tmp_path: Path) -> None:
     job = make_job(tmp_path, 0, attempt=2)
-    first = Path(f"{job.log}.attempt1.record.json")
-    first.parent.mkdir(parents=True)
-    first.write_text("{}")
+    first = layout.failed_attempt_dir("r1", 1, tmp_path)
+    first.mkdir(parents=True)
+    (first / "record.json").write_text("{}")
     assert run_simulation(job) == 0
-    assert first.read_text() == "{}"
+    assert (first / "record.json").read_text() == "{}"
 
 
 def test_warden_messages_name_the_run_and_attempt(tmp_path: Path) -> None:
@@ -331,17 +345,105 @@ def test_warden_messages_name_the_run_and_attempt(tmp_path: Path) -> None:
     assert "memory limit 1.00 MB" in first, first
 
 
-def test_a_failed_attempt_keeps_its_record_and_drops_its_data(tmp_path: Path) -> None:
-    job = make_job(tmp_path, 3, attempt=2)
-    assert run_simulation(job) == 3
-    kept = Path(f"{job.log}.attempt2.record.json")
-    assert json.loads(kept.read_text()) == json.loads(Path(job.record).read_text())
-    assert json.loads(kept.read_text())["exit_code"] == 3
-    assert not Path(job.outdir).exists()
-    assert (
-        "simwarden: run r1 failed (attempt 2): command exited with code 3"
-        in Path(job.log).read_text()
+# Draws a "figure" file and writes data, says why on stderr, then exits with argv[3].
+CRASHER = (
+    "import os, sys; "
+    "open(os.path.join(sys.argv[1], 'part.txt'), 'w').write('half'); "
+    "os.makedirs(os.path.join(sys.argv[2], 'png')); "
+    "open(os.path.join(sys.argv[2], 'png', 'raster.png'), 'w').write('png'); "
+    "print('step 1 of 3'); "
+    "sys.stderr.write('loading the model\\nmodel file is corrupt\\n'); "
+    "sys.exit(int(sys.argv[3]))"
+)
+
+
+def crashing_job(tmp_path: Path, code: int, **changes: Any) -> SimulationJob:
+    figures = tmp_path / "results" / "figures" / "r1"
+    job = make_job(tmp_path, code, figures_dir=str(figures), **changes)
+    job.runner = {
+        "kind": "command",
+        "command": [sys.executable, "-c", CRASHER, "{outdir}", str(figures), str(code)],
+    }
+    return job
+
+
+def test_a_final_failure_keeps_the_attempt_and_writes_the_run_outputs(tmp_path: Path) -> None:
+    """Exit code 3 is not in retry_on [memory]: the first attempt is final. What it made moves
+    to results/failed/r1/attempt-1; the run's outputs say it failed; the job ends well (0)."""
+    job = crashing_job(tmp_path, 3)
+    assert run_simulation(job) == 0
+
+    kept = tmp_path / "results" / "failed" / "r1" / "attempt-1"
+    assert sorted(p.name for p in kept.iterdir()) == [
+        "data",
+        "figures",
+        "log-tail.txt",
+        "record.json",
+        "samples.tsv",
+    ]
+    assert (kept / "data" / "part.txt").read_text() == "half"
+    assert (kept / "figures" / "png" / "raster.png").read_text() == "png"
+    kept_record = read_record(kept / "record.json")
+    assert (kept_record.reason, kept_record.exit_code, kept_record.attempts) == ("exited", 3, 1)
+
+    record = read_record(job.record)
+    assert record.to_dict() == kept_record.to_dict()
+    assert record.failed
+    assert Path(job.samples).read_text() == (kept / "samples.tsv").read_text()
+    assert Path(job.samples).read_text().startswith("time_s\t")
+    assert list(Path(job.outdir).iterdir()) == []
+    assert list(Path(job.figures_dir or "").iterdir()) == []
+    marker = rerun_marker("r1", tmp_path)
+    assert marker == tmp_path / "logs" / "run_simulation" / "r1.failed"
+    assert marker.stat().st_mtime_ns >= Path(job.record).stat().st_mtime_ns
+
+    line = (
+        f"simwarden: run r1 failed (attempt 1): {record.cause}; not retried: exit code 3 is not "
+        "in run_config.retry_on [memory]; its files are kept in results/failed/r1/attempt-1"
     )
+    log = Path(job.log).read_text().splitlines()
+    assert log[-1] == line
+    assert "step 1 of 3" in (kept / "log-tail.txt").read_text()
+
+
+def test_the_last_attempt_is_final_whatever_its_reason(tmp_path: Path) -> None:
+    job = crashing_job(tmp_path, 3, attempt=2)
+    job.run_config = run_config(grace="1s", retry_on=["memory"], retries=1)
+    assert run_simulation(job) == 0
+    assert read_record(job.record).attempts == 2
+    assert layout.failed_attempts("r1", tmp_path) == [
+        (2, tmp_path / "results" / "failed" / "r1" / "attempt-2")
+    ]
+
+
+def test_a_memory_stop_with_attempts_left_is_retried(tmp_path: Path) -> None:
+    """Exit 137 (memory) at attempt 1 of 2: the attempt is kept and the job exits 137, so
+    Snakemake retries it with twice the memory; the run has no outputs and no rerun marker."""
+    job = make_job(tmp_path, 0, mem_mb=1)  # the interpreter alone is over 1 MB: stopped
+    job.run_config = run_config(mem_mb=1, grace="1s")
+    assert run_simulation(job) == 137
+    assert not Path(job.record).exists()
+    assert not Path(job.samples).exists()
+    assert not Path(job.outdir).exists()
+    assert not rerun_marker("r1", tmp_path).exists()
+    kept = read_record(layout.failed_attempt_dir("r1", 1, tmp_path) / "record.json")
+    assert (kept.reason, kept.exit_code, kept.attempts) == ("memory", 137, 1)
+    last = Path(job.log).read_text().splitlines()[-1]
+    assert last.startswith("simwarden: run r1 failed (attempt 1): "), last
+    assert last.endswith(
+        "; retried with more memory: reason memory is in run_config.retry_on [memory]"
+        "; its files are kept in results/failed/r1/attempt-1"
+    ), last
+
+
+def test_a_memory_stop_on_the_last_attempt_is_final(tmp_path: Path) -> None:
+    job = make_job(tmp_path, 0, mem_mb=1)
+    job.run_config = run_config(mem_mb=1, grace="1s", retries=0)
+    assert run_simulation(job) == 0
+    record = read_record(job.record)
+    assert (record.reason, record.exit_code, record.attempts) == ("memory", 137, 1)
+    assert "; no attempts left (run_config.retries is 0); " in Path(job.log).read_text()
+    assert rerun_marker("r1", tmp_path).exists()
 
 
 def test_a_bonsai_run_that_printed_an_exception_fails(tmp_path: Path) -> None:
@@ -359,17 +461,168 @@ def test_a_bonsai_run_that_printed_an_exception_fails(tmp_path: Path) -> None:
     job = make_job(
         tmp_path, 0, runner={"kind": "bonsai", "workflow": "flow.bonsai", "bonsai": str(exe)}
     )
-    assert run_simulation(job) == 1
+    assert run_simulation(job) == 0  # final at once: exit code 1 is not in retry_on
     log = Path(job.log).read_text()
     assert (
         "simwarden: Bonsai exited 0 but its workflow threw: System.InvalidOperationException: boom"
         in log
     )
-    kept = json.loads(Path(f"{job.log}.attempt1.record.json").read_text())
-    assert (kept["command_exit_code"], kept["exit_code"]) == (0, 1)
-    assert kept["message"] == (
+    record = read_record(job.record)
+    assert (record.command_exit_code, record.exit_code, record.attempts) == (0, 1, 1)
+    assert record.message == (
         "Bonsai exited 0 but its workflow threw: System.InvalidOperationException: boom"
     )
+    assert record.error == RunError(
+        type="System.InvalidOperationException",
+        message="boom",
+        traceback="System.InvalidOperationException: boom\n   at X.Y()",
+    )
+    assert record.cause == "System.InvalidOperationException: boom"
+    kept = read_record(layout.failed_attempt_dir("r1", 1, tmp_path) / "record.json")
+    assert kept.to_dict() == record.to_dict()
+
+
+# ------------------------------------------------------------------------------ decide_attempt
+
+
+def ended(reason: str, code: int) -> Record:
+    return Record(reason=reason, exit_code=code, message=f"{reason} {code}")
+
+
+@pytest.mark.parametrize(
+    ("record", "attempt", "retry_on", "expected"),
+    [
+        (ended("exited", 0), 1, ("memory",), AttemptDecision("success", 0)),
+        (ended("exited", 0), 2, ("memory",), AttemptDecision("success", 0)),
+        (
+            ended("memory", 137),
+            1,
+            ("memory",),
+            AttemptDecision(
+                "retry",
+                137,
+                "retried with more memory: reason memory is in run_config.retry_on [memory]",
+            ),
+        ),
+        (
+            ended("timeout", 124),
+            1,
+            ("memory", "timeout"),
+            AttemptDecision(
+                "retry",
+                124,
+                "retried with more time: reason timeout is in "
+                "run_config.retry_on [memory, timeout]",
+            ),
+        ),
+        (
+            ended("exited", 1),
+            1,
+            ("memory",),
+            AttemptDecision(
+                "final", 0, "not retried: exit code 1 is not in run_config.retry_on [memory]"
+            ),
+        ),
+        (
+            ended("timeout", 124),
+            1,
+            ("memory",),
+            AttemptDecision(
+                "final",
+                0,
+                "not retried: reason timeout (exit 124) is not in run_config.retry_on [memory]",
+            ),
+        ),
+        (
+            ended("memory", 137),
+            1,
+            (),
+            AttemptDecision(
+                "final", 0, "not retried: reason memory (exit 137) is not in run_config.retry_on []"
+            ),
+        ),
+        (
+            ended("memory", 137),
+            3,
+            ("memory",),
+            AttemptDecision("final", 0, "no attempts left (run_config.retries is 2)"),
+        ),
+        (
+            ended("signal", 130),
+            1,
+            ("memory",),
+            AttemptDecision("interrupted", 130, "stopped from outside, not judged as the run's"),
+        ),
+    ],
+)
+def test_decide_attempt(
+    record: Record, attempt: int, retry_on: tuple[str, ...], expected: AttemptDecision
+) -> None:
+    config = run_config(retries=2, retry_on=list(retry_on))
+    assert decide_attempt(record, attempt, config) == expected
+
+
+def test_an_exit_0_with_a_stop_reason_is_still_a_failure() -> None:
+    """The warden stopped it for memory although the command exited 0 on the polite signal."""
+    decision = decide_attempt(ended("memory", 0), 1, run_config(retries=0))
+    assert decision.outcome == "final"
+
+
+# --------------------------------------------------------------------- failed runs, the marker
+
+
+def write_record(root: Path, run: str, **values: Any) -> None:
+    path = root / layout.for_run(layout.RECORD, run)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(values))
+
+
+def test_failed_runs_names_each_failed_run_and_marks_it_for_a_redo(tmp_path: Path) -> None:
+    write_record(tmp_path, "ok", reason="exited", exit_code=0)
+    write_record(
+        tmp_path,
+        "crash",
+        reason="exited",
+        exit_code=1,
+        error={"type": "ValueError", "message": "boom", "where": "sim.py:3"},
+    )
+    write_record(tmp_path, "hungry", reason="memory", exit_code=137, message="over 300 MB")
+    (tmp_path / layout.for_run(layout.RECORD, "torn")).parent.mkdir(parents=True)
+    (tmp_path / layout.for_run(layout.RECORD, "torn")).write_text('{"reason": "exi')
+    lines = failed_runs(["ok", "crash", "hungry", "torn", "never"], tmp_path)
+    assert lines[:2] == [
+        "run crash failed: ValueError: boom (sim.py:3)",
+        "run hungry failed: over 300 MB",
+    ]
+    assert lines[2].startswith("run torn: record '"), lines[2]
+    assert "results/runs/torn/record.json' cannot be read: " in lines[2]
+    assert len(lines) == 3
+    marked = sorted(p.name for p in (tmp_path / "logs" / "run_simulation").iterdir())
+    assert marked == ["crash.failed", "hungry.failed", "torn.failed"]
+
+
+def test_log_tail_keeps_the_last_lines(tmp_path: Path) -> None:
+    log = tmp_path / "job.log"
+    log.write_text("".join(f"line {i}\n" for i in range(120)))
+    assert log_tail(log) == "".join(f"line {i}\n" for i in range(70, 120))
+    assert log_tail(log, 2) == "line 118\nline 119\n"
+    assert log_tail(tmp_path / "gone.log") == ""
+
+
+# ------------------------------------------------------------------------ the Snakemake process
+
+
+def test_the_snakemake_process_is_recorded_by_pid_and_start_time(tmp_path: Path) -> None:
+    import os
+
+    import psutil
+
+    path = write_snakemake_process(tmp_path)
+    assert path == tmp_path / ".snakemake" / "simwarden" / "snakemake.json"
+    assert json.loads(path.read_text()) == {
+        "pid": os.getpid(),
+        "create_time": psutil.Process().create_time(),
+    }
 
 
 # ------------------------------------------------------------------------------------ RunConfig
@@ -406,6 +659,52 @@ def test_run_config_is_typed_and_checked_once() -> None:
 def test_run_config_defaults_are_the_schemas() -> None:
     config = RunConfig.from_config({"name": "t", "mem_mb": 1, "runtime_min": 1})
     assert (config.retries, config.stop_signal, config.grace_s) == (1, signal.SIGTERM, 10.0)
+    assert config.retry_on == ("memory",)
+    assert config.attempts == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (["memory", "timeout"], ("memory", "timeout")),
+        (["timeout", "timeout"], ("timeout",)),
+        ([], ()),
+        ("memory", ("memory",)),
+    ],
+)
+def test_retry_on(value: object, expected: tuple[str, ...]) -> None:
+    assert run_config(retry_on=value).retry_on == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (["memory", "exit"], "'exit'"),
+        (["Memory"], "'Memory'"),
+        ([1], "[1]"),
+        ({"memory": True}, "{'memory': True}"),
+    ],
+)
+def test_a_bad_retry_on_is_one_line_naming_the_key_and_file(value: object, shown: str) -> None:
+    with pytest.raises(UserError) as error:
+        RunConfig.from_config(
+            {"name": "t", "mem_mb": 1, "runtime_min": 1, "retry_on": value},
+            lambda key: f"profiles/short/run.yaml[{key}]",
+        )
+    message = str(error.value)
+    assert message.startswith(
+        f"profiles/short/run.yaml[retry_on]: invalid run_config.retry_on {shown}: expected a list "
+        "of memory, timeout"
+    ), message
+    assert "\n" not in message
+
+
+def test_a_timeout_retry_gets_the_time_limit_times_the_attempt() -> None:
+    config = run_config(timeout="10s", retry_on=["memory", "timeout"])
+    assert (config.time_limit_s(1, 1), config.time_limit_s(1, 3)) == (10.0, 30.0)
+    assert (config.runtime_for(1), config.runtime_for(2)) == (1, 2)
+    memory_only = run_config(timeout="10s")
+    assert (memory_only.time_limit_s(1, 3), memory_only.runtime_for(3)) == (10.0, 1)
 
 
 @pytest.mark.parametrize(
@@ -605,6 +904,7 @@ def test_the_rules_declare_the_rule_names_of_the_layout() -> None:
         layout.PLOT_RESOURCES,
         layout.COLLECT_BENCHMARKS,
         layout.PLOT_SUMMARY,
+        layout.CHECK_RUNS,
     }
     assert declared == {*names, "all"}
     # Paths come from the layout: no literal results/, logs/ or benchmarks/ path in a rule.

@@ -466,3 +466,175 @@ def test_plot_summary_of_1000_runs_is_a_scatter(tmp_path):
     } <= shown
     assert "sweep__x-0000" not in shown  # no per-run labels
     assert os.path.getsize(out) > 10_000
+
+
+# -- every attempt of a run ------------------------------------------------------------------------
+def workflow_run(tmp_path: Path) -> tuple[Path, Path]:
+    """The demo's ``big`` run in a workflow directory: attempt 1 stopped for memory at 400 MB
+    and kept in results/failed/big/attempt-1/, attempt 2 (800 MB) fitted."""
+    kept = tmp_path / "results" / "failed" / "big" / "attempt-1"
+    (kept / "figures" / "png").mkdir(parents=True)
+    (kept / "record.json").write_text(json.dumps(BIG_ATTEMPT1))
+    (kept / "samples.tsv").write_text(samples_text(GROWING))
+    second = {
+        **BIG_ATTEMPT1,
+        "reason": "exited",
+        "exit_code": 0,
+        "command_exit_code": 0,
+        "wall_s": 3.0,
+        "peak_rss_bytes": 610 * MB,
+        "limits": {**BIG_ATTEMPT1["limits"], "mem_bytes": 800 * MB, "mem_warn_bytes": 640 * MB},
+        "context": {**BIG_ATTEMPT1["context"], "attempt": 2, "mem_mb": 800},
+        "attempts": 2,
+    }
+    run_dir = tmp_path / "results" / "runs" / "big"
+    run_dir.mkdir(parents=True)
+    (run_dir / "record.json").write_text(json.dumps(second))
+    rows = [(0.1 * i, 30 * MB * i + 10 * MB, 60.0) for i in range(21)]  # up to 610 MB at 2 s
+    (run_dir / "samples.tsv").write_text(samples_text(rows))
+    return run_dir / "samples.tsv", run_dir / "record.json"
+
+
+def test_plot_run_lays_every_attempt_end_to_end(tmp_path):
+    samples, record = workflow_run(tmp_path)
+    out = plot_run(samples, record, tmp_path / "big.png")
+    assert png_size(out) == (1000, 600)
+    figure, title = run_figure(samples, record, None)
+    assert title == "big · commit 71d8775 · run config std · attempt 2"
+    shown = texts(figure)
+    assert {
+        "attempt 1: memory: stopped at 402 MB / limit 400 MB",
+        "attempt 2: exited 0",
+        "limit 400 MB (attempt 1)",
+        "limit 800 MB (attempt 2)",
+        "memory stop (attempt 1)",
+        "warn 640 MB",
+        "peak 610 MB",
+        "time since start (s), attempts end to end",
+    } <= shown
+    assert "limit 800 MB" not in shown and "warn 320 MB" not in shown
+    mem_ax = figure.axes[0]
+    rss = [
+        line for line in mem_ax.lines if line.get_color() == "#0072B2" and len(line.get_xdata()) > 1
+    ]
+    # Attempt 1 from 0 s; attempt 2 starts where attempt 1 ended (its wall time, 8.795 s).
+    assert [(round(line.get_xdata()[0], 3), round(line.get_xdata()[-1], 3)) for line in rss] == [
+        (0.0, 2.0),
+        (8.795, 10.795),
+    ]
+    (stop,) = [line for line in mem_ax.lines if line.get_label() == "memory stop (attempt 1)"]
+    assert (stop.get_xdata()[0], round(stop.get_ydata()[0], 3)) == (8.795, 401.768)
+    assert mem_ax.get_xlim() == (0.0, pytest.approx((8.795 + 3.0) * 1.02))
+
+
+def test_plot_run_leaves_out_the_final_attempt_s_own_kept_copy(tmp_path):
+    samples, record = workflow_run(tmp_path)
+    final = json.loads(record.read_text())
+    final.update(reason="memory", exit_code=137)
+    record.write_text(json.dumps(final))
+    kept = tmp_path / "results" / "failed" / "big" / "attempt-2"
+    kept.mkdir()
+    (kept / "record.json").write_text(json.dumps(final))
+    shown = texts(run_figure(samples, record, None)[0])
+    assert {
+        "attempt 1: memory: stopped at 402 MB / limit 400 MB",
+        "memory stop (attempt 2)",
+    } <= shown
+    assert not any(text.startswith("attempt 3") for text in shown)
+
+
+def test_a_damaged_kept_attempt_is_named_and_left_out(tmp_path, capsys):
+    samples, record = workflow_run(tmp_path)
+    kept = tmp_path / "results" / "failed" / "big" / "attempt-1" / "record.json"
+    kept.write_text('{"reason": ')
+    figure, _ = run_figure(samples, record, None)
+    assert "limit 800 MB" in texts(figure)  # one attempt left: drawn as a single run
+    assert capsys.readouterr().err == (
+        f"simwarden: warning: plot: {kept} is not valid JSON (Expecting value at line 1); "
+        "attempt 1 left out of the plot\n"
+    )
+
+
+def test_a_corrupt_record_in_the_workflow_names_the_command_that_redoes_the_run(
+    tmp_path, monkeypatch
+):
+    samples, record = workflow_run(tmp_path)
+    record.write_text('{"reason": "exited", "wall')
+    (tmp_path / "profiles" / "short").mkdir(parents=True)
+    logs = tmp_path / ".snakemake" / "log"
+    logs.mkdir(parents=True)
+    (logs / "2026-11-21T100000.000001.snakemake.log").write_text(
+        "  Command: /v/bin/snakemake --profile profiles/short\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    relative = Path("results/runs/big/record.json")
+    with pytest.raises(UserError) as caught:
+        plot_run(samples, relative, tmp_path / "big.png")
+    assert str(caught.value) == (
+        "record 'results/runs/big/record.json' is not valid JSON (Unterminated string starting "
+        "at, line 1): corrupt or cut short; to redo the run: snakemake --profile profiles/short "
+        "--forcerun results/runs/big/record.json"
+    )
+    record.write_text('{"exit_code": 0}')
+    with pytest.raises(UserError, match=r"has no 'reason': .*; to redo the run: snakemake "):
+        plot_run(samples, record, tmp_path / "big.png")
+
+
+# -- failures and retries in the summary -----------------------------------------------------------
+CAUSE = "ModuleNotFoundError: No module named 'brian' (src/tuned.py:2)"
+FAILED_ROWS = [
+    {"run": "crash", "reason": "exited", "exit_code": 1, "wall_s": 0.4, "peak_rss_mb": 20.0,
+     "attempts": 1, "error": CAUSE},
+    {"run": "fits", "reason": "exited", "exit_code": 0, "wall_s": 3.0, "peak_rss_mb": 610.0,
+     "attempts": 2, "error": None},
+    {"run": "hungry", "reason": "memory", "exit_code": 137, "wall_s": 2.5, "peak_rss_mb": 801.0,
+     "attempts": 2, "error": "stopped (memory): memory 801.0 MB over limit 800.0 MB"},
+    {"run": "small", "reason": "exited", "exit_code": 0, "wall_s": 1.0, "peak_rss_mb": 50.0,
+     "attempts": 1, "error": math.nan},
+]  # fmt: skip
+
+
+def test_summary_marks_retries_and_labels_failed_runs_with_their_cause(tmp_path):
+    import pandas as pd
+
+    table = summary_rows(pd.DataFrame(FAILED_ROWS))
+    assert [(r.run, r.category, r.attempts, r.retried, r.cause) for r in table] == [
+        ("crash", "failed", 1, False, CAUSE),
+        ("fits", "exited ok", 2, True, None),
+        ("hungry", "memory", 2, True, "stopped (memory): memory 801.0 MB over limit 800.0 MB"),
+        ("small", "exited ok", 1, False, None),
+    ]
+    out = plot_summary(FAILED_ROWS, tmp_path / "summary.png")
+    assert png_size(out) == (1200, 300)
+    figure, _ = summary_figure(table)
+    shown = texts(figure)
+    assert {
+        "0.4 s  ModuleNotFoundError: No module named 'brian' (s…",
+        "2.5 s  stopped (memory): memory 801.0 MB over limit 80…",
+        "3.0 s",
+        "needed a retry (2)",
+        "failed (exit ≠ 0) (1)",
+        "memory (1)",
+    } <= shown
+    hatched = [p.get_hatch() for p in figure.axes[0].patches]
+    assert hatched == [None, "//", "//", None]  # crash, fits, hungry, small
+
+
+def test_summary_scatter_rings_retries_and_labels_a_few_failures(tmp_path):
+    rows = [
+        {"run": f"r{i:03d}", "reason": "exited", "exit_code": 0, "wall_s": 1.0 + i,
+         "peak_rss_mb": 10.0 + i, "attempts": 2 if i % 10 == 0 else 1}
+        for i in range(BAR_MAX_RUNS + 5)
+    ]  # fmt: skip
+    rows[3] |= {"exit_code": 1, "error": CAUSE}
+    figure, _ = summary_figure(summary_rows(rows))
+    shown = texts(figure)
+    assert {"needed a retry (7)", "r003: ModuleNotFoundError: No module named 'brian' (s…"} <= shown
+
+
+def test_short_cause_keeps_short_text_and_cuts_long_text():
+    from simwarden.results.plots.summary import short_cause
+
+    assert short_cause("ValueError: boom (sim.py:12)") == "ValueError: boom (sim.py:12)"
+    assert short_cause("a\n  b") == "a b"
+    assert short_cause("x" * 60, width=10) == "xxxxxxxxx…"

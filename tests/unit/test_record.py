@@ -12,6 +12,7 @@ from simwarden.warden.record import (
     Record,
     RecordError,
     RunContext,
+    RunError,
     format_sample_row,
     read_record,
     read_samples,
@@ -50,6 +51,9 @@ RECORD_KEYS = [
     "host",
     "simwarden_version",
     "context",
+    "error",
+    "stderr_tail",
+    "attempts",
 ]
 
 CONTEXT = RunContext(
@@ -92,6 +96,14 @@ FULL = Record(
     host={"name": "node1", "cpus": 2},
     simwarden_version="0.9.0",
     context=CONTEXT,
+    error=RunError(
+        type="KeyboardInterrupt",
+        message="",
+        where="sim.py:40",
+        traceback="Traceback (most recent call last):\n...\nKeyboardInterrupt\n",
+    ),
+    stderr_tail=["step 90", "Traceback (most recent call last):", "KeyboardInterrupt"],
+    attempts=1,
 )
 
 
@@ -109,6 +121,12 @@ def test_record_round_trips_through_json_with_keys_in_order(tmp_path):
         "mem_mb": 800,
         "runtime_min": 10,
     }
+    assert data["error"] == {
+        "type": "KeyboardInterrupt",
+        "message": "",
+        "where": "sim.py:40",
+        "traceback": "Traceback (most recent call last):\n...\nKeyboardInterrupt\n",
+    }
     path = tmp_path / "record.json"
     path.write_text(json.dumps(data))
     again = read_record(path)
@@ -122,6 +140,63 @@ def test_an_old_record_missing_keys_reads_with_defaults():
     assert old == Record(command=["sim"], reason="exited", exit_code=0, wall_s=2)
     assert (old.context, old.limits, old.extra, old.peak_rss_bytes) == (None, {}, {}, None)
     assert (old.cpu_s, old.mem_limit_bytes) == (None, None)
+    assert (old.error, old.stderr_tail, old.attempts, old.failed, old.cause) == (
+        None,
+        [],
+        None,
+        False,
+        None,
+    )
+
+
+def failed(**values: object) -> Record:
+    return Record(**{"reason": "exited", "exit_code": 1, **values})
+
+
+ERROR = RunError("ModuleNotFoundError", "No module named 'brian'", "src/tuned.py:2", "...")
+STOP = "stopped (memory): memory 612 MB over limit 500 MB; peak 612 MB after 9.5 s; exit 137"
+
+
+@pytest.mark.parametrize(
+    ("record", "cause"),
+    [
+        (failed(error=ERROR), "ModuleNotFoundError: No module named 'brian' (src/tuned.py:2)"),
+        (failed(error=RunError("ValueError", "two\n  lines", None, None)), "ValueError: two lines"),
+        (failed(error=RunError("KeyboardInterrupt", "", None, None)), "KeyboardInterrupt"),
+        (failed(error=RunError()), "error"),
+        # The warden's stop is the cause; an exception raised while being stopped is its effect.
+        (failed(reason="memory", exit_code=137, message=STOP, error=ERROR), STOP),
+        (failed(exit_code=3, stderr_tail=["loading", "bad tau_m", "  ", ""]), "bad tau_m"),
+        (failed(exit_code=3, stderr_tail=[" ", ""]), "exit code 3"),
+        (failed(exit_code=0, reason="timeout", message="stopped (timeout)"), "stopped (timeout)"),
+        (failed(exit_code=0, error=ERROR), None),  # ended well: no cause
+    ],
+)
+def test_the_cause_is_one_line_from_the_best_source(record: Record, cause: str | None) -> None:
+    assert record.cause == cause
+    assert record.failed is (cause is not None)
+
+
+@pytest.mark.parametrize(
+    ("values", "error", "tail"),
+    [
+        ({"error": "boom", "stderr_tail": "boom"}, None, []),
+        (
+            {"error": {"type": "E", "message": 3, "new": 1}, "stderr_tail": [1, "x"]},
+            RunError("E", "3"),
+            ["1", "x"],
+        ),
+        ({"error": None, "stderr_tail": None}, None, []),
+    ],
+)
+def test_an_odd_error_or_tail_reads_leniently(values, error, tail):
+    record = Record.from_dict(values)
+    assert (record.error, record.stderr_tail) == (error, tail)
+
+
+def test_attempts_must_be_a_whole_number():
+    with pytest.raises(RecordError, match=r"^record: attempts is '2', expected a whole number$"):
+        Record.from_dict({"attempts": "2"})
 
 
 def test_an_unknown_key_is_kept_and_written_back_last():

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from simwarden.core.errors import UserError
-from simwarden.pipeline.runners import RunnerSpec, bonsai_failure, build_argv, check_template
+from simwarden.pipeline.runners import (
+    RunnerSpec,
+    bonsai_error,
+    bonsai_failure,
+    build_argv,
+    check_template,
+)
+from simwarden.warden.record import RunError
 
 HOSTILE = "$(touch pwned); rm -rf ~ `id` 'q' \"dq\" | tee x &"
 
@@ -246,3 +253,52 @@ def test_bonsai_failure_ignores_ordinary_output(log: str) -> None:
 
 def test_bonsai_failure_finds_the_base_exception_class() -> None:
     assert bonsai_failure("System.Exception: boom\n   at X.Y()\n") == "System.Exception: boom"
+
+
+# -------------------------------------------------------------------------------- bonsai_error
+
+
+@pytest.mark.parametrize(
+    ("log", "expected"),
+    [
+        (
+            "started\nSystem.InvalidOperationException: boom\n   at Bonsai.Sink.Process()\n"
+            "   at Bonsai.WorkflowRunner.Run()\nworkflow stopped\n",
+            RunError(
+                type="System.InvalidOperationException",
+                message="boom",
+                traceback="System.InvalidOperationException: boom\n"
+                "   at Bonsai.Sink.Process()\n   at Bonsai.WorkflowRunner.Run()",
+            ),
+        ),
+        (
+            "Unhandled exception. System.IO.IOException: disk full\n",
+            RunError(
+                type="System.IO.IOException",
+                message="disk full",
+                traceback="Unhandled exception. System.IO.IOException: disk full",
+            ),
+        ),
+        (
+            "Unhandled Exception: System.Exception:\n",
+            RunError(
+                type="System.Exception",
+                message=None,
+                traceback="Unhandled Exception: System.Exception:",
+            ),
+        ),
+        (
+            "Unhandled exception\n",
+            RunError(message="Unhandled exception", traceback="Unhandled exception"),
+        ),
+    ],
+)
+def test_bonsai_error_reads_type_message_and_frames(log: str, expected: RunError) -> None:
+    assert bonsai_error(log) == expected
+
+
+def test_bonsai_error_summary_is_the_exception_line() -> None:
+    error = bonsai_error("Bonsai.WorkflowRuntimeException: node 3 failed\n")
+    assert error is not None
+    assert error.summary == "Bonsai.WorkflowRuntimeException: node 3 failed"
+    assert bonsai_error("workflow started\n") is None

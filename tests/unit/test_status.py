@@ -5,15 +5,30 @@ formatting."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
+import psutil
 import pytest
 
 from simwarden.cli.status import main as cli_main
 from simwarden.core.errors import UserError
+from simwarden.pipeline import layout
+from simwarden.results.attempts import (
+    KeptAttempt,
+    SnakemakeProcess,
+    kept_attempts,
+    kept_attempts_in,
+    redo_command,
+    snakemake_process,
+    where_kept,
+)
 from simwarden.results.snakemake_view import SnakemakeRecords
-from simwarden.results.status import AttemptIndex, RunStatus, failure_reason, refusal
+from simwarden.results.status import RunStatus, collect_status, failure_reason, refusal
 from simwarden.results.status_format import format_status
 from simwarden.results.status_profile import (
     DEFAULT_PROFILE,
@@ -98,32 +113,106 @@ def test_load_record_gives_none_for_missing_and_partial_files(tmp_path: Path) ->
     assert load_record(tmp_path / "absent.json") is None
 
 
-def test_attempt_index_finds_the_kept_records_of_that_log_only(tmp_path: Path) -> None:
-    logs = tmp_path / "logs" / "run_simulation"
-    logs.mkdir(parents=True)
-    names = [
-        "a.log",
-        "a.log.attempt1.record.json",
-        "a.log.attempt12.record.json",
-        "a.log.attemptX.record.json",  # not an attempt number
-        "ab.log.attempt1.record.json",  # another run whose id starts with "a"
-        "a.log.attempt2.record.json.tmp",  # a copy being written
-        "rate.attempt3.log.attempt1.record.json",  # a run id that holds ".attempt"
+def test_kept_attempts_are_the_attempt_directories_of_that_run_only(tmp_path: Path) -> None:
+    failed = tmp_path / "results" / "failed"
+    for name in (
+        "a/attempt-1",
+        "a/attempt-12",
+        "a/attempt-2",
+        "a/attempt-X",  # not an attempt number
+        "a/attempts-3",
+        "ab/attempt-1",  # another run whose id starts with "a"
+        "rate.attempt-3/attempt-1",  # a run id that holds "attempt-"
+    ):
+        (failed / name).mkdir(parents=True)
+    (failed / "a" / "attempt-4").write_text("a file, not an attempt directory's name clash")
+    found = kept_attempts("a", tmp_path)
+    assert [(a.number, a.directory.name) for a in found] == [
+        (1, "attempt-1"),
+        (2, "attempt-2"),
+        (4, "attempt-4"),
+        (12, "attempt-12"),
     ]
-    for name in names:
-        (logs / name).write_text("{}")
-    index = AttemptIndex()
-    found = index.records(str(logs / "a.log"))
-    assert sorted(p.name for p in found) == [
-        "a.log.attempt1.record.json",
-        "a.log.attempt12.record.json",
-    ]
-    assert [p.name for p in index.records(str(logs / "ab.log"))] == ["ab.log.attempt1.record.json"]
-    assert [p.name for p in index.records(str(logs / "rate.attempt3.log"))] == [
-        "rate.attempt3.log.attempt1.record.json"
-    ]
-    assert index.records(str(logs / "zzz.log")) == []
-    assert index.records(str(tmp_path / "absent" / "a.log")) == []
+    assert found[0].record == failed / "a" / "attempt-1" / "record.json"
+    assert found[0].samples == failed / "a" / "attempt-1" / "samples.tsv"
+    assert found[0].log_tail == failed / "a" / "attempt-1" / "log-tail.txt"
+    assert [a.number for a in kept_attempts("ab", tmp_path)] == [1]
+    assert [a.number for a in kept_attempts("rate.attempt-3", tmp_path)] == [1]
+    assert kept_attempts("zzz", tmp_path) == []
+    assert kept_attempts_in(failed / "a") == found
+    assert kept_attempts_in(failed / "absent") == []
+    assert where_kept("a", 2) == "results/failed/a/attempt-2/"
+
+
+def test_kept_attempt_pngs_are_its_saved_png_figures_by_name(tmp_path: Path) -> None:
+    attempt = KeptAttempt(1, tmp_path / "attempt-1")
+    assert attempt.pngs() == []
+    png = attempt.figures / "png"
+    png.mkdir(parents=True)
+    for name in ("rate.png", "raster.png", "notes.txt"):
+        (png / name).write_bytes(b"x")
+    (attempt.figures / "pdf").mkdir()
+    (attempt.figures / "pdf" / "raster.pdf").write_bytes(b"x")
+    assert [p.name for p in attempt.pngs()] == ["raster.png", "rate.png"]
+
+
+def test_redo_command_forces_the_run_s_record_with_the_profiles() -> None:
+    record = "results/runs/a/record.json"
+    assert redo_command(record, ["profiles/std"]) == (
+        "snakemake --profile profiles/std --forcerun results/runs/a/record.json"
+    )
+    assert redo_command(record, ("profiles/std", "my profiles/slurm")) == (
+        "snakemake --profile profiles/std --profile 'my profiles/slurm' --forcerun "
+        "results/runs/a/record.json"
+    )
+    assert redo_command(record, []) == "snakemake --forcerun results/runs/a/record.json"
+    assert redo_command(record, None) == (
+        "snakemake --profile ... --forcerun results/runs/a/record.json"
+    )
+
+
+def write_process(workdir: Path, pid: int, create_time: float) -> None:
+    """The file the Snakefile's onstart handler writes for the Snakemake holding the lock."""
+    path = workdir / layout.SNAKEMAKE_PROCESS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"pid": pid, "create_time": create_time}))
+
+
+def ended_process() -> tuple[int, float]:
+    """The pid and start time of a process that has ended and been reaped."""
+    child = subprocess.Popen(["sleep", "0"])
+    started = psutil.Process(child.pid).create_time()
+    child.wait(timeout=30)
+    return child.pid, started
+
+
+def test_snakemake_process_tells_a_live_one_from_a_dead_or_reused_pid(tmp_path: Path) -> None:
+    assert snakemake_process(tmp_path) is None  # none recorded: status as before
+    me = psutil.Process()
+    write_process(tmp_path, me.pid, me.create_time())
+    assert snakemake_process(tmp_path) == SnakemakeProcess(me.pid, alive=True)
+    write_process(tmp_path, me.pid, me.create_time() - 100)  # the pid now names another process
+    assert snakemake_process(tmp_path) == SnakemakeProcess(me.pid, alive=False)
+    pid, started = ended_process()
+    write_process(tmp_path, pid, started)
+    assert snakemake_process(tmp_path) == SnakemakeProcess(pid, alive=False)
+    (tmp_path / layout.SNAKEMAKE_PROCESS).write_text('{"pid": ')  # cut short
+    assert snakemake_process(tmp_path) is None
+    (tmp_path / layout.SNAKEMAKE_PROCESS).write_text('{"pid": "12"}')
+    assert snakemake_process(tmp_path) is None
+
+
+def test_a_zombie_snakemake_is_dead(tmp_path: Path) -> None:
+    child = subprocess.Popen(["sleep", "0"])
+    try:
+        proc = psutil.Process(child.pid)
+        started = proc.create_time()
+        write_process(tmp_path, child.pid, started)
+        os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # ended, not reaped: a zombie
+        assert proc.status() == psutil.STATUS_ZOMBIE
+        assert snakemake_process(tmp_path) == SnakemakeProcess(child.pid, alive=False)
+    finally:
+        child.wait(timeout=30)
 
 
 # ---------------------------------------------------------------------------- Snakemake's records
@@ -351,6 +440,9 @@ def test_json_is_a_list_of_objects_with_the_same_keys() -> None:
         "commit",
         "run_config",
         "record",
+        "attempts",
+        "cause",
+        "kept",
     ]
     assert [list(row) for row in rows] == [keys] * 4
     assert rows[1]["why"] == ["parameters", "code"]
@@ -368,6 +460,9 @@ def test_json_is_a_list_of_objects_with_the_same_keys() -> None:
         "commit": None,
         "run_config": None,
         "record": None,
+        "attempts": None,
+        "cause": None,
+        "kept": None,
     }
     assert rows[3]["why"] == [] and rows[3]["reason"] is None
 
@@ -392,3 +487,237 @@ def test_a_directory_without_a_snakefile_is_refused_in_one_line(tmp_path: Path) 
         cli_main(["--directory", str(tmp_path / "absent")])
     with pytest.raises(UserError, match="invalid choice: 'xml'"):
         cli_main(["--format", "xml"])
+
+
+# ------------------------------------------------------------- failed runs in a small workflow
+
+# The per-run rules as the workflow declares them (paths from pipeline.layout), with shell
+# commands in place of the scripts: status reads the rules, never runs them.
+SNAKEFILE = """
+import os
+from simwarden.pipeline import layout
+
+RUNS = ["ok", "retried", "crash", "hungry", "broken", "slow"]
+
+
+def rerun_marker(wildcards):
+    marker = layout.for_run(layout.RERUN_MARKER, wildcards.run)
+    return [marker] if os.path.exists(marker) else []
+
+
+rule validate_params:
+    input:
+        "config/params/{run}.yaml",
+    output:
+        layout.PARAMS,
+    log:
+        layout.log(layout.VALIDATE_PARAMS),
+    shell:
+        "cp {input} {output}"
+
+
+rule run_simulation:
+    input:
+        params=layout.PARAMS,
+        marker=rerun_marker,
+    output:
+        data=directory(layout.DATA),
+        record=layout.RECORD,
+        samples=layout.SAMPLES,
+    log:
+        layout.log(layout.RUN_SIMULATION),
+    shell:
+        "simwarden run -- true"
+"""
+CRASH_ERROR = {
+    "type": "ModuleNotFoundError",
+    "message": "No module named 'brian'",
+    "where": "src/tuned.py:2",
+    "traceback": 'Traceback (most recent call last):\n  File "src/tuned.py", line 2\n',
+}
+
+
+def run_record(attempt: int, end: str, **changes: Any) -> dict[str, Any]:
+    """A record as the warden and the pipeline write it for one attempt."""
+    record = {
+        "reason": "exited",
+        "exit_code": 0,
+        "command_exit_code": 0,
+        "message": "command exited",
+        "peak_rss_bytes": 50_000_000,
+        "wall_s": 1.5,
+        "end": end,
+        "attempts": attempt,
+        "context": {"attempt": attempt, "commit": "71d8775", "run_config": "short"},
+    }
+    return record | changes
+
+
+def finish_run(workdir: Path, run: str, record: dict[str, Any] | str, when: float) -> None:
+    """The outputs of run_simulation for ``run``, written at ``when`` (after its params)."""
+    run_dir = workdir / layout.for_run(layout.RUN_DIR, run)
+    (run_dir / "data").mkdir(parents=True)
+    (run_dir / "samples.tsv").write_text("time_s\trss_bytes\n")
+    text = record if isinstance(record, str) else json.dumps(record)
+    (run_dir / "record.json").write_text(text)
+    for path in (run_dir / "data", run_dir / "samples.tsv", run_dir / "record.json"):
+        os.utime(path, (when, when))
+
+
+def keep_attempt(workdir: Path, run: str, attempt: int, record: dict[str, Any]) -> None:
+    kept = layout.failed_attempt_dir(run, attempt, workdir)
+    (kept / "figures" / "png").mkdir(parents=True)
+    (kept / "data").mkdir()
+    (kept / "record.json").write_text(json.dumps(record))
+
+
+def touch(path: Path, when: float) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+    os.utime(path, (when, when))
+
+
+@pytest.fixture
+def small_workflow(tmp_path: Path) -> Path:
+    """A workflow after one invocation: ``ok`` ran; ``retried`` was stopped for memory and
+    fitted at attempt 2; ``crash`` raised (a failure record and its rerun marker, newer than the
+    outputs); ``hungry`` ran out of memory on its last attempt; ``broken``'s record was cut
+    short after the run; ``slow`` was running when its Snakemake was killed."""
+    (tmp_path / "Snakefile").write_text(textwrap.dedent(SNAKEFILE))
+    start = time.time() - 1000
+    for run in ("ok", "retried", "crash", "hungry", "broken", "slow"):
+        touch(tmp_path / "config" / "params" / f"{run}.yaml", start)
+        touch(tmp_path / layout.for_run(layout.PARAMS, run), start + 1)
+    done = start + 10
+    finish_run(tmp_path, "ok", run_record(1, "2026-11-21T21:00:00+00:00"), done)
+    # The marker of an earlier failure of ok: older than its outputs (it was redone since).
+    touch(tmp_path / layout.for_run(layout.RERUN_MARKER, "ok"), start + 5)
+
+    memory = {"reason": "memory", "exit_code": 137, "command_exit_code": None}
+    stop = "stopped (memory): memory 130 MB over limit 120 MB; peak 130 MB after 2.5 s"
+    first = run_record(1, "2026-11-21T21:00:00+00:00", **memory, message=stop)
+    keep_attempt(tmp_path, "retried", 1, first)
+    finish_run(tmp_path, "retried", run_record(2, "2026-11-21T21:00:09+00:00"), done)
+
+    crashed = run_record(
+        1, "2026-11-21T21:00:05+00:00", exit_code=1, command_exit_code=1, error=CRASH_ERROR
+    )
+    keep_attempt(tmp_path, "crash", 1, crashed)
+    finish_run(tmp_path, "crash", crashed, done)
+    touch(tmp_path / layout.for_run(layout.RERUN_MARKER, "crash"), done + 1)
+
+    keep_attempt(tmp_path, "hungry", 1, first)
+    last = run_record(2, "2026-11-21T21:00:20+00:00", **memory, message=stop)
+    keep_attempt(tmp_path, "hungry", 2, last)
+    finish_run(tmp_path, "hungry", last, done)
+    touch(tmp_path / layout.for_run(layout.RERUN_MARKER, "hungry"), done + 1)
+
+    finish_run(tmp_path, "broken", '{"reason": ', done)
+    return tmp_path
+
+
+def statuses(workdir: Path) -> dict[str, RunStatus]:
+    return {s.run: s for s in collect_status(workdir, "none")}
+
+
+def lock_slow_run(workdir: Path) -> None:
+    """What a Snakemake running ``slow`` leaves in .snakemake: its incomplete marker, its lock."""
+    from snakemake.persistence.file import FilePersistence
+
+    persistence = FilePersistence(path=workdir / ".snakemake")
+    record = layout.for_run(layout.RECORD, "slow")
+    persistence._mark_incomplete(record, None)
+    persistence._write_locks("output", [record])
+
+
+def test_failed_runs_show_their_cause_and_where_their_files_are_kept(
+    small_workflow: Path,
+) -> None:
+    found = statuses(small_workflow)
+    assert {run: (s.state, s.why) for run, s in found.items()} == {
+        "ok": ("up to date", ()),
+        "retried": ("up to date", ()),
+        "crash": ("failed", ("exit code 1",)),
+        "hungry": ("failed", ("memory",)),
+        "broken": ("stale", ("record",)),
+        "slow": ("never run", ()),
+    }
+    crash = found["crash"]
+    assert crash.detail == (
+        "ModuleNotFoundError: No module named 'brian' (src/tuned.py:2); "
+        "files kept in results/failed/crash/attempt-1/"
+    )
+    assert crash.cause == "ModuleNotFoundError: No module named 'brian' (src/tuned.py:2)"
+    assert (crash.kept, crash.attempts, crash.record) == (
+        "results/failed/crash/attempt-1/",
+        1,
+        "results/runs/crash/record.json",
+    )
+    hungry = found["hungry"]
+    assert hungry.detail == (
+        "stopped (memory): memory 130 MB over limit 120 MB; peak 130 MB after 2.5 s; "
+        "files kept in results/failed/hungry/attempt-2/"
+    )
+    assert (hungry.reason, hungry.exit_code, hungry.attempt, hungry.attempts) == (
+        "memory",
+        137,
+        2,
+        2,
+    )
+    assert found["broken"].detail == (
+        "results/runs/broken/record.json is not valid JSON (Expecting value at line 1); "
+        "to redo the run: snakemake --forcerun results/runs/broken/record.json"
+    )
+    assert found["broken"].reason is None  # nothing is shown from a record that cannot be read
+    retried = found["retried"]
+    assert (retried.attempt, retried.attempts, retried.cause, retried.kept) == (2, 2, None, None)
+    # --check agrees with Snakemake's exit status: not 0 while a run failed.
+    assert cli_main(["-d", str(small_workflow), "--profile", "none", "--check"]) == 1
+
+
+def test_a_record_with_a_wrong_typed_value_or_no_reason_is_not_up_to_date(
+    small_workflow: Path,
+) -> None:
+    record = small_workflow / layout.for_run(layout.RECORD, "ok")
+    data = json.loads(record.read_text())
+    record.write_text(json.dumps({**data, "wall_s": "long"}))
+    os.utime(record, (time.time() - 900, time.time() - 900))
+    ok = statuses(small_workflow)["ok"]
+    assert (ok.state, ok.why) == ("stale", ("record",))
+    assert ok.detail == (
+        "results/runs/ok/record.json has wall_s 'long', not a number (left empty); "
+        "to redo the run: snakemake --forcerun results/runs/ok/record.json"
+    )
+    record.write_text(json.dumps({"exit_code": 0}))
+    os.utime(record, (time.time() - 900, time.time() - 900))
+    assert statuses(small_workflow)["ok"].detail == (
+        "results/runs/ok/record.json has no reason (not a simwarden record); "
+        "to redo the run: snakemake --forcerun results/runs/ok/record.json"
+    )
+
+
+def test_a_killed_snakemake_s_runs_are_incomplete_a_live_one_s_running(
+    small_workflow: Path,
+) -> None:
+    lock_slow_run(small_workflow)
+    # No process recorded (a Snakefile without the onstart handler): running, as before.
+    slow = statuses(small_workflow)["slow"]
+    assert (slow.state, slow.detail) == (
+        "running",
+        "started by the Snakemake that holds the lock (after a crash: snakemake --unlock)",
+    )
+    me = psutil.Process()
+    write_process(small_workflow, me.pid, me.create_time())
+    slow = statuses(small_workflow)["slow"]
+    assert (slow.state, slow.detail) == (
+        "running",
+        f"started by the Snakemake that holds the lock (pid {me.pid}) "
+        "(after a crash: snakemake --unlock)",
+    )
+    pid, started = ended_process()
+    write_process(small_workflow, pid, started)
+    slow = statuses(small_workflow)["slow"]
+    assert (slow.state, slow.detail) == (
+        "incomplete",
+        f"Snakemake (pid {pid}) was killed; run `snakemake --unlock`, then run the workflow again",
+    )

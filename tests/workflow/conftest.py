@@ -155,9 +155,13 @@ class Workflow:
     def record(self, run: str) -> dict[str, Any]:
         return json.loads((self.run_dir(run) / "record.json").read_text())
 
+    def attempt_dir(self, run: str, attempt: int) -> Path:
+        """``results/failed/<run>/attempt-<N>``: what a failed attempt made, kept."""
+        return self.root / "results" / "failed" / run / f"attempt-{attempt}"
+
     def attempt_record(self, run: str, attempt: int) -> dict[str, Any]:
-        path = self.root / "logs" / "run_simulation" / f"{run}.log.attempt{attempt}.record.json"
-        return json.loads(path.read_text())
+        """The record of failed attempt ``attempt`` of ``run``, as kept."""
+        return json.loads((self.attempt_dir(run, attempt) / "record.json").read_text())
 
     def simulations(self) -> list[psutil.Process]:
         """Live processes running this workflow copy's simulations (argv names its files)."""

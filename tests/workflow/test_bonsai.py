@@ -100,9 +100,8 @@ def test_bonsai_properties_arrive_and_a_thrown_exception_fails_the_run(
         ok={"Name": HOSTILE, "Rate": 2.5, "Count": 3, "Flag": True},
         throw={"Name": "x", "Throw": True},
     )
-    workflow.update_run_config(retries=0)
     done = workflow.snakemake()
-    assert done.returncode != 0, output(done)
+    assert done.returncode == 1, output(done)
 
     data = workflow.run_dir("ok") / "data"
     assert json.loads((data / "props.json").read_text()) == {
@@ -118,12 +117,26 @@ def test_bonsai_properties_arrive_and_a_thrown_exception_fails_the_run(
     assert (record["reason"], record["exit_code"]) == ("exited", 0), record["message"]
     assert not list(tmp_path.rglob("pwned")), "a shell ran the value"
 
-    assert not (workflow.run_dir("throw") / "record.json").exists(), output(done)
-    kept = workflow.attempt_record("throw", 1)
+    # Bonsai itself exited 0; the run's record says it failed, and why, with the .NET
+    # exception as its error; the attempt is kept, and it was final at once (exit code 1).
+    record = workflow.record("throw")
     line = "Bonsai exited 0 but its workflow threw: System.InvalidOperationException: boom"
-    # Bonsai itself exited 0; the kept record says the run failed, and why.
-    assert (kept["reason"], kept["command_exit_code"], kept["exit_code"]) == ("exited", 0, 1)
-    assert kept["message"] == line
+    assert (record["reason"], record["command_exit_code"], record["exit_code"]) == ("exited", 0, 1)
+    assert (record["message"], record["attempts"]) == (line, 1)
+    assert record["error"] == {
+        "type": "System.InvalidOperationException",
+        "message": "boom",
+        "where": None,
+        "traceback": "System.InvalidOperationException: boom\n"
+        "   at Bonsai.Expressions.Sink.Process(IObservable`1 source)\n"
+        "   at Bonsai.WorkflowRunner.Run(ExpressionBuilderGraph workflow)",
+    }
+    assert workflow.attempt_record("throw", 1) == record
+    assert (workflow.attempt_dir("throw", 1) / "data" / "props.json").is_file()
     assert line in done.stderr, output(done)
+    assert (
+        "simwarden: run throw failed: System.InvalidOperationException: boom"
+        in done.stderr.splitlines()
+    ), output(done)
     log = (workflow.root / "logs" / "run_simulation" / "throw.log").read_text()
     assert line in log

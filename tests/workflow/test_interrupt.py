@@ -71,6 +71,7 @@ def test_ctrl_c_stops_the_simulation_and_the_run_is_redone(
 
     assert workflow.dry_run() == [
         ("all", None),
+        ("check_runs", None),
         ("collect_benchmarks", None),
         ("plot_resources", "slow"),
         ("plot_summary", None),
@@ -100,11 +101,14 @@ def test_a_sigkilled_snakemake_leaves_no_simulation_running(
     for orphan in script:  # the warden's script, adopted by this process if it is a subreaper
         with contextlib.suppress(ChildProcessError):
             os.waitpid(orphan.pid, 0)
-    kept = wait_until(
-        lambda: (workflow.root / "logs/run_simulation/slow.log.attempt1.record.json").exists(),
-        "the warden's record of the orphaned run",
+    log = workflow.root / "logs" / "run_simulation" / "slow.log"
+    last = "simwarden: run slow was interrupted (attempt 1): "
+    wait_until(
+        lambda: last in log.read_text(errors="replace"), "the job's last line on the orphaned run"
     )
-    assert kept
     record = workflow.attempt_record("slow", 1)
     assert (record["reason"], record["exit_code"]) == ("signal", 129), record["message"]
     assert f"parent process {process.pid} ended" in record["message"]
+    # Interrupted, not failed: the run's own record is not written, nor is it marked as failed.
+    assert not (workflow.run_dir("slow") / "record.json").exists()
+    assert not (workflow.root / "logs" / "run_simulation" / "slow.failed").exists()

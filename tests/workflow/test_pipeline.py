@@ -1,5 +1,5 @@
 """The pipeline end to end through the real ``snakemake``: complete runs, stale-only reruns,
-memory kills with a retry, and a time limit without one."""
+memory kills with a retry, and a time limit without one (final at once: not in retry_on)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ def test_short_profile_completes_every_run_then_has_nothing_to_do(workflow: Work
         assert (workflow.run_dir(run) / "data" / "output.h5").is_file()
         assert (workflow.root / "logs" / "run_simulation" / f"{run}.log").is_file()
         assert (workflow.root / "benchmarks" / "run_simulation" / f"{run}.tsv").is_file()
-        assert not list((workflow.root / "logs" / "run_simulation").glob(f"{run}.log.attempt*"))
+        assert not (workflow.root / "logs" / "run_simulation" / f"{run}.failed").exists()
+    assert not (workflow.root / "results" / "failed").exists()
+    assert (workflow.root / "results" / "runs-ok.txt").read_text() == "every run ended well: a, b\n"
 
     again = workflow.snakemake()
     assert again.returncode == 0, output(again)
@@ -60,6 +62,7 @@ def test_only_the_edited_param_set_reruns_and_a_new_commit_reruns_all(workflow: 
     workflow.write_params("a", {**TINY, "seed": 7})
     assert workflow.dry_run() == [
         ("all", None),
+        ("check_runs", None),
         ("collect_benchmarks", None),
         ("plot_resources", "a"),
         ("plot_summary", None),
@@ -75,6 +78,7 @@ def test_only_the_edited_param_set_reruns_and_a_new_commit_reruns_all(workflow: 
     workflow.write_config(config)
     assert workflow.dry_run() == [
         ("all", None),
+        ("check_runs", None),
         ("collect_benchmarks", None),
         ("fetch_code", None),
         ("plot_resources", "a"),
@@ -95,7 +99,7 @@ def test_memory_kill_is_retried_with_twice_the_budget(workflow: Workflow) -> Non
     assert done.returncode == 0, output(done)
 
     first = workflow.attempt_record("hungry", 1)
-    assert (first["reason"], first["exit_code"]) == ("memory", 137), first["message"]
+    assert (first["reason"], first["exit_code"], first["attempts"]) == ("memory", 137, 1)
     assert first["limits"]["mem_bytes"] == FIRST_BUDGET_MB * 10**6
 
     final = workflow.record("hungry")
@@ -109,18 +113,23 @@ def test_memory_kill_is_retried_with_twice_the_budget(workflow: Workflow) -> Non
 def test_timeout_without_retry_fails_keeps_the_record_and_reruns_later(
     workflow: Workflow,
 ) -> None:
+    """A timeout is not in retry_on (default [memory]): the first attempt is final although a
+    retry is allowed. The run's record says why, Snakemake exits non-zero (check_runs)."""
     workflow.set_runs(slow=SLOW)
-    workflow.update_run_config(retries=0, timeout="1s", grace="2s", env=SLOW_ENV)
+    workflow.update_run_config(retries=1, timeout="1s", grace="2s", env=SLOW_ENV)
     done = workflow.snakemake()
-    assert done.returncode != 0, output(done)
-    assert not (workflow.run_dir("slow") / "record.json").exists(), output(done)
-    assert not (workflow.run_dir("slow") / "data").exists(), output(done)
-    kept = workflow.attempt_record("slow", 1)
-    assert (kept["reason"], kept["exit_code"]) == ("timeout", 124), kept["message"]
-    assert kept["limits"]["timeout_s"] == 1.0
-    assert not (
-        workflow.root / "logs" / "run_simulation" / "slow.log.attempt2.record.json"
-    ).exists()
+    assert done.returncode == 1, output(done)
+    record = workflow.record("slow")
+    assert (record["reason"], record["exit_code"], record["attempts"]) == ("timeout", 124, 1)
+    assert record["limits"]["timeout_s"] == 1.0
+    assert record == workflow.attempt_record("slow", 1)
+    assert not (workflow.run_dir("slow") / "data" / "output.h5").exists(), output(done)
+    assert not workflow.attempt_dir("slow", 2).exists()
+    assert (
+        f"simwarden: run slow failed (attempt 1): {record['message']}; not retried: reason "
+        "timeout (exit 124) is not in run_config.retry_on [memory]; its files are kept in "
+        "results/failed/slow/attempt-1"
+    ) in done.stderr.splitlines(), output(done)
     assert workflow.simulations() == []
 
     workflow.update_run_config(timeout="120s")
@@ -129,6 +138,7 @@ def test_timeout_without_retry_fails_keeps_the_record_and_reruns_later(
     record = workflow.record("slow")
     assert (record["reason"], record["exit_code"]) == ("exited", 0), record["message"]
     assert record["limits"]["timeout_s"] == 120.0
+    assert not workflow.attempt_dir("slow", 1).exists()  # the redo's first attempt cleared it
 
 
 def test_a_first_attempt_with_more_memory_set_by_hand_is_attempt_1(workflow: Workflow) -> None:
@@ -141,4 +151,4 @@ def test_a_first_attempt_with_more_memory_set_by_hand_is_attempt_1(workflow: Wor
     record = workflow.record("a")
     assert record["context"]["attempt"] == 1, record["context"]
     assert record["limits"]["mem_bytes"] == budget * 10**6
-    assert not list((workflow.root / "logs" / "run_simulation").glob("a.log.attempt*"))
+    assert not (workflow.root / "results" / "failed").exists()

@@ -79,6 +79,12 @@ def test_benchmark_table_has_one_row_per_run(finished: Workflow) -> None:
     assert sorted(table["run"]) == ["a", "b"]
 
 
+def test_the_failures_page_says_that_no_run_failed(finished: Workflow) -> None:
+    page = (finished.root / "results" / "failures.html").read_text(encoding="utf-8")
+    assert "<p>No run failed.</p>" in page
+    assert "<img" not in page
+
+
 @pytest.mark.browser
 def test_report_opens_in_chromium_without_errors_and_shows_the_figures(
     finished: Workflow,

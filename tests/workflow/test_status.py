@@ -98,7 +98,13 @@ def test_status_follows_runs_edits_and_a_memory_kill(workflow: Workflow) -> None
     hungry = rows["hungry"]
     assert (hungry["reason"], hungry["exit_code"], hungry["attempt"]) == ("memory", 137, 1)
     assert hungry["peak_rss_bytes"] > BUDGET_MB * 10**6
-    assert hungry["record"] == "logs/run_simulation/hungry.log.attempt1.record.json"
+    # The last attempt's failure record is the run's record; its files are kept aside.
+    assert hungry["record"] == "results/runs/hungry/record.json"
+    assert hungry["kept"] == "results/failed/hungry/attempt-1/"
+    assert hungry["cause"] == workflow.record("hungry")["message"]
+    assert hungry["detail"] == (
+        f"{hungry['cause']}; files kept in results/failed/hungry/attempt-1/"
+    )
     assert to_redo(workflow) == not_up_to_date(rows) == {"hungry", "bad"}
 
     table = status(workflow, fmt="table").splitlines()
@@ -150,7 +156,7 @@ def test_a_deleted_output_is_stale_and_the_detail_says_how_to_redo_it(workflow: 
     rows = status(workflow)
     assert states(rows) == {"a": ("stale", ("output",)), "b": ("up to date", ())}
     assert rows["a"]["detail"] == (
-        "results/runs/a/samples.tsv missing (to redo it: snakemake --profile ... "
+        "results/runs/a/samples.tsv missing (to redo it: snakemake --profile profiles/short "
         "--forcerun results/runs/a/record.json)"
     )
     assert check(workflow) == 1  # --check: not every run is up to date
@@ -158,6 +164,25 @@ def test_a_deleted_output_is_stale_and_the_detail_says_how_to_redo_it(workflow: 
     assert again.returncode == 0, output(again)
     assert states(status(workflow)) == {"a": ("up to date", ()), "b": ("up to date", ())}
     assert check(workflow) == 0
+
+
+def test_a_record_damaged_after_the_run_is_not_up_to_date(workflow: Workflow) -> None:
+    done = workflow.snakemake()
+    assert done.returncode == 0, output(done)
+    record = workflow.run_dir("b") / "record.json"
+    text = record.read_text()
+    record.write_text(text[: len(text) // 2])  # cut short, as by a full disk
+    rows = status(workflow)
+    assert states(rows) == {"a": ("up to date", ()), "b": ("stale", ("record",))}
+    redo = "snakemake --profile profiles/short --forcerun results/runs/b/record.json"
+    assert rows["b"]["detail"].startswith("results/runs/b/record.json is not valid JSON (")
+    assert rows["b"]["detail"].endswith(f"); to redo the run: {redo}")
+    assert rows["b"]["reason"] is None
+    assert check(workflow) == 1
+    # The command status gives redoes the run (the profile is the test's own, as in argv()).
+    again = workflow.snakemake("--forcerun", "results/runs/b/record.json")
+    assert again.returncode == 0, output(again)
+    assert states(status(workflow)) == {"a": ("up to date", ()), "b": ("up to date", ())}
 
 
 def check(flow: Workflow) -> int:
@@ -174,7 +199,7 @@ def check(flow: Workflow) -> int:
     return done.returncode
 
 
-def test_a_killed_snakemake_leaves_the_run_running_then_incomplete(
+def test_a_killed_snakemake_s_run_is_incomplete_not_running(
     workflow: Workflow, snakemake_procs: list[subprocess.Popen[str]]
 ) -> None:
     workflow.set_runs(slow=SLOW)
@@ -198,15 +223,23 @@ def test_a_killed_snakemake_leaves_the_run_running_then_incomplete(
     sims = wait_until(simulating, "the simulation to start")
     rows = status(workflow)
     assert states(rows) == {"slow": ("running", ())}
+    assert rows["slow"]["detail"] == (
+        f"started by the Snakemake that holds the lock (pid {process.pid}) "
+        "(after a crash: snakemake --unlock)"
+    )
 
-    # Killed outright: Snakemake cannot clean up, so the marker and its lock stay behind.
+    # Killed outright: Snakemake cannot clean up, so the marker and its lock stay behind; the
+    # process the onstart handler recorded is gone, so status says what happened.
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=TIMEOUT)
     _, alive = psutil.wait_procs(sims, timeout=10)
     assert alive == []
     rows = status(workflow)
-    assert states(rows) == {"slow": ("running", ())}
-    assert rows["slow"]["detail"].endswith("(after a crash: snakemake --unlock)")
+    assert states(rows) == {"slow": ("incomplete", ())}
+    assert rows["slow"]["detail"] == (
+        f"Snakemake (pid {process.pid}) was killed; run `snakemake --unlock`, then run the "
+        "workflow again"
+    )
 
     unlocked = workflow.snakemake("--unlock")
     assert unlocked.returncode == 0, output(unlocked)

@@ -49,16 +49,14 @@ def _add_collect(commands: argparse._SubParsersAction[Parser]) -> None:
         "--results",
         default="results",
         metavar="DIR",
-        help="params/, runs/, code/ are read here; the table is written here (default results)",
+        help="params/, runs/, failed/, code/ are read here; the table is written here "
+        "(default results)",
     )
     collect_cmd.add_argument(
         "--benchmarks",
         default="benchmarks",
         metavar="DIR",
         help="Snakemake's benchmark files (default benchmarks)",
-    )
-    collect_cmd.add_argument(
-        "--logs", default="logs", metavar="DIR", help="kept failed-attempt records (default logs)"
     )
     collect_cmd.add_argument(
         "--runs", nargs="+", metavar="RUN", help="run ids (default: every RESULTS/params/*.json)"
@@ -168,7 +166,7 @@ def _collect(args: argparse.Namespace) -> int:
                 f"{params_dir}: no parameter sets (*.json); run the workflow first, or pass "
                 "--results DIR / --runs RUN ..."
             )
-    table = collect(runs, results, args.benchmarks, args.logs)
+    table = collect(runs, results, args.benchmarks)
     if table.empty:  # keep the last good table rather than replace it by an empty one
         raise UserError(
             f"no run of {', '.join(runs)} has a record, benchmark or parameters under "

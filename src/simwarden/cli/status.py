@@ -20,11 +20,14 @@ def build_parser() -> Parser:
     parser = Parser(
         prog="simwarden status",
         description="Show every run of the workflow: never run, up to date, stale (why), "
-        "failed (why), incomplete or running.",
+        "failed (why: its cause, and where its files are kept), incomplete or running.",
         epilog=(
             "The profile defaults to the one the last run of the workflow used (the Command: "
             "line of the newest .snakemake/log/*.snakemake.log), else profiles/std. "
-            "--profile none means config/config.yaml alone."
+            "--profile none means config/config.yaml alone. A failed run's files are kept in "
+            "results/failed/RUN/attempt-N/; a run whose record cannot be read is stale (record), "
+            "with the command that redoes it; the runs of a Snakemake that was killed are "
+            "incomplete (run snakemake --unlock, then the workflow again)."
         ),
     )
     parser.add_argument(
@@ -45,7 +48,8 @@ def build_parser() -> Parser:
     parser.add_argument(
         "--check",
         action="store_true",
-        help="exit 1 unless every run is up to date (for scripts and CI)",
+        help="exit 1 unless every run is up to date, so also when a run failed (for scripts "
+        "and CI; agrees with Snakemake's exit status)",
     )
     return parser
 

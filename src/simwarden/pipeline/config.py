@@ -21,7 +21,15 @@ PROTECTED_PROFILE = "profiles/default"
 NO_FILE = "config"
 
 # The keys of a run_config section that the schema fills in when they are left out.
-RUN_CONFIG_DEFAULTS: dict[str, Any] = {"retries": 1, "stop_signal": "TERM", "grace": "10s"}
+RUN_CONFIG_DEFAULTS: dict[str, Any] = {
+    "retries": 1,
+    "retry_on": ["memory"],
+    "stop_signal": "TERM",
+    "grace": "10s",
+}
+# The end reasons a retry with more resources can fix (attempt N gets N times the memory budget,
+# and N times the time limit when ``timeout`` is listed); any other failure is final at once.
+RETRYABLE = ("memory", "timeout")
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,9 @@ class RunConfig:
     name: str  # short, std, full or the user's own; recorded with every run
     mem_mb: int  # the first attempt's memory budget; attempt N gets N times this
     runtime_min: int | float  # declared runtime (Snakemake's resources.runtime), minutes
-    retries: int = 1  # retries of a failed run (Snakemake's retries:)
+    retries: int = 1  # retries of a run stopped for a reason in retry_on (Snakemake's retries:)
+    # The end reasons that are retried (of RETRYABLE); a run failing for another is not.
+    retry_on: tuple[str, ...] = ("memory",)
     timeout_s: float | None = None  # the warden's time limit; None: the job's runtime resource
     no_time_limit: bool = False  # ``timeout: false``: the warden enforces no time limit
     stop_signal: int = 15  # the polite stop signal (SIGTERM), SIGKILL after grace_s
@@ -111,6 +121,7 @@ class RunConfig:
             timeout_s = checked("timeout", parse_duration)
         stop_signal = checked("stop_signal", parse_signal)
         grace_s = checked("grace", lambda v, what: parse_duration(v, what, allow_zero=True))
+        retry_on = checked("retry_on", parse_retry_on)
         if problems:
             raise UserError("\n".join(problems))
         warn = values.get("mem_warn_fraction")
@@ -119,6 +130,7 @@ class RunConfig:
             mem_mb=int(values["mem_mb"]),
             runtime_min=values["runtime_min"],
             retries=int(values["retries"]),
+            retry_on=retry_on,
             timeout_s=timeout_s,
             no_time_limit=timeout is False,
             stop_signal=stop_signal,
@@ -127,14 +139,40 @@ class RunConfig:
             env=tuple((str(k), str(v)) for k, v in (values.get("env") or {}).items()),
         )
 
-    def time_limit_s(self, runtime_min: float | None) -> float | None:
-        """The warden's time limit for a job whose runtime resource is ``runtime_min`` minutes:
-        ``timeout`` when set, none for ``timeout: false``, else the runtime (None if unset)."""
+    def time_limit_s(self, runtime_min: float | None, attempt: int = 1) -> float | None:
+        """The warden's time limit for attempt ``attempt`` of a job whose runtime resource is
+        ``runtime_min`` minutes: ``timeout`` when set (times ``attempt`` when ``timeout`` is in
+        :attr:`retry_on`), none for ``timeout: false``, else the runtime (None if unset)."""
         if self.no_time_limit:
             return None
         if self.timeout_s is not None:
-            return self.timeout_s
+            return self.timeout_s * (attempt if "timeout" in self.retry_on else 1)
         return runtime_min * 60 if runtime_min else None
+
+    def runtime_for(self, attempt: int) -> int | float:
+        """The runtime resource (minutes) of attempt ``attempt``: :attr:`runtime_min`, times
+        ``attempt`` when ``timeout`` is in :attr:`retry_on` (a retry gets the longer time)."""
+        return self.runtime_min * (attempt if "timeout" in self.retry_on else 1)
+
+    @property
+    def attempts(self) -> int:
+        """How many attempts a run may get: the first and :attr:`retries` more."""
+        return self.retries + 1
+
+
+def parse_retry_on(value: object, what: str = "run_config.retry_on") -> tuple[str, ...]:
+    """A ``retry_on`` list (or one name) checked against :data:`RETRYABLE`, duplicates dropped;
+    ``[]`` retries nothing. Raises UserError naming ``what``, the bad value and the choices."""
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+        raise UserError(f"invalid {what} {value!r}: expected a list of {', '.join(RETRYABLE)}")
+    bad = [name for name in names if name not in RETRYABLE]
+    if bad:
+        raise UserError(
+            f"invalid {what} {bad[0]!r}: expected a list of {', '.join(RETRYABLE)} "
+            "(other failures cannot be fixed by more resources)"
+        )
+    return tuple(dict.fromkeys(names))
 
 
 def check_config(

@@ -1,9 +1,10 @@
-"""One ``run_simulation`` job: a simulation under the warden, its record kept when it fails.
+"""One ``run_simulation`` job: one attempt of a simulation under the warden, and what its end
+means for the run.
 
 The decisions are pure functions of the job and its :class:`~simwarden.pipeline.config.RunConfig`
-(:func:`warden_options`, :func:`simulation_env`, :func:`run_context`); :func:`run_simulation`
-around them reads the inputs, prepares the directories, runs the warden and keeps what a failed
-attempt leaves.
+(:func:`warden_options`, :func:`simulation_env`, :func:`run_context`, :func:`decide_attempt`);
+:func:`run_simulation` around them reads the inputs, prepares the directories, runs the warden
+and, through :mod:`simwarden.pipeline.attempts`, keeps what a failed attempt made.
 """
 
 from __future__ import annotations
@@ -12,17 +13,24 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simwarden.core.log import say
+from simwarden.pipeline.attempts import (
+    AttemptFiles,
+    clear_kept_attempts,
+    keep_attempt,
+    touch_rerun_marker,
+    write_failed_run,
+)
 from simwarden.pipeline.config import RunConfig
-from simwarden.pipeline.layout import attempt_record_path, kept_attempts
 from simwarden.pipeline.scripting import logging_to
+from simwarden.warden.record import Record
 
 if TYPE_CHECKING:
-    from simwarden.warden import RunOptions, RunResult
+    from simwarden.warden import RunOptions
 
 # Builds the environment that makes a Python simulation save its figures:
 # (figures_dir, formats, run context, PYTHONPATH it would have had) -> variables to add.
@@ -49,14 +57,19 @@ class SimulationJob:
     figures_dir: str | None = None  # every figure is saved here at the end (with figure_env)
     figure_formats: tuple[str, ...] = ()
     figure_env: FigureEnv | None = None
+    # The workflow directory: results/failed/ and the rerun marker are found from it.
+    workdir: str = "."
 
 
 def run_simulation(job: SimulationJob) -> int:
-    """Run one simulation under the warden; returns its exit code (0 means accepted).
+    """Run one attempt of one simulation under the warden; returns the code the job exits with.
 
-    A failed attempt keeps its record beside the log as ``<log>.attempt<N>.record.json``, because
-    Snakemake deletes a failed job's outputs; the data directory of a failed attempt is removed so
-    it can never pass for a complete result. Messages go to stderr and the job's log.
+    :func:`decide_attempt` judges the attempt: a success exits 0; a failure keeps what the
+    attempt made in ``results/failed/<run>/attempt-<N>/`` and either exits with the warden's code
+    (a reason in ``run_config.retry_on`` with attempts left: Snakemake retries with more
+    resources) or, when final, writes the run's failure outputs, marks the run to be redone by
+    the next invocation and exits 0, so the aggregates still run. One line in the job's log (and
+    stderr) says which, and why.
     """
     from simwarden.pipeline.runners import RunnerSpec, build_argv
     from simwarden.warden import run
@@ -65,25 +78,90 @@ def run_simulation(job: SimulationJob) -> int:
         provenance = json.loads(Path(job.code).read_text())
         params = json.loads(Path(job.params_file).read_text())
         spec = RunnerSpec.from_config(job.runner)
-        fresh = _fresh_directories(job)
+        if job.attempt == 1:  # what an earlier invocation's attempts kept is history now
+            clear_kept_attempts(job.run, job.workdir)
+        _fresh_directories(job)
+        repo = Path(provenance["path"])
         argv = build_argv(
             spec,
-            repo=Path(provenance["path"]),
+            repo=repo,
             params_file=Path(job.params_file).resolve(),
             outdir=Path(job.outdir).resolve(),
             run=job.run,
             params=params,
         )
         context = run_context(job, provenance, params)
-        env = simulation_env(job, os.environ, context, figures=spec.kind in ("python", "command"))
+        env = simulation_env(
+            job, os.environ, context, figures=spec.kind in ("python", "command"), repo_root=repo
+        )
         _prepare_logs(job)
         result = run(argv, warden_options(job, env, context))
-        code: int = result.exit_code
-        if code == 0 and spec.kind == "bonsai":
-            code = _check_bonsai(job, result)
-        if code != 0:
-            _keep_failed_attempt(job, result, fresh)
-        return code
+        record = Record.from_dict(result.record, source=f"record {job.record!r}")
+        if spec.kind == "bonsai" and not record.failed:
+            record = _check_bonsai(job, record)
+        return _finish_attempt(job, record)
+
+
+def _finish_attempt(job: SimulationJob, record: Record) -> int:
+    decision = decide_attempt(record, job.attempt, job.run_config)
+    if decision.outcome == "success":
+        return 0
+    record = replace(record, attempts=job.attempt)
+    files = _attempt_files(job)
+    kept = keep_attempt(files, record, job.run, job.attempt, job.workdir)
+    if decision.outcome == "final":
+        write_failed_run(files, record, kept)
+        touch_rerun_marker(job.run, job.workdir, f"run {job.run} failed: {record.cause}")
+    shown = os.path.relpath(kept, job.workdir)
+    say(
+        f"run {job.run} {decision.verb} (attempt {job.attempt}): {record.cause}; "
+        f"{decision.why}; its files are kept in {shown}"
+    )
+    return decision.exit_code
+
+
+@dataclass(frozen=True)
+class AttemptDecision:
+    """What one attempt's end means for the job (see :func:`decide_attempt`)."""
+
+    # success: exit 0. retry: keep the attempt, exit with the warden's code so Snakemake retries.
+    # final: keep it, write the run's failure outputs, exit 0. interrupted: keep it, exit with
+    # the warden's code (the warden was told to stop: Ctrl-C, a Snakemake that ended, a signal).
+    outcome: str
+    exit_code: int
+    why: str = ""  # for a failure: "not retried: ...", "no attempts left", "retried: ..."
+
+    @property
+    def verb(self) -> str:
+        """How the log line says the attempt ended: ``failed`` or ``was interrupted``."""
+        return "was interrupted" if self.outcome == "interrupted" else "failed"
+
+
+def decide_attempt(record: Record, attempt: int, run_config: RunConfig) -> AttemptDecision:
+    """Judge attempt ``attempt`` (1, 2, ...) of a run from its record. Pure.
+
+    A run that did not fail is a ``success``. A run stopped by a signal to the warden is
+    ``interrupted``: not the run's fault, never final. A failure whose reason is in
+    ``run_config.retry_on`` with attempts left (``attempt <= run_config.retries``) is retried;
+    any other failure is ``final``: more resources cannot fix it, or no attempts are left.
+    """
+    code = record.exit_code if record.exit_code is not None else 1
+    if not record.failed:
+        return AttemptDecision("success", 0)
+    if record.reason == "signal":
+        return AttemptDecision("interrupted", code, "stopped from outside, not judged as the run's")
+    reason = record.reason or "exited"
+    listed = f"run_config.retry_on [{', '.join(run_config.retry_on)}]"
+    if reason not in run_config.retry_on:
+        what = f"exit code {code}" if reason == "exited" else f"reason {reason} (exit {code})"
+        return AttemptDecision("final", 0, f"not retried: {what} is not in {listed}")
+    if attempt >= run_config.attempts:
+        left = f"no attempts left (run_config.retries is {run_config.retries})"
+        return AttemptDecision("final", 0, left)
+    more = "memory" if reason == "memory" else "time"
+    return AttemptDecision(
+        "retry", code, f"retried with more {more}: reason {reason} is in {listed}"
+    )
 
 
 def warden_options(
@@ -100,7 +178,7 @@ def warden_options(
     return RunOptions(
         limits=Limits(
             mem_bytes=mem,
-            timeout_s=config.time_limit_s(job.runtime_min),
+            timeout_s=config.time_limit_s(job.runtime_min, job.attempt),
             mem_warn_bytes=int(mem * warn) if mem and warn else None,
         ),
         record=job.record,
@@ -119,11 +197,18 @@ def warden_options(
 
 
 def simulation_env(
-    job: SimulationJob, base: Mapping[str, str], context: Mapping[str, Any], *, figures: bool
+    job: SimulationJob,
+    base: Mapping[str, str],
+    context: Mapping[str, Any],
+    *,
+    figures: bool,
+    repo_root: str | os.PathLike[str] | None = None,
 ) -> dict[str, str]:
     """The simulation's environment: ``base`` without the warden's SMTP settings, the run
-    config's ``env``, ``SIMWARDEN_RUN_ID``/``_PARAMS``/``_OUTDIR``, and with ``figures`` (a
-    Python or command runner) and a figures directory, what ``job.figure_env`` adds."""
+    config's ``env``, ``SIMWARDEN_RUN_ID``/``_PARAMS``/``_OUTDIR``, ``SIMWARDEN_REPO_ROOT`` (the
+    checkout, so an error's ``file:line`` is said relative to the repository) when
+    ``repo_root`` is given, and with ``figures`` (a Python or command runner) and a figures
+    directory, what ``job.figure_env`` adds."""
     env = {
         # Not the warden's own SMTP settings: a simulation has no business with the password.
         **{k: v for k, v in base.items() if not k.startswith("SIMWARDEN_SMTP_")},
@@ -132,6 +217,8 @@ def simulation_env(
         "SIMWARDEN_PARAMS": str(Path(job.params_file).resolve()),
         "SIMWARDEN_OUTDIR": str(Path(job.outdir).resolve()),
     }
+    if repo_root is not None:
+        env["SIMWARDEN_REPO_ROOT"] = str(Path(repo_root).resolve())
     # Even with no formats, the hook keeps plt.show() from blocking or opening a window.
     if figures and job.figures_dir and job.figure_env is not None:
         figures_dir = Path(job.figures_dir).resolve()
@@ -157,46 +244,40 @@ def run_context(
     }
 
 
-def _fresh_directories(job: SimulationJob) -> list[Path]:
+def _fresh_directories(job: SimulationJob) -> None:
     """Empty data (and figures) directories: nothing of an earlier attempt may remain."""
-    fresh = [Path(job.outdir), *([Path(job.figures_dir)] if job.figures_dir else [])]
-    for directory in fresh:
+    for directory in [Path(job.outdir), *([Path(job.figures_dir)] if job.figures_dir else [])]:
         if directory.exists():
             shutil.rmtree(directory)
         directory.mkdir(parents=True)
-    return fresh
+
+
+def _attempt_files(job: SimulationJob) -> AttemptFiles:
+    return AttemptFiles(
+        record=Path(job.record),
+        samples=Path(job.samples),
+        data=Path(job.outdir),
+        figures=Path(job.figures_dir) if job.figures_dir else None,
+        log=Path(job.log),
+    )
 
 
 def _prepare_logs(job: SimulationJob) -> None:
     for path in (job.record, job.samples, job.log):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    if job.attempt == 1:  # kept records of an earlier invocation's failed attempts are history
-        for _, stale in kept_attempts(job.log):
-            stale.unlink(missing_ok=True)
 
 
-def _check_bonsai(job: SimulationJob, result: RunResult) -> int:
-    """Bonsai exits 0 when its workflow threw: 1 and a record that says why, if the log shows
-    a .NET exception; else 0."""
+def _check_bonsai(job: SimulationJob, record: Record) -> Record:
+    """Bonsai exits 0 when its workflow threw: if the log shows a .NET exception, the record
+    says the run failed (exit code 1) with that exception as its error."""
     from simwarden.core.fsutil import write_json_atomic
-    from simwarden.pipeline.runners import bonsai_failure
+    from simwarden.pipeline.runners import bonsai_error
 
-    failure = bonsai_failure(Path(job.log).read_text(errors="replace"))
-    if not failure:
-        return 0
-    message = f"Bonsai exited 0 but its workflow threw: {failure}"
+    error = bonsai_error(Path(job.log).read_text(errors="replace"))
+    if error is None:
+        return record
+    message = f"Bonsai exited 0 but its workflow threw: {error.summary}"
     say(message)
-    # The record must say why the run failed, not "exited 0" (the kept copy is read).
-    write_json_atomic(job.record, {**result.record, "exit_code": 1, "message": message})
-    return 1
-
-
-def _keep_failed_attempt(job: SimulationJob, result: RunResult, fresh: list[Path]) -> None:
-    kept = attempt_record_path(job.log, job.attempt)
-    shutil.copyfile(job.record, kept)
-    for directory in fresh:
-        shutil.rmtree(directory, ignore_errors=True)
-    say(
-        f"run {job.run} failed (attempt {job.attempt}): {result.record['message']}"
-        f"; record kept at {kept}"
-    )
+    record = replace(record, exit_code=1, message=message, error=error)
+    write_json_atomic(job.record, record.to_dict())
+    return record

@@ -18,6 +18,7 @@ RUN_SIMULATION = "run_simulation"
 PLOT_RESOURCES = "plot_resources"
 COLLECT_BENCHMARKS = "collect_benchmarks"
 PLOT_SUMMARY = "plot_summary"
+CHECK_RUNS = "check_runs"
 # The rules that run once per run id; status judges a run by these jobs.
 PER_RUN_RULES = (VALIDATE_PARAMS, RUN_SIMULATION)
 
@@ -37,6 +38,21 @@ TABLE_CSV = f"{RESULTS}/benchmarks.csv"
 TABLE_H5 = f"{RESULTS}/benchmarks.h5"
 TABLE_HTML = f"{RESULTS}/benchmarks.html"
 SUMMARY_PLOT = f"{RESULTS}/plots/summary.png"
+# The report's page of failed runs: cause, where their files are kept, their kept figures.
+FAILURES_HTML = f"{RESULTS}/failures.html"
+# What failed attempts made, kept where nothing can pass it for a complete result: one directory
+# per attempt, ``attempt-<N>/`` holding record.json, samples.tsv, log-tail.txt, data/, figures/.
+FAILED = f"{RESULTS}/failed"
+FAILED_RUN = f"{FAILED}/{{run}}"
+# Written when a run's last attempt failed and kept for good: an input of run_simulation, so the
+# next invocation redoes exactly the failed runs (newer than their outputs), and nothing else.
+RERUN_MARKER = f"{LOGS}/{RUN_SIMULATION}/{{run}}.failed"
+# Written by the Snakefile's onstart handler: the Snakemake process that holds the lock (pid and
+# start time), so ``simwarden status`` tells a live Snakemake from a killed one.
+SNAKEMAKE_PROCESS = ".snakemake/simwarden/snakemake.json"
+# Written by check_runs (a target of rule all) when every run's record says it ended well; when
+# one does not, check_runs fails, so Snakemake's exit status stays non-zero while a run failed.
+RUNS_OK = f"{RESULTS}/runs-ok.txt"
 
 
 def log(rule: str, run: str = "{run}") -> str:
@@ -54,30 +70,21 @@ def for_run(template: str, run: str) -> str:
     return template.replace("{run}", run)
 
 
-def attempt_record_path(log_path: str | os.PathLike[str], attempt: int) -> Path:
-    """Where a failed attempt's record is kept: beside the job's log (Snakemake deletes a failed
-    job's outputs), as ``<log>.attempt<N>.record.json``."""
-    return Path(f"{os.fspath(log_path)}.attempt{attempt}.record.json")
+def failed_attempt_dir(run: str, attempt: int, root: str | os.PathLike[str] = ".") -> Path:
+    """``results/failed/<run>/attempt-<N>``: where attempt N of ``run`` keeps what it made."""
+    return Path(root) / for_run(FAILED_RUN, run) / f"attempt-{attempt}"
 
 
-def parse_attempt_record(name: str) -> tuple[str, int] | None:
-    """``(log file name, N)`` for a file named ``<log>.attempt<N>.record.json``, else None."""
-    head, dot, number = name.removesuffix(".record.json").rpartition(".attempt")
-    if not (dot and head and number.isdigit() and name.endswith(".record.json")):
-        return None
-    return head, int(number)
-
-
-def kept_attempts(log_path: str | os.PathLike[str]) -> list[tuple[int, Path]]:
-    """``(N, path)`` of every record kept beside ``log_path``, in attempt order; [] if none."""
-    log_path = Path(log_path)
+def failed_attempts(run: str, root: str | os.PathLike[str] = ".") -> list[tuple[int, Path]]:
+    """``(N, directory)`` of every kept failed attempt of ``run``, in attempt order; [] if none."""
+    base = Path(root) / for_run(FAILED_RUN, run)
     try:
-        names = os.listdir(log_path.parent)
+        names = os.listdir(base)
     except OSError:
         return []
     found = [
-        (parsed[1], log_path.parent / name)
+        (int(number), base / name)
         for name in names
-        if (parsed := parse_attempt_record(name)) and parsed[0] == log_path.name
+        if (number := name.removeprefix("attempt-")).isdigit() and name.startswith("attempt-")
     ]
     return sorted(found)

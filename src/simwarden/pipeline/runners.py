@@ -15,12 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from simwarden.core.errors import UserError
+from simwarden.warden.record import RunError
 
 KINDS = ("python", "command", "bonsai")
 PLACEHOLDERS = ("repo", "params", "outdir", "run")
 # What .NET prints for an exception that a Bonsai workflow threw; Bonsai still exits 0.
 BONSAI_EXCEPTION = re.compile(
     r"(Unhandled [Ee]xception|\b[A-Z]\w*(\.\w+)*Exception\b:|\b[A-Z]\w*(\.\w+)*\.Exception\b:)"
+)
+# The exception type and message of such a line, after an optional "Unhandled exception." prefix.
+_DOTNET_EXCEPTION = re.compile(
+    r"^(?:Unhandled [Ee]xception[.:]?\s*)?"
+    r"(?P<type>[A-Z][\w.]*Exception)\b:\s*(?P<message>.*)$"
 )
 
 
@@ -127,3 +133,24 @@ def bonsai_failure(log_text: str) -> str | None:
         if BONSAI_EXCEPTION.search(line):
             return line.strip()
     return None
+
+
+def bonsai_error(log_text: str) -> RunError | None:
+    """The first .NET exception in Bonsai's output as the run's error: type and message from its
+    line (the whole line as the message when no ``Type: message`` can be read from it), that line
+    and the ``   at ...`` frames after it as the traceback; None when there is none."""
+    lines = log_text.splitlines()
+    first = next((i for i, line in enumerate(lines) if BONSAI_EXCEPTION.search(line)), None)
+    if first is None:
+        return None
+    line = lines[first].strip()
+    frames = [line]
+    for following in lines[first + 1 :]:
+        if not following.lstrip().startswith("at "):
+            break
+        frames.append(following.rstrip())
+    match = _DOTNET_EXCEPTION.match(line)
+    if match is None:
+        return RunError(message=line, traceback="\n".join(frames))
+    message = match["message"].strip() or None
+    return RunError(type=match["type"], message=message, traceback="\n".join(frames))

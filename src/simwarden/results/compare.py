@@ -29,8 +29,8 @@ DEFAULT_MIN_CHANGE_S = 0.5
 DEFAULT_MIN_CHANGE_MB = 5.0
 # Columns that name a run, its code or its outcome, or a setting: not measurements.
 _NOT_METRICS = frozenset(
-    ("run", "commit", "repository", "run_config", "attempt", "reason", "exit_code")
-    + ("mem_limit_mb", "h:m:s")
+    ("run", "commit", "repository", "run_config", "attempt", "attempts", "reason", "exit_code")
+    + ("error", "mem_limit_mb", "h:m:s")
 )
 SHORT_SHA = 7
 
@@ -205,8 +205,8 @@ def _numeric(series: pandas.Series) -> bool:
 
 def comparable_columns(table: pandas.DataFrame) -> list[str]:
     """The measurement columns of ``table``: numeric, with at least one value, and not a run's
-    identity, outcome or setting (run, commit, repository, run_config, attempt, reason,
-    exit_code, mem_limit_mb) nor a parameter (``param.*``)."""
+    identity, outcome or setting (run, commit, repository, run_config, attempt, attempts,
+    reason, exit_code, error, mem_limit_mb) nor a parameter (``param.*``)."""
     return [
         str(column)
         for column in table.columns

@@ -16,9 +16,15 @@ How the state is found (Snakemake 9, file persistence backend):
    param set compares as Snakemake compares it; and because the current params are known by name,
    a change is attributed to the param that changed (``ref`` of fetch_code: the commit).
 3. Failures come from the warden's records (read as :class:`~simwarden.warden.record.Record`):
-   ``results/runs/{run}/record.json`` of the last complete attempt and
-   ``{log}.attempt{N}.record.json`` of failed attempts (Snakemake deletes a failed job's outputs;
-   the rule keeps the record beside the log; names from :mod:`simwarden.pipeline.layout`).
+   ``results/runs/{run}/record.json`` of the last attempt (the last attempt of a failed run
+   writes its failure record there, so Snakemake sees the job complete) and
+   ``results/failed/{run}/attempt-{N}/record.json`` of the kept failed attempts (names from
+   :mod:`simwarden.pipeline.layout`). A run whose record says it failed is ``failed``, although
+   Snakemake calls it stale (its rerun marker, an input, is newer than its outputs); a record
+   that cannot be read is ``stale`` for ``record``, with the command that redoes the run.
+4. A lock in ``.snakemake/locks`` whose Snakemake (``layout.SNAKEMAKE_PROCESS``, written by the
+   Snakefile's onstart handler) is dead was left by a killed Snakemake: its started runs are
+   ``incomplete``, not ``running``.
 
 Which profile is used: :mod:`simwarden.results.status_profile`; how the runs are shown:
 :mod:`simwarden.results.status_format`; the command: ``simwarden.cli.status``.
@@ -32,9 +38,8 @@ run's outputs remain; and the software-stack trigger (conda, containers) is not 
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +47,15 @@ from typing import Any
 from simwarden.core.errors import UserError
 from simwarden.core.log import PREFIX
 from simwarden.pipeline import layout
+from simwarden.results.attempts import (
+    KeptAttempt,
+    SnakemakeProcess,
+    failure_reason,
+    kept_attempts,
+    redo_command,
+    snakemake_process,
+    where_kept,
+)
 from simwarden.results.snakemake_view import (
     Expander,
     Job,
@@ -53,20 +67,12 @@ from simwarden.results.snakemake_view import (
     parsed_workflow,
 )
 from simwarden.results.status_profile import choose_profile, find_snakefile
-from simwarden.results.values import load_record
+from simwarden.results.values import Problems, load_record
 from simwarden.warden.record import Record
 
 STATES = ("never run", "up to date", "stale", "failed", "incomplete", "running")
 # The per-run rules, upstream first; other rules (figures, plots, tables) are ignored.
 PER_RUN_RULES = layout.PER_RUN_RULES
-# Record reasons other than "exited" -> why a run failed.
-_FAILURE_WHY = {
-    "memory": "memory",
-    "timeout": "timeout",
-    "host_memory": "host memory",
-    "disk": "disk",
-    "stopped": "stopped",
-}
 
 
 @dataclass(frozen=True)
@@ -74,10 +80,14 @@ class RunStatus:
     """One run's state and, for the last attempt the warden recorded, how it ended.
 
     ``why`` holds categories: for ``stale`` some of ``parameters``, ``code``, ``input``,
-    ``run config``, ``output``; for ``failed`` one of ``memory``, ``timeout``, ``exit code N``,
-    ``signal N``, ``host memory``, ``disk``, ``stopped``, ``validation``. ``detail`` says what
-    exactly (``config/params/a.yaml changed; commit changed``). The attempt fields are None when
-    no record exists (a run never started, or killed before its warden could write one).
+    ``run config``, ``output``, or ``record`` (its record cannot be read); for ``failed`` one of
+    ``memory``, ``timeout``, ``exit code N``, ``signal N``, ``host memory``, ``disk``,
+    ``stopped``, ``validation``. ``detail`` says what exactly (``config/params/a.yaml changed;
+    commit changed``; for a failed run its cause and where its files are kept). The attempt
+    fields are None when no record exists (a run never started, or killed before its warden
+    could write one). ``cause`` is the record's one-line cause of a failure
+    (:attr:`Record.cause`), ``kept`` where the last failed attempt's files are kept
+    (``results/failed/<run>/attempt-<N>/``), ``attempts`` how many attempts the run took.
     """
 
     run: str
@@ -93,6 +103,9 @@ class RunStatus:
     commit: str | None = None
     run_config: str | None = None
     record: str | None = None
+    attempts: int | None = None
+    cause: str | None = None
+    kept: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, with the same keys for every run (``why`` as a list)."""
@@ -110,52 +123,13 @@ class RunStatus:
             "commit": self.commit,
             "run_config": self.run_config,
             "record": self.record,
+            "attempts": self.attempts,
+            "cause": self.cause,
+            "kept": self.kept,
         }
 
 
 # ------------------------------------------------------------------------------- the warden
-
-
-def failure_reason(record: Record) -> str:
-    """Why a failed attempt failed, from its record: ``memory``, ``timeout``, ``exit code 3``,
-    ``signal 9``, ``host memory``, ``disk``, ``stopped``; ``exit code 0`` when the command exited
-    0 but the rule failed the run anyway (a Bonsai exception: see the log)."""
-    reason = record.reason or ""
-    if reason in _FAILURE_WHY:
-        return _FAILURE_WHY[reason]
-    if record.command_signal:
-        return f"signal {record.command_signal}"
-    code = record.command_exit_code if record.command_exit_code is not None else record.exit_code
-    return f"exit code {code}" if code is not None else reason or "unknown"
-
-
-class AttemptIndex:
-    """The kept records of failed attempts (``<log>.attempt<N>.record.json``), by log path.
-
-    Each log directory is listed once, on first use, not once per run."""
-
-    def __init__(self) -> None:
-        self._by_log: dict[str, list[Path]] = {}
-        self._listed: set[str] = set()
-
-    def add(self, directory: str, names: Iterable[str]) -> None:
-        """Index the file ``names`` of ``directory`` (as listed, any order)."""
-        self._listed.add(directory)
-        for entry in names:
-            if parsed := layout.parse_attempt_record(entry):
-                log = os.path.join(directory, parsed[0])
-                self._by_log.setdefault(log, []).append(Path(directory, entry))
-
-    def records(self, log: str) -> list[Path]:
-        """The kept records of the job whose log is ``log``, any order; [] if none."""
-        directory = os.path.dirname(log)
-        if directory not in self._listed:
-            try:
-                names = os.listdir(directory or ".")
-            except OSError:
-                names = []
-            self.add(directory, names)
-        return self._by_log.get(log, [])
 
 
 def _end_key(record: Record, path: Path) -> float:
@@ -196,7 +170,7 @@ def collect_status(workdir: Path, profile: str | Sequence[str] | None = None) ->
         if Path(path).exists() and not (workdir / path).exists():
             profiles[i] = str(Path(path).resolve())  # given relative to the caller's directory
     with parsed_workflow(workdir, profiles) as (workflow, args):
-        return collect_runs(workdir, workflow, args)
+        return collect_runs(workdir, workflow, args, profiles)
 
 
 class _Upstream:
@@ -235,11 +209,15 @@ def producers_of(workflow: Any) -> dict[str, str]:
     }
 
 
-def collect_runs(workdir: Path, workflow: Any, args: Any) -> list[RunStatus]:
+def collect_runs(
+    workdir: Path, workflow: Any, args: Any, profiles: Sequence[str] | None = None
+) -> list[RunStatus]:
     """The state of every planned run of an already parsed ``workflow`` (see
     :func:`~simwarden.results.snakemake_view.parsed_workflow` for ``workflow`` and ``args``);
-    :func:`collect_status` without the parsing. UserError when the per-run rules are missing
-    or cannot be expanded for a run."""
+    :func:`collect_status` without the parsing. ``profiles`` (as given to ``--profile``) go
+    into the commands the details suggest; None: ``--profile ...``. Run with ``workdir`` as the
+    current directory (as :func:`parsed_workflow` does). UserError when the per-run rules are
+    missing or cannot be expanded for a run."""
     expander = Expander(workflow)
     rules = [expander.rule(name) for name in PER_RUN_RULES]
     missing = [name for name, rule in zip(PER_RUN_RULES, rules, strict=True) if rule is None]
@@ -254,7 +232,7 @@ def collect_runs(workdir: Path, workflow: Any, args: Any) -> list[RunStatus]:
     producers = producers_of(workflow)
     judge = Judge(records, triggers, int(args.max_checksum_file_size), producers)
     upstream = _Upstream(workflow, expander, judge)
-    attempts = AttemptIndex()
+    seen = _Seen(records, snakemake_process(workdir), None if profiles is None else (*profiles,))
     statuses: list[RunStatus] = []
     for run in _planned_runs(workflow):
         try:
@@ -268,7 +246,7 @@ def collect_runs(workdir: Path, workflow: Any, args: Any) -> list[RunStatus]:
         for path in validate.outputs:
             inputs[path] = validate_verdict
         jobs = _RunJobs(validate, validate_verdict, simulate, judge.judge(simulate, inputs))
-        statuses.append(_run_status(run, jobs, records, attempts))
+        statuses.append(_run_status(run, jobs, seen))
     return statuses
 
 
@@ -301,41 +279,114 @@ class _RunJobs:
         return simulate.named_outputs.get("record") or fallback
 
 
-def _last_attempt(jobs: _RunJobs, attempts: AttemptIndex) -> tuple[Path, Record] | None:
-    """The record of the run's last attempt: the complete one or a kept failed one, the one
-    that ended last (the complete one on a tie); None when there is no readable record."""
+@dataclass(frozen=True)
+class _Seen:
+    """What every run's state is judged with, found once: Snakemake's records, the Snakemake
+    process the onstart handler recorded (None: none recorded) and the profiles."""
+
+    records: SnakemakeRecords
+    process: SnakemakeProcess | None
+    profiles: tuple[str, ...] | None
+
+    @property
+    def killed(self) -> bool:
+        """The recorded Snakemake is dead: its locks were left behind by a kill."""
+        return self.process is not None and not self.process.alive
+
+
+@dataclass(frozen=True)
+class _Final:
+    """The record in ``results/runs/<run>/record.json``: None if absent; ``problems`` when it
+    cannot be trusted (not JSON, cut short, a key of the wrong type, no reason)."""
+
+    record: Record | None
+    problems: tuple[str, ...]
+
+
+def _final_record(path: str) -> _Final:
+    if not Path(path).exists():
+        return _Final(None, ())
+    problems = Problems()
+    record = load_record(Path(path), problems)
+    if record is not None and record.reason is None and not problems.items:
+        problems.add(Path(path), "has no reason (not a simwarden record)")
+    return _Final(record, tuple(problems.items))
+
+
+def _last_attempt(
+    jobs: _RunJobs, final: _Final, kept: list[KeptAttempt]
+) -> tuple[Path, Record] | None:
+    """The record of the run's last attempt: the final one or a kept failed one, the one that
+    ended last (the final one on a tie); None when there is no readable record."""
     candidates: list[tuple[float, int, Path, Record]] = []
     record_path = Path(jobs.record_path)
-    final = load_record(record_path) if record_path.exists() else None
-    if final is not None:
-        candidates.append((_end_key(final, record_path), 1, record_path, final))
-    for log in jobs.simulate.log[:1]:
-        for path in attempts.records(log):
-            kept = load_record(path)
-            if kept is not None:
-                candidates.append((_end_key(kept, path), 0, path, kept))
+    if final.record is not None:
+        candidates.append((_end_key(final.record, record_path), 1, record_path, final.record))
+    for attempt in kept:
+        record = load_record(attempt.record)
+        if record is not None:
+            candidates.append((_end_key(record, attempt.record), 0, attempt.record, record))
     if not candidates:
         return None
     _, _, path, record = max(candidates, key=lambda c: (c[0], c[1]))
     return path, record
 
 
-def _run_status(
-    run: str, jobs: _RunJobs, records: SnakemakeRecords, attempts: AttemptIndex
-) -> RunStatus:
-    last = _last_attempt(jobs, attempts)
+def _kept_place(run: str, record: Record, kept: list[KeptAttempt]) -> str | None:
+    """Where the failed attempt of ``record`` keeps its files: its own attempt directory when
+    kept, else the last kept one; None when none is kept."""
+    number = record.context.attempt if record.context else None
+    number = number if number is not None else record.attempts
+    for attempt in kept:
+        if attempt.number == number:
+            return where_kept(run, attempt.number)
+    return where_kept(run, kept[-1].number) if kept else None
+
+
+def _failed(run: str, path: Path, record: Record, kept: list[KeptAttempt]) -> RunStatus:
+    """A run whose last attempt failed: why (its reason), its cause and where it is kept."""
+    why = failure_reason(record)
+    place = _kept_place(run, record, kept)
+    detail = f"{record.cause or record.message or why}; "
+    detail += f"files kept in {place}" if place else f"record {path}"
+    fields = _attempt_fields(path, record) | {"kept": place}
+    return RunStatus(run, "failed", (why,), detail, **fields)
+
+
+def _started(run: str, jobs: _RunJobs, seen: _Seen, fields: dict[str, Any]) -> RunStatus | None:
+    """``running`` or ``incomplete`` for a run whose jobs started and did not finish."""
+    started = [*jobs.validate_verdict.incomplete, *jobs.verdict.incomplete]
+    if not started:
+        return None
+    process = seen.process
+    if any(seen.records.locked(p) for p in started):
+        if process is not None and not process.alive:
+            detail = (
+                f"Snakemake (pid {process.pid}) was killed; run `snakemake --unlock`, then run "
+                "the workflow again"
+            )
+            return RunStatus(run, "incomplete", (), detail, **fields)
+        holder = f" (pid {process.pid})" if process else ""
+        detail = (
+            f"started by the Snakemake that holds the lock{holder} "
+            "(after a crash: snakemake --unlock)"
+        )
+        return RunStatus(run, "running", (), detail, **fields)
+    detail = f"started and never finished: {', '.join(started)} (the next run redoes it)"
+    return RunStatus(run, "incomplete", (), detail, **fields)
+
+
+def _run_status(run: str, jobs: _RunJobs, seen: _Seen) -> RunStatus:
+    final = _final_record(jobs.record_path)
+    kept = kept_attempts(run)
+    last = _last_attempt(jobs, final, kept)
     attempt_fields = _attempt_fields(*last) if last else {}
     verdict, record_path = jobs.verdict, jobs.record_path
-    started = [*jobs.validate_verdict.incomplete, *verdict.incomplete]
-    if started:
-        if any(records.locked(p) for p in started):
-            detail = (
-                "started by the Snakemake that holds the lock (after a crash: snakemake --unlock)"
-            )
-            return RunStatus(run, "running", (), detail, **attempt_fields)
-        detail = f"started and never finished: {', '.join(started)} (the next run redoes it)"
-        return RunStatus(run, "incomplete", (), detail, **attempt_fields)
-    queued = "; queued in a running Snakemake" if records.locked(record_path) else ""
+    started = _started(run, jobs, seen, attempt_fields)
+    if started is not None:
+        return started
+    queued = "; queued in a running Snakemake" if seen.records.locked(record_path) else ""
+    queued = "" if seen.killed else queued
     # Its parameter set was refused: the last attempt at the run, even if an older one ran.
     validation_error = _validation_error(jobs.validate, jobs.validate_verdict)
     if validation_error:
@@ -343,18 +394,22 @@ def _run_status(
     if record_path in verdict.missing:
         if last is None:
             return RunStatus(run, "never run", (), queued.lstrip("; "))
-        why = failure_reason(last[1])
-        detail = f"{last[1].message or why}; record {last[0]}"
-        if why == "exit code 0":
+        failed = _failed(run, *last, kept)
+        detail = failed.detail
+        if failed.why == ("exit code 0",):
             detail += f"; the rule failed the run after it exited 0, see {jobs.simulate.log[0]}"
-        return RunStatus(run, "failed", (why,), detail + queued, **attempt_fields)
+        return replace(failed, detail=detail + queued)
+    redo = redo_command(record_path, seen.profiles)
+    if final.problems:
+        detail = f"{'; '.join(final.problems)}; to redo the run: {redo}"
+        return RunStatus(run, "stale", ("record",), detail + queued, **attempt_fields)
+    if final.record is not None and final.record.failed:
+        failed = _failed(run, Path(record_path), final.record, kept)
+        return replace(failed, detail=failed.detail + queued)
     if verdict.missing:
         # Snakemake reruns a job only for outputs a later job needs, so it may leave this as is.
-        verdict.add(
-            "output",
-            ", ".join(f"{p} missing" for p in verdict.missing)
-            + f" (to redo it: snakemake --profile ... --forcerun {record_path})",
-        )
+        missing = ", ".join(f"{p} missing" for p in verdict.missing)
+        verdict.add("output", f"{missing} (to redo it: {redo})")
     if verdict.causes:
         order = ("parameters", "code", "run config", "input", "output")
         why_all = sorted(verdict.causes, key=lambda c: order.index(c) if c in order else 9)
@@ -393,6 +448,7 @@ def refusal(text: str) -> str:
 def _attempt_fields(path: Path, record: Record) -> dict[str, Any]:
     context = record.context
     peak, wall = record.peak_rss_bytes, record.wall_s
+    attempt = context.attempt if context else None
     return {
         "reason": record.reason,
         "exit_code": record.exit_code,
@@ -403,4 +459,6 @@ def _attempt_fields(path: Path, record: Record) -> dict[str, Any]:
         "commit": context.commit if context else None,
         "run_config": context.run_config if context else None,
         "record": str(path),
+        "attempts": record.attempts if record.attempts is not None else attempt,
+        "cause": record.cause,
     }

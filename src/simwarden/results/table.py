@@ -3,7 +3,7 @@ file, the validated parameters and the simulation's own timers, and the table's 
 HTML). Comparing two tables lives in :mod:`simwarden.results.compare`, resource suggestions in
 :mod:`simwarden.results.suggest`; the ``simwarden bench`` command in ``simwarden.cli.bench``.
 
-Paths under the results, benchmarks and logs directories are those of
+Paths under the results and benchmarks directories are those of
 :mod:`simwarden.pipeline.layout`. pandas (and PyTables, for the .h5 copy) is imported inside the
 functions that need it.
 """
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from simwarden.core.errors import UserError
 from simwarden.core.fsutil import replace_atomically
 from simwarden.pipeline import layout
+from simwarden.results.attempts import kept_attempts_in
 from simwarden.results.values import (
     MISSING_CELLS,
     PathLike,
@@ -44,8 +45,11 @@ TABLE_KEY = "benchmarks"
 SNAKEMAKE_COLUMNS: tuple[str, ...] = ("s", "h:m:s", "max_rss", "max_vms", "max_uss", "max_pss")
 SNAKEMAKE_COLUMNS += ("io_in", "io_out", "mean_load", "cpu_time")
 # The columns taken from the warden's record (or the provenance file), first in every table.
-RECORD_COLUMNS: tuple[str, ...] = ("run", "commit", "repository", "run_config", "attempt", "reason")
-RECORD_COLUMNS += ("exit_code", "wall_s", "cpu_s", "peak_rss_mb", "mem_limit_mb")
+# ``attempt``: the attempt the row's record is of; ``attempts``: how many the run took;
+# ``error``: the one-line cause of a failed run (Record.cause), empty for a run that did not fail.
+RECORD_COLUMNS: tuple[str, ...] = ("run", "commit", "repository", "run_config", "attempt")
+RECORD_COLUMNS += ("attempts", "reason", "exit_code", "error", "wall_s", "cpu_s", "peak_rss_mb")
+RECORD_COLUMNS += ("mem_limit_mb",)
 TABLE_SUFFIXES = (".csv", ".h5", ".hdf5", ".hdf")
 DEFAULT_METRICS = ("wall_s", "peak_rss_mb", "cpu_s")
 # Decimals kept in the table: ms and kB for the record's numbers, us for the simulation's
@@ -141,8 +145,10 @@ def _record_columns(
         "repository": repository,
         "run_config": run_config,
         "attempt": attempt,
+        "attempts": record.attempts,
         "reason": record.reason,
         "exit_code": record.exit_code,
+        "error": record.cause,
         "wall_s": record.wall_s,
         "cpu_s": user + system if is_number(user) and is_number(system) else None,
         "peak_rss_mb": peak / 1e6 if is_number(peak) else None,
@@ -151,37 +157,42 @@ def _record_columns(
 
 
 class _RunFiles:
-    """Where one run's files are, under the results, benchmarks and logs directories."""
+    """Where one run's files are, under the results and benchmarks directories."""
 
-    def __init__(self, run: str, results: Path, benchmarks: Path, logs: Path) -> None:
+    def __init__(self, run: str, results: Path, benchmarks: Path) -> None:
         self.params = under(results, layout.PARAMS, layout.RESULTS, run)
+        self.failed = under(results, layout.FAILED_RUN, layout.RESULTS, run)
         self.record = under(results, layout.RECORD, layout.RESULTS, run)
         self.data = under(results, layout.DATA, layout.RESULTS, run)
         self.benchmark = under(
             benchmarks, layout.benchmark(SIMULATION_RULE, run), layout.BENCHMARKS, ""
         )
-        self.log = under(logs, layout.log(SIMULATION_RULE, run), layout.LOGS, "")
 
 
 def _record_part(
     files: _RunFiles, provenance: Callable[[], Mapping[str, Any]], problems: Problems
 ) -> dict[str, Any] | None:
-    """The record columns: from ``record.json``, else from the last kept failed attempt."""
+    """The record columns: from ``record.json``, else from the last kept failed attempt
+    (``failed/<run>/attempt-<N>/record.json``). ``attempts`` is the record's, else the highest
+    attempt number known (the record's context, the kept attempts)."""
     record_path, attempt = files.record, None
+    kept = kept_attempts_in(files.failed)
     if not record_path.exists():
-        kept = layout.kept_attempts(files.log)
         if not kept:
             problems.add(record_path, "is missing (and no failed attempt was kept)")
             return None
-        attempt, record_path = kept[-1]
+        attempt, record_path = kept[-1].number, kept[-1].record
     record = load_record(record_path, problems)
+    numbers = [a.number for a in kept]
     if record is None:
-        return None
+        return {"attempts": max(numbers)} if numbers else None
     columns = _record_columns(record, provenance, attempt)
     value = columns["attempt"]  # an integer or nothing: a corrupt value is named
     if value is not None and (not is_number(value) or value != int(value)):
         problems.add(record_path, f"has attempt {value!r}, not an integer (left empty)")
-        columns["attempt"] = None
+        columns["attempt"] = value = None
+    if columns["attempts"] is None and (numbers or value is not None):
+        columns["attempts"] = max([*numbers, *([int(value)] if value is not None else [])])
     return columns
 
 
@@ -242,7 +253,7 @@ def collect(
     runs: Sequence[str],
     results_dir: PathLike = layout.RESULTS,
     benchmarks_dir: PathLike = layout.BENCHMARKS,
-    logs_dir: PathLike = layout.LOGS,
+    *,
     warn: Warn = warn,
 ) -> pandas.DataFrame:
     """One row per run, in the order given: :data:`RECORD_COLUMNS`, ``param.<dotted.key>``
@@ -251,16 +262,19 @@ def collect(
     of every ``*.h5`` under ``results/runs/{run}/data`` (the first file, in path order, wins).
 
     ``commit`` and ``repository`` come from the record's context, or for older records from
-    ``results/code/provenance.json``. A run without ``record.json`` whose failed attempts were
-    kept (``logs/run_simulation/{run}.log.attempt{N}.record.json``) gets its row from the last
-    attempt (``attempt`` = N, ``reason`` e.g. ``memory``). Files that are missing or unusable
-    (also a record key of the wrong type, left empty) are named in one ``warn`` line per run;
-    the row is made from the rest, or left out when nothing was found. Columns always present:
-    the record and Snakemake columns (empty when unknown).
+    ``results/code/provenance.json``. A failed run's row says why: ``reason``, ``exit_code``
+    and ``error`` (the record's one-line cause, e.g. ``ModuleNotFoundError: No module named
+    'brian' (src/tuned.py:2)``; empty for runs that did not fail); ``attempts`` is how many
+    attempts the run took. A run without ``record.json`` whose failed attempts were kept
+    (``results/failed/{run}/attempt-{N}/record.json``) gets its row from the last attempt
+    (``attempt`` = N, ``reason`` e.g. ``memory``). Files that are missing or unusable (also a
+    corrupt failure record, or a record key of the wrong type, left empty) are named in one
+    ``warn`` line per run; the row is made from the rest, or left out when nothing was found.
+    Columns always present: the record and Snakemake columns (empty when unknown).
     """
     import pandas as pd
 
-    results, benchmarks, logs = Path(results_dir), Path(benchmarks_dir), Path(logs_dir)
+    results, benchmarks = Path(results_dir), Path(benchmarks_dir)
     code: dict[str, Any] | None = None
 
     def provenance() -> Mapping[str, Any]:
@@ -276,7 +290,7 @@ def collect(
     rows: list[dict[str, Any]] = []
     for run in runs:
         problems = Problems()
-        files = _RunFiles(str(run), results, benchmarks, logs)
+        files = _RunFiles(str(run), results, benchmarks)
         row = _collect_run(files, provenance, problems)
         if row is not None:
             rows.append(_rounded({"run": str(run), **row}))
@@ -287,7 +301,7 @@ def collect(
     timers = _first_seen(key for row in rows for key in row if key.startswith("timer."))
     columns = [*RECORD_COLUMNS, *params, *SNAKEMAKE_COLUMNS, *timers]
     table = pd.DataFrame(rows, columns=columns)
-    for column in ("attempt", "exit_code"):
+    for column in ("attempt", "attempts", "exit_code"):
         table[column] = pd.to_numeric(table[column]).astype("Int64")
     return table
 

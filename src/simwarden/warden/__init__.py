@@ -6,8 +6,9 @@ first use, so ``import simwarden.warden.record`` does not start psutil.
 Modules: :mod:`~simwarden.warden.options` (limits, options, result), :mod:`~.policy` (the pure
 limit policy), :mod:`~.spawn` (start the command, pump its output, write samples),
 :mod:`~.orphan` (notice an ended parent), :mod:`~.supervisor` (the loop and :func:`run`),
-:mod:`~.record` (the record and samples schema), and :mod:`~.proctree`, :mod:`~.cgroup`,
-:mod:`~.sentinel`, :mod:`~.notify`.
+:mod:`~.record` (the record and samples schema), :mod:`~.cause` (the command's own error
+report and last stderr lines), and :mod:`~.proctree`, :mod:`~.cgroup`, :mod:`~.sentinel`,
+:mod:`~.notify`.
 """
 
 from __future__ import annotations

@@ -251,3 +251,33 @@ class ProcessTree:
             if reaped:
                 usages.append(usage)
         return usages
+
+
+def usage_totals(rusages: list[resource.struct_rusage]) -> dict[str, Any]:
+    """Peak RSS, CPU and block I/O of reaped processes, from their ``struct rusage``: the
+    record's ``kernel_peak_rss_bytes``, ``cpu_user_s``, ``cpu_system_s``, ``read_bytes`` and
+    ``write_bytes`` (the last two None without any)."""
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is KiB on Linux
+    # The kernel's block I/O of reaped children is in ru_inblock/ru_oublock (512-byte units).
+    return {
+        "kernel_peak_rss_bytes": max((u.ru_maxrss * scale for u in rusages), default=None),
+        "cpu_user_s": round(sum(u.ru_utime for u in rusages), 3),
+        "cpu_system_s": round(sum(u.ru_stime for u in rusages), 3),
+        "read_bytes": sum(u.ru_inblock for u in rusages) * 512 if rusages else None,
+        "write_bytes": sum(u.ru_oublock for u in rusages) * 512 if rusages else None,
+    }
+
+
+def host_info() -> dict[str, Any]:
+    """The record's ``host``: name, platform, CPUs, memory, Python version."""
+    import platform
+
+    uname = os.uname() if hasattr(os, "uname") else None
+    return {
+        "name": platform.node(),
+        # Not platform.platform(): it runs `uname -p` in a subprocess.
+        "platform": f"{uname.sysname}-{uname.release}-{uname.machine}" if uname else sys.platform,
+        "cpus": os.cpu_count(),
+        "memory_bytes": psutil.virtual_memory().total,
+        "python": platform.python_version(),
+    }

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 # Why a run ended. ``exited``: the command ended by itself; the others: the warden stopped it.
 REASONS = ("exited", "memory", "timeout", "host_memory", "disk", "signal", "stopped")
 # One row per sample in samples.tsv, in this order, tab-separated, with this header line.
+# How many of the command's last stderr lines a record keeps.
+STDERR_TAIL_LINES = 20
 SAMPLE_COLUMNS = ("time_s", "rss_bytes", "cpu_percent", "processes", "read_bytes", "write_bytes")
 
 
@@ -75,6 +77,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "message": (str,),
     "start": (str,),
     "end": (str,),
+    "attempts": (int,),
 }
 
 
@@ -83,6 +86,42 @@ def _expected(types: tuple[type, ...]) -> str:
     if types == _NUMBERS:
         return "a number"
     return "a whole number" if types == (int,) else "text"
+
+
+@dataclass
+class RunError:
+    """The cause of a failed run as the simulation reported it (an uncaught Python exception
+    caught by the autosave hook, a .NET exception line of Bonsai), or None when nothing did.
+
+    ``where`` is ``file:line`` of the innermost frame inside the simulation's repository
+    (relative to it), else of the innermost frame; ``traceback`` the formatted traceback.
+    """
+
+    type: str | None = None  # e.g. "ModuleNotFoundError", "System.InvalidOperationException"
+    message: str | None = None
+    where: str | None = None
+    traceback: str | None = None
+
+    @property
+    def summary(self) -> str:
+        """``ModuleNotFoundError: No module named 'brian' (src/tuned.py:2)``: one line."""
+        head = ": ".join(part for part in (self.type, self.message) if part) or "error"
+        head = " ".join(head.split())
+        return f"{head} ({self.where})" if self.where else head
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> RunError | None:
+        """None for None or a non-object; non-text values become text; unknown keys ignored."""
+        if not isinstance(data, dict):
+            return None
+        return cls(**{f.name: _text_or_none(data.get(f.name)) for f in fields(cls)})
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 @dataclass
@@ -118,7 +157,36 @@ class Record:
     host: dict[str, Any] | None = None
     simwarden_version: str | None = None
     context: RunContext | None = None
+    # Why it failed, as the simulation said it (see RunError); None when it did not say.
+    error: RunError | None = None
+    # The last lines the command wrote to stderr (at most STDERR_TAIL_LINES), for every runner.
+    stderr_tail: list[str] = field(default_factory=list)
+    # Attempts the pipeline made for this run so far (1 for a first attempt; None by hand).
+    attempts: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # keys of newer versions, kept as read
+
+    @property
+    def failed(self) -> bool:
+        """The run did not end well: stopped by the warden, or a non-zero exit code."""
+        return self.reason not in (None, "exited") or (self.exit_code or 0) != 0
+
+    @property
+    def cause(self) -> str | None:
+        """One line saying why a failed run failed, None for a run that did not fail.
+
+        The warden's message when it stopped the run (memory, timeout, ...: an exception the
+        simulation raised while being stopped is an effect, not the cause), else the
+        simulation's own error (``ValueError: boom (sim.py:12)``), else the last non-empty stderr
+        line, else ``exit code N``.
+        """
+        if not self.failed:
+            return None
+        if self.reason not in (None, "exited") and self.message:
+            return self.message
+        if self.error is not None:
+            return self.error.summary
+        last = next((line.strip() for line in reversed(self.stderr_tail) if line.strip()), None)
+        return last or f"exit code {self.exit_code}"
 
     @property
     def cpu_s(self) -> float | None:
@@ -139,7 +207,7 @@ class Record:
             if f.name == "extra":
                 continue
             value = getattr(self, f.name)
-            data[f.name] = value.to_dict() if isinstance(value, RunContext) else value
+            data[f.name] = value.to_dict() if isinstance(value, RunContext | RunError) else value
         data.update(self.extra)
         return data
 
@@ -168,6 +236,9 @@ class Record:
             if not isinstance(values["context"], dict):
                 raise RecordError(f"{source}: context is {values['context']!r}, expected an object")
             values["context"] = RunContext.from_dict(values["context"])
+        values["error"] = RunError.from_dict(values.get("error"))
+        tail = values.get("stderr_tail")
+        values["stderr_tail"] = [str(line) for line in tail] if isinstance(tail, list) else []
         if not isinstance(values.get("limits", {}), dict):
             values["limits"] = {}
         if not isinstance(values.get("command", []), list):

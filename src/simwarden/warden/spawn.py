@@ -3,7 +3,8 @@
 - :func:`resolve_command` finds the program (126/127 as a shell would say it);
 - :func:`make_cgroup` and :func:`spawn` start it in its own session and process group, in a
   memory cgroup when one is in force;
-- :func:`start_pumps` copies its output to the console and the log file, line by line;
+- :func:`start_pumps` copies its output to the console and the log file, line by line, and
+  its stderr to a :class:`~simwarden.warden.cause.StderrTail`;
 - :class:`SamplesWriter` appends one samples.tsv row per sample (columns from
   :mod:`simwarden.warden.record`);
 - :class:`Console` writes the warden's own ``simwarden: ...`` lines to the console and the log.
@@ -30,9 +31,10 @@ from simwarden.warden.record import format_sample_row, samples_header
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import subprocess
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
     from typing import IO, Any
 
+    from simwarden.warden.cause import StderrTail
     from simwarden.warden.options import RunOptions
     from simwarden.warden.proctree import Sample
 
@@ -48,7 +50,9 @@ def resolve_command(command: Sequence[str], cwd: str | None) -> str:
             raise CommandError(f"command not found: {program!r} does not exist", EXIT_NOT_FOUND)
         if path.is_dir() or not os.access(path, os.X_OK):
             raise CommandError(f"command not executable: {program!r}", EXIT_NOT_EXECUTABLE)
-        return str(path)
+        # As given: the child runs it after changing to ``cwd`` (str(path) would turn
+        # "./run.sh" into "run.sh", which is looked up on PATH instead).
+        return program
     found = shutil.which(program)
     if found is None:
         raise CommandError(f"command not found: {program!r} is not on PATH", EXIT_NOT_FOUND)
@@ -105,11 +109,15 @@ def spawn(
     options: RunOptions,
     group: cgroups.MemoryCgroup | None,
     log_file: IO[bytes] | None,
+    *,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``command`` (run as ``executable``) in a new session, in ``group`` if given.
+    """Start ``command`` (run as ``executable``) in a new session, in ``group`` if given, with
+    ``env`` (None: ``options.env``).
 
-    Its output is piped when there is a log file (see :func:`start_pumps`), discarded when quiet,
-    else inherited. A start failure raises :class:`CommandError` (126/127).
+    Its stderr is always piped (see :func:`start_pumps`: the record keeps its last lines); its
+    stdout is piped when there is a log file, discarded when quiet, else inherited. A start
+    failure raises :class:`CommandError` (126/127).
     """
     import subprocess
 
@@ -125,10 +133,10 @@ def spawn(
         return subprocess.Popen(
             [executable, *command[1:]],
             cwd=options.cwd,
-            env=options.env,
+            env=options.env if env is None else env,
             stdin=None,
             stdout=pipe,
-            stderr=pipe,
+            stderr=subprocess.PIPE,
             **kwargs,
         )
     except PermissionError as error:
@@ -145,9 +153,16 @@ def spawn(
             os.close(cgroup_fd)
 
 
-def pump(source: IO[bytes], sink: IO[bytes] | None, log: IO[bytes], lock: threading.Lock) -> None:
-    """Copy the command's output to our own stream at once (unless quiet) and to the log file
-    in whole lines, so stdout and stderr interleave line by line, never mid-line.
+def pump(
+    source: IO[bytes],
+    sink: IO[bytes] | None,
+    log: IO[bytes] | None,
+    lock: threading.Lock,
+    tail: StderrTail | None = None,
+) -> None:
+    """Copy the command's output to our own stream at once (unless ``sink`` is None), to the log
+    file (if any) in whole lines, so stdout and stderr interleave line by line, never mid-line,
+    and to ``tail`` (if any).
 
     Returns at end of file (the command and every process holding the pipe ended).
     """
@@ -159,28 +174,60 @@ def pump(source: IO[bytes], sink: IO[bytes] | None, log: IO[bytes], lock: thread
             with contextlib.suppress(OSError, ValueError):
                 sink.write(chunk)
                 sink.flush()
-        pending += chunk
-        cut = len(pending) if not chunk else pending.rfind(b"\n") + 1
-        if cut:
-            with lock, contextlib.suppress(OSError, ValueError):
-                log.write(pending[:cut])
-                log.flush()
-            pending = pending[cut:]
+        if tail is not None:
+            tail.feed(chunk)
+        if log is not None:
+            pending += chunk
+            cut = len(pending) if not chunk else pending.rfind(b"\n") + 1
+            if cut:
+                with lock, contextlib.suppress(OSError, ValueError):
+                    log.write(pending[:cut])
+                    log.flush()
+                pending = pending[cut:]
         if not chunk:
             return
 
 
+class FdWriter:
+    """Writes bytes straight to a file descriptor (the warden's own stderr, fd 2), as the
+    command would have written them had its stderr not been piped through the warden."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view) :]
+
+    def flush(self) -> None:
+        """Nothing is buffered."""
+
+
 def start_pumps(
-    process: subprocess.Popen[bytes], log_file: IO[bytes] | None, quiet: bool, lock: threading.Lock
+    process: subprocess.Popen[bytes],
+    log_file: IO[bytes] | None,
+    quiet: bool,
+    lock: threading.Lock,
+    tail: StderrTail | None = None,
 ) -> list[threading.Thread]:
-    """One daemon thread per output pipe running :func:`pump`; none without a log file."""
-    if log_file is None:
-        return []
-    sinks = (None, None) if quiet else (sys.stdout.buffer, sys.stderr.buffer)
+    """One daemon thread per piped output stream running :func:`pump`: stderr always (into
+    ``tail``), stdout when there is a log file. Without a log file stderr goes on to fd 2."""
     pumps = []
-    for source, sink in zip((process.stdout, process.stderr), sinks, strict=True):
+    for source, name, stream_tail in (
+        (process.stdout, "stdout", None),
+        (process.stderr, "stderr", tail),
+    ):
+        if source is None:
+            continue
+        sink: Any = None
+        if not quiet:
+            sink = FdWriter(2) if log_file is None else getattr(sys, name).buffer
         thread = threading.Thread(
-            target=pump, args=(source, sink, log_file, lock), daemon=True, name="simwarden-output"
+            target=pump,
+            args=(source, sink, log_file, lock, stream_tail),
+            daemon=True,
+            name="simwarden-output",
         )
         thread.start()
         pumps.append(thread)

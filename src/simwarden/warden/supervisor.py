@@ -25,9 +25,10 @@ from simwarden.core.errors import EXIT_CODES
 from simwarden.core.fsutil import write_json_atomic
 from simwarden.core.units import format_bytes
 from simwarden.warden import policy
+from simwarden.warden.cause import ErrorFile, ErrorFileProblem, StderrTail
 from simwarden.warden.options import RunOptions, RunResult
 from simwarden.warden.orphan import OrphanWatch
-from simwarden.warden.proctree import ProcessTree, become_subreaper
+from simwarden.warden.proctree import ProcessTree, become_subreaper, host_info, usage_totals
 from simwarden.warden.record import Record
 from simwarden.warden.sentinel import Sentinel
 from simwarden.warden.spawn import (
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from simwarden.warden.events import Event
     from simwarden.warden.notify import NotifierHub
     from simwarden.warden.proctree import Sample
+    from simwarden.warden.record import RunError
 
 __all__ = ["run"]
 
@@ -101,11 +103,20 @@ class _Run:
         self.wake_fd: int | None = None
         self.pidfd: int | None = None
         self.hub: NotifierHub | None = None
+        self.tail = StderrTail()  # the command's last stderr lines
+        self.error_file: ErrorFile | None = None  # where its uncaught exception is written
 
-    # -- start ------------------------------------------------------------------------------------
     def execute(self) -> RunResult:
         executable = resolve_command(self.command, self.opt.cwd)
         self.opt.check()
+        self.error_file = ErrorFile()
+        try:
+            return self._execute(executable, self.error_file)
+        finally:
+            self.error_file.remove()
+
+    # -- start ------------------------------------------------------------------------------------
+    def _execute(self, executable: str, error_file: ErrorFile) -> RunResult:
         log_file = open(self.opt.log, "wb") if self.opt.log else None  # noqa: SIM115
         self.out = Console(self.opt.console or sys.stderr, log_file, self.lock, self.opt.label)
         self.group = make_cgroup(self.opt)
@@ -113,7 +124,8 @@ class _Run:
         sentinel = Sentinel.start(self.group.procs_file if self.group else None)
         self.start_iso, self.state.started = _now_iso(), time.monotonic()
         try:
-            self.process = spawn(executable, self.command, self.opt, self.group, log_file)
+            env = error_file.environment(self.opt.env)
+            self.process = spawn(executable, self.command, self.opt, self.group, log_file, env=env)
         except BaseException:
             if sentinel:
                 sentinel.done()
@@ -123,7 +135,7 @@ class _Run:
                 log_file.close()
             raise
         self.tree = ProcessTree(self.process.pid, cgroup=self.group)
-        pumps = start_pumps(self.process, log_file, self.opt.quiet, self.lock)
+        pumps = start_pumps(self.process, log_file, self.opt.quiet, self.lock, self.tail)
         samples_file = SamplesWriter(self.opt.samples)
         self.hub = self._make_hub()
         restore = self._install_signal_handlers()
@@ -392,10 +404,21 @@ class _Run:
         )
         if reason != "exited":
             self.out.say(record.message or "")
+        error, record.stderr_tail = self._reported_error(), self.tail.lines()
+        record.error = error if record.failed else None
         data = record.to_dict()
         if self.opt.record:
             write_json_atomic(self.opt.record, data)
         return RunResult(exit_code, reason, data)
+
+    def _reported_error(self) -> RunError | None:
+        """The uncaught exception the command wrote to its error file; a file that is not a
+        complete report is named in one line and ignored."""
+        try:
+            return self.error_file.read() if self.error_file else None
+        except ErrorFileProblem as problem:
+            self.out.say(f"{problem}; the record has no error")
+            return None
 
     def _record(
         self,
@@ -414,7 +437,7 @@ class _Run:
                 f"stopped ({reason}): {self.stop_message}; peak "
                 f"{format_bytes(self.peak_rss)} after {wall:.1f} s; exit {exit_code}"
             )
-        usage = _usage_totals(self.rusages)
+        usage = usage_totals(self.rusages)
         return Record(
             command=self.command,
             cwd=self.cwd,
@@ -446,36 +469,6 @@ class _Run:
             simwarden_version=__version__,
             context=self.opt.run_context(),
         )
-
-
-def _usage_totals(rusages: list[resource.struct_rusage]) -> dict[str, Any]:
-    """Peak RSS, CPU and block I/O of the reaped processes, from their ``struct rusage``."""
-    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is KiB on Linux
-    # The kernel's block I/O of reaped children is in ru_inblock/ru_oublock (512-byte units).
-    return {
-        "kernel_peak_rss_bytes": max((u.ru_maxrss * scale for u in rusages), default=None),
-        "cpu_user_s": round(sum(u.ru_utime for u in rusages), 3),
-        "cpu_system_s": round(sum(u.ru_stime for u in rusages), 3),
-        "read_bytes": sum(u.ru_inblock for u in rusages) * 512 if rusages else None,
-        "write_bytes": sum(u.ru_oublock for u in rusages) * 512 if rusages else None,
-    }
-
-
-def host_info() -> dict[str, Any]:
-    """The record's ``host``: name, platform, CPUs, memory, Python version."""
-    import platform
-
-    import psutil
-
-    uname = os.uname() if hasattr(os, "uname") else None
-    return {
-        "name": platform.node(),
-        # Not platform.platform(): it runs `uname -p` in a subprocess.
-        "platform": f"{uname.sysname}-{uname.release}-{uname.machine}" if uname else sys.platform,
-        "cpus": os.cpu_count(),
-        "memory_bytes": psutil.virtual_memory().total,
-        "python": platform.python_version(),
-    }
 
 
 def run(command: Sequence[str], options: RunOptions | None = None) -> RunResult:

@@ -1,15 +1,19 @@
-"""simwarden's figure autosave, for any Python that has this directory first on PYTHONPATH.
+"""simwarden's figure autosave and error capture, for any Python that has this directory first
+on PYTHONPATH.
 
 Python imports the first ``sitecustomize`` module on sys.path at start-up. This one installs the
 autosave configured by the SIMWARDEN_* variables (see simwarden_autosave_impl.install_from_env),
 then runs the ``sitecustomize`` that would otherwise have been imported (Debian's system Python
-has one), skipping every directory that holds a copy of this hook. An error in that other module
-is reported by Python exactly as without this hook. Standalone: stdlib only, never imports
-simwarden, so it works in an interpreter that cannot. ``python -S`` and ``-I`` skip it.
+has one), skipping every directory that holds a copy of this hook, and last installs the error
+capture (simwarden_autosave_error.install_from_env), so that its ``sys.excepthook`` wraps any
+that the other module installed. An error in that other module is reported by Python exactly as
+without this hook. Standalone: stdlib only, never imports simwarden, so it works in an
+interpreter that cannot. ``python -S`` and ``-I`` skip it.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.machinery
 import importlib.util
 import os
@@ -29,6 +33,15 @@ def _enable() -> None:
     simwarden_autosave_impl.install_from_env()
 
 
+def _enable_error_capture() -> None:
+    try:
+        capture = importlib.import_module("simwarden_autosave_error")
+    except Exception as error:  # a broken hook must not stop the program from starting
+        sys.stderr.write(f"simwarden: error capture off: {type(error).__name__}: {error}\n")
+        return
+    capture.install_from_env()
+
+
 def _chain() -> ModuleType | None:
     """Run the next ``sitecustomize`` on sys.path that is not a copy of this hook, if any."""
     rest = [
@@ -45,4 +58,7 @@ def _chain() -> ModuleType | None:
 
 
 _enable()
-chained = _chain()
+try:
+    chained = _chain()
+finally:
+    _enable_error_capture()

@@ -28,6 +28,12 @@ if TYPE_CHECKING:
 # scatter of wall time against peak memory (1000 bar labels would be unreadable and slow).
 BAR_MAX_RUNS = 60
 SCATTER_FIGSIZE = (10.0, 7.0)
+# A failed run's cause is shown cut to this many characters; in the scatter only when at most
+# SCATTER_MAX_CAUSES runs failed (more labels would hide the points).
+CAUSE_WIDTH = 48
+SCATTER_MAX_CAUSES = 10
+RETRY_HATCH = "//"
+RETRY_LABEL = "needed a retry"
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,26 @@ class SummaryRow:
     category: str
     wall_s: float | None
     peak_mb: float | None
+    attempts: int | None = None  # how many attempts the run took (a retry: more than 1)
+    cause: str | None = None  # a failed run's one-line cause (the table's ``error`` column)
+
+    @property
+    def retried(self) -> bool:
+        """The run needed more than one attempt."""
+        return (self.attempts or 0) > 1
+
+
+def short_cause(cause: str, width: int = CAUSE_WIDTH) -> str:
+    """``cause`` on one line, cut to ``width`` characters with an ellipsis."""
+    text = " ".join(cause.split())
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def _text(value: Any) -> str | None:
+    """A non-empty text cell, or None (missing, NaN, empty)."""
+    if value is None or isinstance(value, float) or type(value).__name__ == "NAType":
+        return None
+    return str(value).strip() or None
 
 
 def _number(value: Any, key: str, run: str) -> float | None:
@@ -55,7 +81,8 @@ def _number(value: Any, key: str, run: str) -> float | None:
 
 
 def summary_rows(rows: Sequence[Mapping[str, Any]] | pandas.DataFrame) -> list[SummaryRow]:
-    """Normalise the benchmark rows, sorted by run id; UserError for a row without run or reason."""
+    """Normalise the benchmark rows, sorted by run id; UserError for a row without run or reason.
+    ``attempts`` and ``error`` are optional (tables of older versions lack them)."""
     if hasattr(rows, "to_dict") and hasattr(rows, "columns"):
         records = rows.to_dict("records")
     else:
@@ -70,12 +97,15 @@ def summary_rows(rows: Sequence[Mapping[str, Any]] | pandas.DataFrame) -> list[S
                 )
         run = str(row["run"])
         code = _number(row.get("exit_code"), "exit_code", run)
+        attempts = _number(row.get("attempts"), "attempts", run)
         table.append(
             SummaryRow(
                 run=run,
                 category=category(row["reason"], int(code) if code is not None else None),
                 wall_s=_number(row.get("wall_s"), "wall_s", run),
                 peak_mb=_number(row.get("peak_rss_mb"), "peak_rss_mb", run),
+                attempts=int(attempts) if attempts is not None else None,
+                cause=_text(row.get("error")),
             )
         )
     table.sort(key=lambda r: r.run)
@@ -108,14 +138,19 @@ def plot_summary(rows: Sequence[Mapping[str, Any]] | pandas.DataFrame, output: s
     """Draw the workflow's runs, coloured by how each ended; return ``output``.
 
     ``rows`` are the benchmark table's rows (keys ``run``, ``reason``, ``exit_code``, ``wall_s``,
-    ``peak_rss_mb``), as dicts or a pandas DataFrame. Up to BAR_MAX_RUNS (60) runs: two horizontal
-    bar panels, wall time and peak memory, one labelled bar per run sorted by run id. More runs:
+    ``peak_rss_mb``, optionally ``attempts`` and ``error``), as dicts or a pandas DataFrame. Up
+    to BAR_MAX_RUNS (60) runs: two horizontal bar panels, wall time and peak memory, one
+    labelled bar per run sorted by run id. More runs:
     one scatter of wall time against peak memory, one point per run, since per-run labels stop
     being readable (1000 runs render in well under a second); its wall-time axis is logarithmic
     when all times are above 0 and span 100x or more. Colours are fixed per end reason
     (CATEGORY_COLOURS: ``exited ok``, ``failed`` = exited with a non-zero code, and each stop
-    reason); the legend lists those present with counts. Missing values (None, NaN) draw no bar
-    or point. No rows give a figure noted "no runs". Written atomically.
+    reason); the legend lists those present with counts. Runs that needed a retry (``attempts``
+    above 1) are hatched (bars) or ringed (scatter), with a legend entry ``needed a retry (N)``.
+    A failed run's cause (``error``, cut to CAUSE_WIDTH characters) follows its wall-time bar;
+    in the scatter it labels the point when at most SCATTER_MAX_CAUSES runs failed. Missing
+    values (None, NaN) draw no bar or point. No rows give a figure noted "no runs". Written
+    atomically.
     """
     figure, title = summary_figure(summary_rows(rows))
     return save_atomic(figure, output, title)
@@ -134,15 +169,28 @@ def summary_figure(table: Sequence[SummaryRow]) -> tuple[Figure, str]:
         _draw_bars(figure, table)
     else:
         _draw_scatter(figure, table)
-    entries = legend_entries(categories)
-    if entries:
+    handles = [Patch(color=colour, label=label) for label, colour in legend_entries(categories)]
+    retried = sum(r.retried for r in table)
+    if retried:
+        handles.append(_retry_handle(kind, f"{RETRY_LABEL} ({retried})"))
+    if handles:
         figure.legend(
-            handles=[Patch(color=colour, label=label) for label, colour in entries],
+            handles=handles,
             loc="outside lower center",
-            ncols=min(len(entries), 5),
+            ncols=min(len(handles), 5),
             fontsize=9,
         )
     return figure, title
+
+
+def _retry_handle(kind: str, label: str) -> Any:
+    """The legend entry of runs that needed a retry: a hatched patch (bars) or a ring (scatter)."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    if kind == "bars":
+        return Patch(facecolor="white", edgecolor="black", hatch=RETRY_HATCH, label=label)
+    return Line2D([], [], ls="", marker="o", mfc="none", mec="black", ms=8, label=label)
 
 
 def _draw_bars(figure: Figure, table: Sequence[SummaryRow]) -> None:
@@ -155,14 +203,20 @@ def _draw_bars(figure: Figure, table: Sequence[SummaryRow]) -> None:
         (mem_ax, [r.peak_mb for r in table], "MB", "peak memory (MB)"),
     ):
         bars = ax.barh(positions, [v or 0.0 for v in values], color=colours)
-        ax.bar_label(
-            bars,
-            labels=[f"{v:.1f} {unit}" if v is not None else "n/a" for v in values],
-            padding=3,
-            fontsize=8,
-        )
+        for bar, row in zip(bars, table, strict=True):
+            if row.retried:
+                bar.set_hatch(RETRY_HATCH)
+                bar.set_edgecolor("black")
+        texts = [f"{v:.1f} {unit}" if v is not None else "n/a" for v in values]
+        if ax is wall_ax:  # a failed run's cause after its wall time
+            texts = [
+                f"{text}  {short_cause(r.cause)}" if r.cause else text
+                for text, r in zip(texts, table, strict=True)
+            ]
+        ax.bar_label(bars, labels=texts, padding=3, fontsize=8)
         ax.set_xlabel(xlabel)
-        ax.margins(x=0.15)
+        causes = ax is wall_ax and any(r.cause for r in table)
+        ax.margins(x=0.9 if causes else 0.15)
         ax.grid(axis="x", alpha=0.3)
     wall_ax.set_yticks(positions, [r.run for r in table], fontsize=8)
     if table:
@@ -190,6 +244,26 @@ def _draw_scatter(figure: Figure, table: Sequence[SummaryRow]) -> None:
                 color=colour,
                 alpha=0.8,
                 lw=0,
+            )
+    retried = [(r.wall_s, r.peak_mb) for r in table if r.retried and r.wall_s and r.peak_mb]
+    if retried:
+        ax.scatter(
+            [wall for wall, _ in retried],
+            [peak for _, peak in retried],
+            s=60,
+            facecolors="none",
+            edgecolors="black",
+            lw=0.8,
+        )
+    failed = [r for r in table if r.cause and r.wall_s is not None and r.peak_mb is not None]
+    if len(failed) <= SCATTER_MAX_CAUSES:
+        for r in failed:
+            ax.annotate(
+                f"{r.run}: {short_cause(r.cause or '')}",
+                xy=(r.wall_s or 0.0, r.peak_mb or 0.0),
+                xytext=(5, 3),
+                textcoords="offset points",
+                fontsize=7,
             )
     walls = [wall for _, wall, _ in shown]
     if walls and min(walls) > 0 and max(walls) / min(walls) >= 100:

@@ -1,0 +1,141 @@
+"""What a failed attempt leaves, and how a failed run is redone: the files behind the decisions
+of :mod:`simwarden.pipeline.job`.
+
+A failed attempt's record, samples, the tail of its log, its data and its figures move to
+``results/failed/<run>/attempt-<N>/`` (:func:`keep_attempt`), where nothing can pass them for a
+complete result. They are kept until the run is redone (its next first attempt removes them,
+:func:`clear_kept_attempts`) or deleted by hand. When an attempt is final, :func:`write_failed_run`
+writes the run's outputs (the failure record, the samples, empty data and figures directories) so
+Snakemake sees the job complete and the aggregates run, and :func:`touch_rerun_marker` marks the
+run to be redone by the next invocation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from simwarden.pipeline import layout
+from simwarden.warden.record import Record, RecordError, read_record, samples_header
+
+# How many of the job log's last lines a kept attempt holds (log-tail.txt).
+LOG_TAIL_LINES = 50
+
+
+@dataclass(frozen=True)
+class AttemptFiles:
+    """The files of one ``run_simulation`` attempt (the job's outputs and its log)."""
+
+    record: Path
+    samples: Path
+    data: Path
+    figures: Path | None
+    log: Path
+
+
+def clear_kept_attempts(run: str, root: str | os.PathLike[str] = ".") -> None:
+    """Remove every kept attempt of ``run`` (an earlier invocation's: the run is being redone);
+    the run's directory under ``results/failed/`` goes too once it is empty."""
+    for _, directory in layout.failed_attempts(run, root):
+        shutil.rmtree(directory, ignore_errors=True)
+    run_dir = Path(root) / layout.for_run(layout.FAILED_RUN, run)
+    with contextlib.suppress(OSError):  # absent, or holding what is not ours to delete
+        run_dir.rmdir()
+
+
+def log_tail(path: str | os.PathLike[str], lines: int = LOG_TAIL_LINES) -> str:
+    """The last ``lines`` lines of the text file ``path`` ("" when it cannot be read)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    kept = text.splitlines()[-lines:]
+    return "".join(f"{line}\n" for line in kept)
+
+
+def keep_attempt(
+    files: AttemptFiles, record: Record, run: str, attempt: int, root: str | os.PathLike[str]
+) -> Path:
+    """Move what attempt ``attempt`` of ``run`` made to its kept directory and return it:
+    ``record`` as record.json, the samples, the log's tail as log-tail.txt, data/ and figures/
+    (empty when the attempt made none). The attempt's record file is removed from the run's
+    outputs, so nothing there passes for a result."""
+    from simwarden.core.fsutil import write_json_atomic
+
+    kept = layout.failed_attempt_dir(run, attempt, root)
+    if kept.exists():  # only an interrupted keep of this same attempt leaves one
+        shutil.rmtree(kept)
+    kept.mkdir(parents=True)
+    write_json_atomic(kept / "record.json", record.to_dict())
+    files.record.unlink(missing_ok=True)
+    if files.samples.exists():
+        os.replace(files.samples, kept / "samples.tsv")
+    else:
+        (kept / "samples.tsv").write_text(samples_header())
+    (kept / "log-tail.txt").write_text(log_tail(files.log), encoding="utf-8")
+    for name, made in (("data", files.data), ("figures", files.figures)):
+        if made is not None and made.is_dir():
+            shutil.move(made, kept / name)
+        else:
+            (kept / name).mkdir()
+    return kept
+
+
+def write_failed_run(files: AttemptFiles, record: Record, kept: Path) -> None:
+    """The outputs of a run whose last attempt failed: ``record`` (the failure record), the
+    samples of the kept attempt, and empty data and figures directories."""
+    from simwarden.core.fsutil import write_json_atomic
+
+    for directory in (files.data, files.figures):
+        if directory is not None:
+            if directory.exists():
+                shutil.rmtree(directory)
+            directory.mkdir(parents=True)
+    shutil.copyfile(kept / "samples.tsv", files.samples)
+    write_json_atomic(files.record, record.to_dict())
+
+
+def rerun_marker(run: str, root: str | os.PathLike[str] = ".") -> Path:
+    """``logs/run_simulation/<run>.failed`` under ``root``: see :data:`layout.RERUN_MARKER`."""
+    return Path(root) / layout.for_run(layout.RERUN_MARKER, run)
+
+
+def touch_rerun_marker(run: str, root: str | os.PathLike[str] = ".", why: str = "") -> Path:
+    """(Re)write ``run``'s rerun marker: the next invocation redoes the run.
+
+    Snakemake redoes a job for an input newer than its oldest output only when the input's
+    content differs from the checksum it recorded when the job ended, so every write holds new
+    content: ``why`` (e.g. ``run a failed: <cause>``) and the moment it was written, in ns."""
+    import time
+
+    marker = rerun_marker(run, root)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(f"{why or f'run {run} failed'}\nmarked at {time.time_ns()}\n")
+    return marker
+
+
+def failed_runs(runs: Iterable[str], root: str | os.PathLike[str] = ".") -> list[str]:
+    """One line per run of ``runs`` whose record says it failed (``run a failed: <cause>``) or
+    cannot be read (the error, naming the file); a run with no record is not counted.
+
+    Each such run's rerun marker is rewritten: Snakemake touches a job's outputs when it ends
+    and records its inputs' checksums then, so only a marker written after that (here, from
+    check_runs and the end handlers) makes the next invocation redo a run that failed again."""
+    lines = []
+    for run in runs:
+        try:
+            record = read_record(Path(root) / layout.for_run(layout.RECORD, run))
+        except FileNotFoundError:
+            continue
+        except RecordError as error:
+            lines.append(f"run {run}: {error}")
+        else:
+            if not record.failed:
+                continue
+            lines.append(f"run {run} failed: {record.cause}")
+        touch_rerun_marker(run, root, lines[-1])
+    return lines

@@ -1,0 +1,176 @@
+"""The summary printed when Snakemake finishes: one row per planned run, then the command that
+redoes only the failed runs.
+
+The Snakefile's ``onsuccess:`` and ``onerror:`` handlers call :func:`show_at_exit`. Snakemake 9
+runs those handlers before its own last lines ("Complete log(s): ...", "Elapsed time", the
+"At least one job did not complete successfully" error), so the summary is said from an
+``atexit`` hook of the Snakemake process: after all of them, the last thing on screen.
+
+::
+
+    simwarden: RUN     STATE    REASON  ATTEMPTS  PEAK    WALL   CAUSE
+    simwarden: crash   failed   exited  1         21 MB   0.4s   AttributeError: ... (sim.py:5)
+    simwarden: hungry  ok       exited  2         172 MB  1.2s
+    simwarden: 2 runs: 1 ok, 1 failed
+    simwarden: redo the failed runs: snakemake --profile profiles/short
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from simwarden.core.log import say
+from simwarden.pipeline import layout
+from simwarden.warden.record import RecordError, read_record
+
+HEADER = ("RUN", "STATE", "REASON", "ATTEMPTS", "PEAK", "WALL", "CAUSE")
+# Snakemake options kept in the redo command: they choose the workflow, its config and its
+# profiles, and so which runs exist. One value each, or (second set) every value up to the next
+# option. Everything else (targets, --forcerun, ...) is left out: the rerun markers of the failed
+# runs make a plain invocation redo exactly those.
+ONE_VALUE = ("--profile", "--workflow-profile", "--snakefile", "-s", "--directory", "-d")
+MANY_VALUES = ("--configfile", "--configfiles", "--config", "-C")
+
+
+@dataclass(frozen=True)
+class EndRow:
+    """One planned run as the end summary shows it; ``state`` is ok, failed or not run."""
+
+    run: str
+    state: str
+    reason: str | None = None
+    attempts: int | None = None
+    peak_bytes: int | None = None
+    wall_s: float | None = None
+    cause: str | None = None
+
+
+def end_rows(runs: Iterable[str], root: str | os.PathLike[str] = ".") -> list[EndRow]:
+    """A row per run from its record (``results/runs/<run>/record.json`` under ``root``): not run
+    when there is none; failed, with reason ``record`` and the error as its cause, when it
+    cannot be read."""
+    rows = []
+    for run in runs:
+        try:
+            record = read_record(Path(root) / layout.for_run(layout.RECORD, run))
+        except FileNotFoundError:
+            rows.append(EndRow(run, "not run"))
+            continue
+        except RecordError as error:
+            rows.append(EndRow(run, "failed", reason="record", cause=str(error)))
+            continue
+        attempt = record.context.attempt if record.context else None
+        rows.append(
+            EndRow(
+                run,
+                "failed" if record.failed else "ok",
+                reason=record.reason,
+                attempts=record.attempts if record.attempts is not None else attempt,
+                peak_bytes=record.peak_rss_bytes,
+                wall_s=record.wall_s,
+                cause=record.cause,
+            )
+        )
+    return rows
+
+
+def format_wall(seconds: float | None) -> str:
+    """``0.4s``, ``12s``, ``3m04s``, ``2h05m``; ``-`` when unknown."""
+    if seconds is None:
+        return "-"
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+
+
+def format_end_summary(rows: Sequence[EndRow], redo: Sequence[str] | None = None) -> list[str]:
+    """The summary's lines (without the ``simwarden:`` prefix): an aligned table, a count line,
+    and, when a run failed or did not run and ``redo`` is given, the command that redoes them."""
+    from simwarden.core.units import format_mb
+
+    cells = [HEADER] + [
+        (
+            row.run,
+            row.state,
+            row.reason or "-",
+            str(row.attempts) if row.attempts is not None else "-",
+            format_mb(row.peak_bytes) if row.peak_bytes is not None else "-",
+            format_wall(row.wall_s),
+            row.cause or "",
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(HEADER) - 1)]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False))
+        + "  "
+        + line[-1]
+        for line in cells
+    ]
+    lines = [line.rstrip() for line in lines]
+    counts = {state: sum(row.state == state for row in rows) for state in ("ok", "failed")}
+    not_run = len(rows) - counts["ok"] - counts["failed"]
+    count = f"{len(rows)} run{'s' if len(rows) != 1 else ''}: {counts['ok']} ok, "
+    count += f"{counts['failed']} failed" + (f", {not_run} not run" if not_run else "")
+    lines.append(count)
+    if redo is not None and (counts["failed"] or not_run):
+        lines.append(f"redo the failed runs: {shlex.join(redo)}")
+    return lines
+
+
+def redo_command(argv: Sequence[str]) -> list[str]:
+    """``snakemake`` with the options of Snakemake's own ``argv`` (``sys.argv`` of the Snakemake
+    process, program first) that choose the workflow, its config and profiles. Pure."""
+    command = ["snakemake"]
+    args = list(argv[1:])
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name = arg.split("=", 1)[0] if arg.startswith("--") else arg
+        i += 1
+        if name not in ONE_VALUE + MANY_VALUES:
+            continue
+        if "=" in arg and arg.startswith("--"):
+            command.append(arg)
+            continue
+        command.append(arg)
+        if name in ONE_VALUE:
+            command.extend(args[i : i + 1])
+            i += 1
+            continue
+        while i < len(args) and not args[i].startswith("-"):
+            command.append(args[i])
+            i += 1
+    return command
+
+
+def end_summary(
+    runs: Iterable[str], argv: Sequence[str], root: str | os.PathLike[str] = "."
+) -> list[str]:
+    """The summary's lines for ``runs`` after a Snakemake run started with ``argv``."""
+    return format_end_summary(end_rows(runs, root), redo_command(argv))
+
+
+def show_at_exit(
+    runs: Iterable[str], argv: Sequence[str], root: str | os.PathLike[str] = "."
+) -> None:
+    """Work out the summary now (records as they are when Snakemake ends) and say it, one
+    ``simwarden:`` line each on stderr, when this process exits: after Snakemake's last lines."""
+    import atexit
+
+    lines = end_summary(list(runs), argv, root)
+
+    def show() -> None:
+        for line in lines:
+            say(line)
+
+    atexit.register(show)

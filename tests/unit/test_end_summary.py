@@ -1,0 +1,196 @@
+"""Tests for simwarden.results.end_summary: the rows read from the records, the table's exact
+lines, the redo command built from Snakemake's argv, and the summary said after everything else
+when the process exits."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simwarden.pipeline import layout
+from simwarden.results.end_summary import (
+    EndRow,
+    end_rows,
+    end_summary,
+    format_end_summary,
+    format_wall,
+    redo_command,
+)
+from tests.conftest import TIMEOUT
+
+CRASH = {
+    "reason": "exited",
+    "exit_code": 1,
+    "wall_s": 0.42,
+    "peak_rss_bytes": 21_300_000,
+    "attempts": 1,
+    "error": {
+        "type": "AttributeError",
+        "message": "'Axes' object has no attribute 'plott'",
+        "where": "src/draw.py:9",
+    },
+    "context": {"run": "crash", "attempt": 1},
+}
+HUNGRY = {
+    "reason": "exited",
+    "exit_code": 0,
+    "wall_s": 75.2,
+    "peak_rss_bytes": 172_000_000,
+    "context": {"run": "hungry", "attempt": 2},
+}
+LOUD = {
+    "reason": "exited",
+    "exit_code": 3,
+    "wall_s": 3725.0,
+    "peak_rss_bytes": 4_000_000,
+    "stderr_tail": ["starting", "cannot open input.dat", ""],
+    "attempts": 1,
+}
+
+
+def write_record(root: Path, run: str, data: dict[str, Any] | str) -> None:
+    path = root / layout.for_run(layout.RECORD, run)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    write_record(tmp_path, "crash", CRASH)
+    write_record(tmp_path, "hungry", HUNGRY)
+    write_record(tmp_path, "loud", LOUD)
+    write_record(tmp_path, "torn", '{"reason": "exi')
+    return tmp_path
+
+
+def test_end_rows_come_from_the_records(root: Path) -> None:
+    rows = end_rows(["crash", "hungry", "loud", "torn", "never"], root)
+    assert rows[:3] == [
+        EndRow(
+            "crash",
+            "failed",
+            reason="exited",
+            attempts=1,
+            peak_bytes=21_300_000,
+            wall_s=0.42,
+            cause="AttributeError: 'Axes' object has no attribute 'plott' (src/draw.py:9)",
+        ),
+        EndRow("hungry", "ok", reason="exited", attempts=2, peak_bytes=172_000_000, wall_s=75.2),
+        EndRow(
+            "loud",
+            "failed",
+            reason="exited",
+            attempts=1,
+            peak_bytes=4_000_000,
+            wall_s=3725.0,
+            cause="cannot open input.dat",
+        ),
+    ]
+    torn = rows[3]
+    assert (torn.run, torn.state, torn.reason) == ("torn", "failed", "record")
+    assert torn.cause is not None
+    assert torn.cause.startswith(f"record '{root}/results/runs/torn/record.json' cannot be read")
+    assert rows[4] == EndRow("never", "not run")
+
+
+def test_the_summary_lines(root: Path) -> None:
+    argv = ["/venv/bin/snakemake", "--profile", "profiles/short", "--cores", "2"]
+    lines = end_summary(["crash", "hungry", "loud", "never"], argv, root)
+    assert lines == [
+        "RUN     STATE    REASON  ATTEMPTS  PEAK    WALL   CAUSE",
+        "crash   failed   exited  1         21 MB   0.4s   "
+        "AttributeError: 'Axes' object has no attribute 'plott' (src/draw.py:9)",
+        "hungry  ok       exited  2         172 MB  1m15s",
+        "loud    failed   exited  1         4.0 MB  1h02m  cannot open input.dat",
+        "never   not run  -       -         -       -",
+        "4 runs: 1 ok, 2 failed, 1 not run",
+        "redo the failed runs: snakemake --profile profiles/short",
+    ]
+
+
+def test_no_redo_line_when_every_run_ended_well() -> None:
+    rows = [EndRow("a", "ok", reason="exited", attempts=1, peak_bytes=10**7, wall_s=12.4)]
+    assert format_end_summary(rows, ["snakemake"]) == [
+        "RUN  STATE  REASON  ATTEMPTS  PEAK   WALL  CAUSE",
+        "a    ok     exited  1         10 MB  12s",
+        "1 run: 1 ok, 0 failed",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(None, "-"), (0.0, "0.0s"), (9.94, "9.9s"), (10, "10s"), (59.4, "59s"), (60, "1m00s"),
+     (3599, "59m59s"), (3600, "1h00m"), (90061, "25h01m")],
+)  # fmt: skip
+def test_format_wall(seconds: float | None, shown: str) -> None:
+    assert format_wall(seconds) == shown
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["snakemake"], ["snakemake"]),
+        (
+            ["/x/__main__.py", "--profile", "profiles/short", "-n", "results/runs/a/record.json"],
+            ["snakemake", "--profile", "profiles/short"],
+        ),
+        (
+            ["snakemake", "--profile=profiles/std", "--profile", "profiles/slurm", "--forceall"],
+            ["snakemake", "--profile=profiles/std", "--profile", "profiles/slurm"],
+        ),
+        (
+            ["snakemake", "--configfile", "a.yaml", "b.yaml", "--cores", "2", "-d", "my dir"],
+            ["snakemake", "--configfile", "a.yaml", "b.yaml", "-d", "my dir"],
+        ),
+        (
+            ["snakemake", "--config", "commit=v1", "x=$(rm -rf ~)", "--workflow-profile", "none"],
+            ["snakemake", "--config", "commit=v1", "x=$(rm -rf ~)", "--workflow-profile", "none"],
+        ),
+        (["snakemake", "--profile"], ["snakemake", "--profile"]),
+    ],
+)
+def test_redo_command_keeps_the_options_that_choose_the_workflow(
+    argv: list[str], expected: list[str]
+) -> None:
+    assert redo_command(argv) == expected
+
+
+def test_the_redo_command_is_quoted_for_a_shell(root: Path) -> None:
+    argv = ["snakemake", "--config", "x=$(rm -rf ~)", "--profile", "my profiles/short"]
+    last = end_summary(["crash"], argv, root)[-1]
+    assert last == (
+        "redo the failed runs: snakemake --config 'x=$(rm -rf ~)' --profile 'my profiles/short'"
+    )
+
+
+def test_the_summary_is_said_when_the_process_exits_after_its_last_lines(root: Path) -> None:
+    """As from Snakemake's onerror handler: the summary is worked out then, said at exit."""
+    code = (
+        "import sys\n"
+        "from simwarden.results.end_summary import show_at_exit\n"
+        "show_at_exit(['crash', 'hungry'], ['snakemake', '--profile', 'profiles/short'])\n"
+        "sys.stderr.write('Complete log(s): x.log\\n')\n"
+        "raise SystemExit(1)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == [
+        "Complete log(s): x.log",
+        "simwarden: RUN     STATE   REASON  ATTEMPTS  PEAK    WALL   CAUSE",
+        "simwarden: crash   failed  exited  1         21 MB   0.4s   "
+        "AttributeError: 'Axes' object has no attribute 'plott' (src/draw.py:9)",
+        "simwarden: hungry  ok      exited  2         172 MB  1m15s",
+        "simwarden: 2 runs: 1 ok, 1 failed",
+        "simwarden: redo the failed runs: snakemake --profile profiles/short",
+    ]
