@@ -162,7 +162,8 @@ def test_end_label_for_each_reason(changes, expected):
 
 def test_run_name_from_the_record_path():
     assert run_name(Path("results/runs/big/record.json")) == "big"
-    assert run_name(Path("logs/run_simulation/big.log.attempt1.record.json")) == "big.log.attempt1"
+    assert run_name(Path("results/failed/big/attempt-1/record.json")) == "big"
+    assert run_name(Path("elsewhere/big.attempt1.record.json")) == "big.attempt1"
 
 
 @pytest.mark.parametrize(

@@ -50,11 +50,15 @@ class RunLabels:
 
 
 def run_name(record_path: Path) -> str:
-    """``results/runs/big/record.json`` → ``big``; ``big.log.attempt1.record.json`` → ``big.log
-    .attempt1`` (the file name without ``.record.json`` / ``.json``)."""
+    """The run a record belongs to: ``results/runs/big/record.json`` and a kept attempt's
+    ``results/failed/big/attempt-1/record.json`` → ``big``; any other file, its name without
+    ``.record.json`` / ``.json`` (``r.json`` → ``r``)."""
     name = record_path.name
     if name == "record.json":
-        return record_path.parent.name or name
+        parent = record_path.parent
+        if parent.name.removeprefix("attempt-").isdigit() and parent.name.startswith("attempt-"):
+            parent = parent.parent
+        return parent.name or name
     for suffix in (".record.json", ".json"):
         if name.endswith(suffix):
             return name[: -len(suffix)]
