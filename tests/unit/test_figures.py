@@ -266,6 +266,7 @@ def test_hand_run_import_saves_pngs_with_git_commit(tmp_path: Path) -> None:
     assert files(repo / "figures") == {"png/spikes.png"}
     expected = dict.fromkeys(
         ["run", "params_hash", "run_config", "attempt", "mem_mb", "runtime_min"]
+        + ["simulation", "param_set", "ref"]
     )
     expected.update(
         repository=git(repo, "rev-parse", "--show-toplevel"),

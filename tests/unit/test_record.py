@@ -120,6 +120,9 @@ def test_record_round_trips_through_json_with_keys_in_order(tmp_path):
         "attempt": 2,
         "mem_mb": 800,
         "runtime_min": 10,
+        "simulation": None,
+        "param_set": None,
+        "ref": None,
     }
     assert data["error"] == {
         "type": "KeyboardInterrupt",

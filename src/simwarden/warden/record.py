@@ -46,6 +46,12 @@ class RunContext:
     attempt: int | None = None
     mem_mb: int | None = None
     runtime_min: int | None = None
+    # Which simulation of the config, which of its parameter sets, and the commit as the config
+    # names it (a tag or branch; ``commit`` is the resolved SHA). None for a one-simulation config
+    # (simulation), a run without parameter sets (param_set), or by hand.
+    simulation: str | None = None
+    param_set: str | None = None
+    ref: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

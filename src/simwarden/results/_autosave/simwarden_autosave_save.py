@@ -40,6 +40,9 @@ CONTEXT_KEYS = (
     "attempt",
     "mem_mb",
     "runtime_min",
+    "simulation",
+    "param_set",
+    "ref",
 )
 
 
