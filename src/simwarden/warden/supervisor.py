@@ -420,6 +420,15 @@ class _Run:
             self.out.say(f"{problem}; the record has no error")
             return None
 
+    def _peak_text(self) -> str:
+        """The peak for the stop message. When the kernel killed the tree at the cgroup's limit
+        between two samples, the sampled sum is far below what the cgroup charged: say both."""
+        sampled = format_bytes(self.peak_rss)
+        if self.stopped_by == "cgroup" and (self.cgroup_peak or 0) > self.peak_rss:
+            cgroup = format_bytes(self.cgroup_peak or 0)
+            return f"{cgroup} (the cgroup's; the last sample saw {sampled})"
+        return sampled
+
     def _record(
         self,
         reason: str,
@@ -434,8 +443,8 @@ class _Run:
             message = f"command exited with code {own_code} after {wall:.1f} s"
         else:
             message = (
-                f"stopped ({reason}): {self.stop_message}; peak "
-                f"{format_bytes(self.peak_rss)} after {wall:.1f} s; exit {exit_code}"
+                f"stopped ({reason}): {self.stop_message}; peak {self._peak_text()} "
+                f"after {wall:.1f} s; exit {exit_code}"
             )
         usage = usage_totals(self.rusages)
         return Record(
