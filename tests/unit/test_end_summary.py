@@ -20,6 +20,8 @@ from simwarden.results.end_summary import (
     format_end_summary,
     format_wall,
     redo_command,
+    retried_note,
+    rows_from_status,
 )
 from tests.conftest import TIMEOUT
 
@@ -194,3 +196,61 @@ def test_the_summary_is_said_when_the_process_exits_after_its_last_lines(root: P
         "simwarden: 2 runs: 1 ok, 1 failed",
         "simwarden: redo the failed runs: snakemake --profile profiles/short",
     ]
+
+
+def test_rows_from_status_take_its_verdicts_and_a_retry_from_the_kept_attempts(
+    root: Path,
+) -> None:
+    """The summary says what `simwarden status` says: a refused parameter set, a run whose code
+    could not be fetched, an interrupted run; an ok run that needed a retry says which."""
+    kept = layout.failed_attempt_dir("hungry", 1, root)
+    kept.mkdir(parents=True)
+    (kept / "record.json").write_text(json.dumps({"reason": "memory", "exit_code": 137}))
+    statuses = [
+        {
+            "run": "hungry",
+            "state": "up to date",
+            "reason": "exited",
+            "attempts": 2,
+            "peak_rss_bytes": 172_000_000,
+            "wall_s": 75.2,
+        },
+        {
+            "run": "crash",
+            "state": "failed",
+            "why": "exit code 1",
+            "reason": "exited",
+            "attempts": 1,
+            "cause": "AttributeError: boom (src/draw.py:9)",
+            "wall_s": 0.42,
+        },
+        {
+            "run": "bad",
+            "state": "failed",
+            "why": "validation",
+            "reason": None,
+            "detail": "config/params/bad.yaml:3: not valid YAML",
+        },
+        {"run": "moved", "state": "stale", "why": "code", "detail": "the commit changed"},
+        {"run": "cut", "state": "incomplete", "why": None, "detail": "the next run redoes it"},
+    ]
+    rows = rows_from_status(statuses, ["crash", "hungry", "bad", "moved", "cut", "gone"], root)
+    assert rows == [
+        EndRow("crash", "failed", "exited", 1, None, 0.42, "AttributeError: boom (src/draw.py:9)"),
+        EndRow(
+            "hungry", "ok", "exited", 2, 172_000_000, 75.2, "retried: attempt 1 stopped (memory)"
+        ),
+        EndRow(
+            "bad",
+            "failed",
+            "validation",
+            None,
+            None,
+            None,
+            "config/params/bad.yaml:3: not valid YAML",
+        ),
+        EndRow("moved", "stale", "code", None, None, None, "the commit changed"),
+        EndRow("cut", "incomplete", None, None, None, None, "the next run redoes it"),
+        EndRow("gone", "not run"),
+    ]
+    assert retried_note("crash", root) is None

@@ -22,6 +22,7 @@ import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from simwarden.core.log import say
 from simwarden.pipeline import layout
@@ -38,7 +39,8 @@ MANY_VALUES = ("--configfile", "--configfiles", "--config", "-C")
 
 @dataclass(frozen=True)
 class EndRow:
-    """One planned run as the end summary shows it; ``state`` is ok, failed or not run."""
+    """One planned run as the end summary shows it; ``state`` is ok, failed or not run (from the
+    records alone), or any state of ``simwarden status`` (stale, incomplete, ...)."""
 
     run: str
     state: str
@@ -160,17 +162,95 @@ def end_summary(
     return format_end_summary(end_rows(runs, root), redo_command(argv))
 
 
+def retried_note(run: str, root: str | os.PathLike[str] = ".") -> str | None:
+    """``retried: attempt 1 stopped (memory)`` for a run whose earlier attempts were kept (a
+    memory or timeout stop that a later attempt fixed); None when it needed no retry."""
+    reasons = []
+    for number, directory in layout.failed_attempts(run, root):
+        try:
+            kept = read_record(directory / "record.json")
+        except (FileNotFoundError, RecordError):
+            continue
+        reasons.append(f"attempt {number} stopped ({kept.reason or 'unknown'})")
+    return f"retried: {', '.join(reasons)}" if reasons else None
+
+
+# simwarden status's states as the summary names them (status's JSON is the source of truth).
+STATE_NAMES = {"up to date": "ok", "never run": "not run"}
+
+
+def rows_from_status(
+    statuses: Sequence[dict[str, Any]], runs: Sequence[str], root: str | os.PathLike[str] = "."
+) -> list[EndRow]:
+    """The summary's rows from ``simwarden status --format json``, in the order of ``runs``:
+    the same verdict as ``simwarden status`` (a refused parameter set, a run not redone because
+    its code could not be fetched, an interrupted one), with a failed run's cause, what a stale or
+    never-run run is waiting for, and the retry of a run that needed one."""
+    by_run = {str(status.get("run")): status for status in statuses}
+    rows = []
+    for run in runs:
+        status = by_run.get(run, {})
+        state = STATE_NAMES.get(str(status.get("state")), str(status.get("state", "not run")))
+        attempts = status.get("attempts") or status.get("attempt")
+        if state == "ok":
+            reason, cause = status.get("reason"), retried_note(run, root)
+        elif state == "failed":
+            reason = status.get("reason") or status.get("why")
+            cause = status.get("cause") or status.get("detail")
+        else:
+            reason, cause = status.get("why"), status.get("detail")
+        rows.append(
+            EndRow(
+                run,
+                state,
+                reason=reason or None,
+                attempts=attempts if isinstance(attempts, int) else None,
+                peak_bytes=status.get("peak_rss_bytes"),
+                wall_s=status.get("wall_s"),
+                cause=cause or None,
+            )
+        )
+    return rows
+
+
+def status_rows(runs: Sequence[str], root: str | os.PathLike[str]) -> list[EndRow] | None:
+    """Rows from a ``simwarden status --format json`` subprocess in ``root`` (it judges the runs
+    against the profiles this Snakemake used, from its log); None if that fails (no workflow
+    there, a timeout), so the caller falls back to the records alone."""
+    import json
+    import subprocess
+    import sys
+
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "simwarden", "status", "--format", "json"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        statuses = json.loads(done.stdout) if done.returncode in (0, 1) else None
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return None
+    return rows_from_status(statuses, runs, root) if isinstance(statuses, list) else None
+
+
 def show_at_exit(
     runs: Iterable[str], argv: Sequence[str], root: str | os.PathLike[str] = "."
 ) -> None:
-    """Work out the summary now (records as they are when Snakemake ends) and say it, one
-    ``simwarden:`` line each on stderr, when this process exits: after Snakemake's last lines."""
+    """Say the summary, one ``simwarden:`` line each on stderr, when this process exits: after
+    Snakemake's last lines, and after it released its lock. The rows are ``simwarden status``'s
+    verdicts (so the two never disagree); where status cannot run, the records as they are now."""
     import atexit
 
-    lines = end_summary(list(runs), argv, root)
+    planned = list(runs)
+    fallback = end_rows(planned, root)
+    redo = redo_command(argv)
 
     def show() -> None:
-        for line in lines:
+        rows = status_rows(planned, root) or fallback
+        for line in format_end_summary(rows, redo):
             say(line)
 
     atexit.register(show)
