@@ -8,12 +8,10 @@ from simwarden.pipeline.attempts import failed_runs
 from simwarden.pipeline.config import (
     ConfigFiles,
     RunConfig,
-    check_commit,
     check_config,
-    check_repository,
     refuse_default_profile,
 )
-from simwarden.pipeline.plan import plan_runs
+from simwarden.pipeline.plan import make_plan
 from simwarden.pipeline.scripting import exit_user_error
 from simwarden.pipeline.session import write_snakemake_process
 from simwarden.results.end_summary import show_at_exit
@@ -61,16 +59,33 @@ try:
         config["run_config"],
         lambda key: CONFIG_FILES.source_of("run_config", key),
     )
-    RUNS = plan_runs(config, CONFIG_FILES.source_of("param_sets"))
-    REPOSITORY = check_repository(
-        str(config["repository"]),
-        workflow.basedir,
-        CONFIG_FILES.source_of("repository"),
+    # Every run of every simulation at each of its commits, and one checkout per repository
+    # and commit (a glob of scripts is expanded here, against the fetched commit).
+    PLAN = make_plan(
+        config,
+        CONFIG_FILES.source_of(
+            "simulations" if "simulations" in config else "repository"
+        ),
+        workflow_dir=workflow.basedir,
     )
-    COMMIT = check_commit(str(config["commit"]), CONFIG_FILES.source_of("commit"))
+    RUNS = PLAN.runs
+    CHECKOUTS = PLAN.checkouts
 except UserError as error:
     exit_user_error(error)
 
 
+def code_file(wildcards):
+    """The checkout file (results/code/<code id>.json) of the run's simulation and commit."""
+    return layout.for_code(layout.CODE, RUNS[wildcards.run].code)
+
+
+def param_files(wildcards):
+    """The run's parameter file, when it has one (a script without param sets has none)."""
+    param_file = RUNS[wildcards.run].param_file
+    return [param_file] if param_file else []
+
+
+# Run ids nest (lif/small@v0.3): segments joined by "/"; code ids are one segment.
 wildcard_constraints:
-    run="[A-Za-z0-9][A-Za-z0-9._-]*",
+    run=layout.RUN_PATTERN,
+    code=layout.CODE_PATTERN,

@@ -7,7 +7,7 @@ rule run_simulation:
     # include it, and check_runs fails the workflow.
     input:
         params=layout.PARAMS,
-        code=layout.PROVENANCE,
+        code=code_file,
         # A run whose last attempt failed is redone by the next invocation, and only such a run.
         rerun=rerun_marker,
     output:
@@ -43,7 +43,13 @@ rule run_simulation:
             (RUN_CONFIG.retries + 1) * RUN_CONFIG.mem_mb
         ),
     params:
-        runner=config["runner"],
+        # This run's runner (a glob member's script filled in).
+        runner=lambda w: RUNS[w.run].runner,
+        # Which simulation, parameter set and commit (as the config names it): the record's
+        # context, the table's columns.
+        simulation=lambda w: RUNS[w.run].simulation,
+        param_set=lambda w: RUNS[w.run].param_set,
+        ref=lambda w: RUNS[w.run].ref,
         figure_formats=config["figure_formats"],
         # The section as written: Snakemake tracks it, so a changed value reruns the runs.
         run_config=config["run_config"],

@@ -1,9 +1,10 @@
 rule validate_params:
     # One parameter set (YAML, JSON or CamStim .cfg) with its sweep values laid over it,
-    # checked against the schema with every error reported at once, defaults filled.
+    # checked against the schema with every error reported at once, defaults filled. A
+    # simulation without param sets gets {} (its schema's defaults, when it has a schema).
     input:
-        params=lambda w: RUNS[w.run].param_file,
-        code=layout.PROVENANCE,
+        params=param_files,
+        code=code_file,
     output:
         layout.PARAMS,
     log:
@@ -16,6 +17,6 @@ rule validate_params:
         **job_resources(mem_mb=200, runtime=5),
     params:
         overrides=lambda w: RUNS[w.run].overrides,
-        schema=config["param_schema"],
+        schema=lambda w: RUNS[w.run].schema,
     script:
         "../scripts/validate_params.py"

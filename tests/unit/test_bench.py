@@ -16,6 +16,7 @@ import pytest
 from simwarden.cli import main as simwarden_main
 from simwarden.cli.bench import main as bench_main
 from simwarden.core.errors import UserError
+from simwarden.results import commits as bench_commits
 from simwarden.results import compare as bench_compare
 from simwarden.results import suggest as bench_suggest
 from simwarden.results import table as bench
@@ -60,8 +61,12 @@ def record(  # noqa: PLR0917 - a test fixture: every field has a default, calls 
     return data
 
 
-def context(run: str, attempt: int = 1, mem_mb: int = 400) -> dict[str, Any]:
+def context(
+    run: str, attempt: int = 1, mem_mb: int = 400, named: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """A run context; ``named``: its (simulation, param_set, ref), absent when not given."""
     return {
+        **dict(zip(("simulation", "param_set", "ref"), named, strict=False)),
         "run": run,
         "repository": REPO,
         "commit": NEW_COMMIT,
@@ -116,7 +121,8 @@ def project(tmp_path: Path) -> Path:
         write_json(results / "params" / f"{run}.json", params)
     write_json(results / "params" / "d.json", {"input": {"rate_hz": 40.0}, "seed": 2})
 
-    write_json(results / "runs" / "a" / "record.json", record(context=context("a")))
+    named = ("lif", "small", "v0.3")
+    write_json(results / "runs" / "a" / "record.json", record(context=context("a", named=named)))
     timers_file(results / "runs" / "a" / "data" / "output.h5", connect=0.5, simulate=2.0)
     write(results / "runs" / "a" / "data" / ".output.h5.partial", "not hdf5")
     write(
@@ -186,6 +192,9 @@ def test_collect_makes_one_row_per_run_from_every_source(project: Path) -> None:
     ]
     a = values(table, "a")
     assert a == {
+        "simulation": "lif",
+        "param_set": "small",
+        "ref": "v0.3",
         "commit": NEW_COMMIT,
         "repository": REPO,
         "run_config": "short",
@@ -217,6 +226,7 @@ def test_collect_makes_one_row_per_run_from_every_source(project: Path) -> None:
     }
     b = values(table, "b")
     # No context in the record: commit and repository from the provenance file.
+    assert (b["simulation"], b["param_set"], b["ref"]) == (None, None, None)
     assert (b["commit"], b["repository"], b["run_config"], b["attempt"]) == (
         OLD_COMMIT,
         REPO,
@@ -326,7 +336,7 @@ def test_collect_rounds_measured_floats_and_leaves_parameters(tmp_path: Path) ->
         "timer.fifth",
     ]
     assert row == (
-        f"r,{NEW_COMMIT},{REPO},short,1,1,exited,0,,1.235,0.3,94.196,123.457,0.30000000000000004,"
+        f"r,,,,{NEW_COMMIT},{REPO},short,1,1,exited,0,,1.235,0.3,94.196,123.457,0.30000000000000004,"
         "0.15,0:00:00,1.5,1.5,1.5,1.5,0.15,1.5,1.5,1.5,0.333333,0.2"
     )
 
@@ -885,3 +895,164 @@ def test_importing_loads_no_heavy_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+# --- compare --by commit ---------------------------------------------------------------------
+
+
+def commits_tree(tmp_path: Path) -> Path:
+    """A results/ tree after runs of lif (param sets small and big at refs v1 and v2, run ids
+    ``lif/<set>@<ref>``) and hh (ref v1 only): small's ``/rates`` changed at v2, big's outputs
+    are the same values in new files; small's wall time rose by 50% (12 s -> 18 s)."""
+    results = tmp_path / "results"
+    runs = [
+        ("lif/small@v1", ("lif", "small", "v1"), 12.0, [1.0, 2.0, 3.0]),
+        ("lif/small@v2", ("lif", "small", "v2"), 18.0, [1.0, 2.5, 3.0]),
+        ("lif/big@v1", ("lif", "big", "v1"), 40.0, [4.0]),
+        ("lif/big@v2", ("lif", "big", "v2"), 40.5, [4.0]),
+        ("hh", ("hh", "", "v1"), 1.0, [0.0]),
+    ]
+    for run, named, wall_s, rates in runs:
+        write_json(results / "params" / f"{run}.json", {"seed": 1})
+        data = record(wall_s=wall_s, context=context(run, named=named))
+        write_json(results / "runs" / run / "record.json", data)
+        with h5py.File(_mkdir(results / "runs" / run / "data") / "output.h5", "w") as f:
+            f.attrs["run"] = run  # the bytes differ; the values decide
+            f.create_dataset("rates", data=rates)
+            f.create_dataset("spikes/times", data=[0.1, 0.2])
+        write(results / "runs" / run / "data" / "summary.txt", "done\n")
+    return results
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def test_cli_compare_by_commit_names_the_changed_dataset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = commits_tree(tmp_path)
+    argv = ["collect", "--results", str(results), "--benchmarks", str(tmp_path / "benchmarks")]
+    assert bench_main(argv) == 0
+    table = results / "benchmarks.csv"
+    frame = bench.read_table(table)
+    assert list(frame.columns[:5]) == ["run", "simulation", "param_set", "ref", "commit"]
+    assert list(frame["run"]) == ["hh", "lif/big@v1", "lif/big@v2", "lif/small@v1", "lif/small@v2"]
+    capsys.readouterr()
+    assert bench_main(["compare", "--by", "commit", str(table)]) == 1  # small's wall time
+    small = "lif/small: v1 -> v2 "
+    big = "lif/big: v1 -> v2 "
+    assert capsys.readouterr().out.splitlines() == [
+        f"TABLE = {table} (5 runs); each ref against the first ref of each simulation/param set",
+        "regression: NEW/OLD - 1 > +10% and a rise above 0.5 s (times) or 5 MB (memory); "
+        "outputs equal within rtol 1e-05, atol 1e-08",
+        f"{big} wall_s 40 -> 40.5  +1.2%",
+        f"{big} peak_rss_mb 94 -> 94  +0.0%",
+        f"{big} cpu_s 1.5 -> 1.5  +0.0%",
+        f"{big} output.h5: identical",
+        f"{big} summary.txt: identical",
+        f"{small} wall_s 12 -> 18  +50.0% !",
+        f"{small} peak_rss_mb 94 -> 94  +0.0%",
+        f"{small} cpu_s 1.5 -> 1.5  +0.0%",
+        f"{small} output.h5: different (/rates: max |diff| 0.5)",
+        f"{small} summary.txt: identical",
+        "hh: only ref v1, nothing to compare",
+        "1 regression: lif/small: v1 -> v2 wall_s +50.0%",
+        "outputs differ in 1 pair: lif/small: v1 -> v2 (output.h5)",
+    ]
+    # Time only: the output difference alone exits 1 with --check and 0 without it.
+    time_only = ["compare", "--by", "commit", str(table), "--metrics", "peak_rss_mb"]
+    assert bench_main(time_only) == 0
+    assert bench_main([*time_only, "--check"]) == 1
+    assert bench_main([*time_only, "--check", "--atol", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert f"{small} output.h5: equal within tolerance (max |diff| 0.5)\n" in out
+    assert out.endswith("no regressions\noutputs: no differences\n")
+    # Against a base named by hand; a ref no run has is one line.
+    assert bench_main([*time_only, "--base", "v2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("; each ref against ref v2")
+    assert f"{small.replace('v1 -> v2', 'v2 -> v1')} output.h5: different " in "\n".join(lines)
+    assert "hh: no run at ref v2 (refs v1)" in lines
+    assert simwarden_main(["bench", "compare", "--by", "commit", str(table), "--base", "v9"]) == 125
+    assert capsys.readouterr().err == (
+        f"simwarden: {table}: no run at ref 'v9'; refs in it: v1, v2\n"
+    )
+
+
+def test_cli_compare_by_commit_refuses_a_table_without_refs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = two_tables(tmp_path)  # tables written before the simulation and ref columns
+    assert simwarden_main(["bench", "compare", "--by", "commit", str(a)]) == 125
+    assert capsys.readouterr().err == (
+        f"simwarden: {a}: has no 'simulation' or 'ref' column; --by commit needs a table "
+        "collected by `simwarden bench collect` from runs that record them\n"
+    )
+    assert simwarden_main(["bench", "compare", "--by", "commit", str(a), str(b)]) == 125
+    assert capsys.readouterr().err == (
+        f"simwarden: --by commit compares inside one TABLE; got two: {a} {b}\n"
+    )
+    assert simwarden_main(["bench", "compare", str(a), str(b), "--base", "v1"]) == 125
+    assert capsys.readouterr().err == (
+        "simwarden: --base is for --by commit; give --by commit TABLE\n"
+    )
+
+
+def test_compare_commits_rows_and_their_page(tmp_path: Path) -> None:
+    results = commits_tree(tmp_path)
+    assert bench_main(["collect", "--results", str(results), "--benchmarks", str(tmp_path)]) == 0
+    rows = bench_commits.compare_commits(results / "benchmarks.csv", results, 1e-5, 1e-8)
+    assert [(r.label, r.base_run, r.run, r.differs) for r in rows] == [
+        ("lif/big", "lif/big@v1", "lif/big@v2", False),
+        ("lif/small", "lif/small@v1", "lif/small@v2", True),
+    ]
+    assert [f.describe() for f in rows[1].outputs.different_files] == [
+        "output.h5: different (/rates: max |diff| 0.5)"
+    ]
+    assert [c.metric for c in rows[1].regressions] == ["wall_s"]
+    page = bench_commits.write_commit_comparison_html(rows, tmp_path / "page" / "commits.html")
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and "<p>2 pairs, outputs differ in 1</p>" in text
+    assert "<span class='bad'>output.h5: different (/rates: max |diff| 0.5)</span>" in text
+    assert "<span class='bad'>wall_s 12 -&gt; 18  +50.0% !</span>" in text
+    assert "<script" not in text and "http" not in text
+    assert [p.name for p in page.parent.iterdir()] == ["commits.html"]  # no temp file left
+    # Data kept elsewhere: --results names it, and a run without data is a named difference.
+    (tmp_path / "moved").mkdir()
+    (results / "runs").rename(tmp_path / "moved" / "runs")
+    moved = bench_commits.compare_commits(results / "benchmarks.csv", tmp_path / "moved")
+    assert [r.differs for r in moved] == [False, True]
+    gone = bench_commits.compare_commits(results / "benchmarks.csv")
+    assert gone[0].lines()[-1] == (
+        f"lif/big: v1 -> v2  outputs: no data directory {results}/runs/lif/big@v2/data"
+    )
+    assert all(r.differs for r in gone)
+
+
+def test_two_table_compare_compares_outputs_when_both_data_directories_exist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, rates in (("old", [1.0, 2.0]), ("new", [1.0, 2.0 + 1e-9])):
+        results = tmp_path / name / "results"
+        write_json(results / "params" / "small.json", {"seed": 1})
+        write_json(results / "runs" / "small" / "record.json", record(context=context("small")))
+        with h5py.File(_mkdir(results / "runs" / "small" / "data") / "output.h5", "w") as f:
+            f.create_dataset("rates", data=rates)
+        argv = ["collect", "--results", str(results), "--benchmarks", str(tmp_path)]
+        assert bench_main(argv) == 0
+    old, new = (tmp_path / n / "results" / "benchmarks.csv" for n in ("old", "new"))
+    capsys.readouterr()
+    assert bench_main(["compare", str(old), str(new), "--check"]) == 0
+    assert capsys.readouterr().out.splitlines()[-3:] == [
+        "no regressions",
+        "small: output.h5: equal within tolerance (max |diff| 1e-09)",
+        "outputs: no differences",
+    ]
+    assert bench_main(["compare", str(old), str(new), "--atol", "0", "--rtol", "0"]) == 0
+    assert bench_main(["compare", str(old), str(new), "--atol", "0", "--rtol", "0", "--check"]) == 1
+    assert capsys.readouterr().out.splitlines()[-2:] == [
+        "small: output.h5: different (/rates: max |diff| 1e-09)",
+        "outputs differ: small",
+    ]

@@ -231,7 +231,12 @@ def test_rows_from_status_take_its_verdicts_and_a_retry_from_the_kept_attempts(
             "reason": None,
             "detail": "config/params/bad.yaml:3: not valid YAML",
         },
-        {"run": "moved", "state": "stale", "why": "code", "detail": "the commit changed"},
+        {
+            "run": "moved",
+            "state": "stale",
+            "why": ["code", "parameters"],
+            "detail": "the commit changed",
+        },
         {"run": "cut", "state": "incomplete", "why": None, "detail": "the next run redoes it"},
     ]
     rows = rows_from_status(statuses, ["crash", "hungry", "bad", "moved", "cut", "gone"], root)
@@ -249,7 +254,7 @@ def test_rows_from_status_take_its_verdicts_and_a_retry_from_the_kept_attempts(
             None,
             "config/params/bad.yaml:3: not valid YAML",
         ),
-        EndRow("moved", "stale", "code", None, None, None, "the commit changed"),
+        EndRow("moved", "stale", "code, parameters", None, None, None, "the commit changed"),
         EndRow("cut", "incomplete", None, None, None, None, "the next run redoes it"),
         EndRow("gone", "not run"),
     ]

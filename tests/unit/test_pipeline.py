@@ -4,6 +4,7 @@ warden."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 import re
@@ -32,6 +33,7 @@ from simwarden.pipeline.job import (
     AttemptDecision,
     SimulationJob,
     decide_attempt,
+    run_context,
     run_simulation,
     simulation_env,
     warden_options,
@@ -40,7 +42,7 @@ from simwarden.pipeline.plan import RunPlan, plan_runs
 from simwarden.pipeline.scripting import guarded, logging_to
 from simwarden.pipeline.session import write_snakemake_process
 from simwarden.pipeline.steps import validate_params
-from simwarden.warden.record import Record, RunError, read_record
+from simwarden.warden.record import Record, RunContext, RunError, read_record
 
 SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -72,25 +74,47 @@ def sets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 # ------------------------------------------------------------------------------------ plan_runs
 
+# The one-simulation shape's keys that are not about parameters.
+ONE = {
+    "repository": "https://example.org/demo-sim.git",
+    "commit": "v0.3",
+    "runner": {"kind": "python", "script": "simulate.py"},
+}
+
+
+def one(**keys: Any) -> dict[str, Any]:
+    """A one-simulation config with ``keys`` (param_sets, sweeps...)."""
+    return {**ONE, **keys}
+
 
 def test_plan_runs_expands_sets_and_sweeps_in_order(sets: dict[str, str]) -> None:
-    config = {
-        "param_sets": sets,
-        "sweeps": {"rate": {"base": "small", "grid": {"input.rate_hz": [15.0, 25.0]}}},
-    }
+    config = one(
+        param_sets=sets,
+        sweeps={"rate": {"base": "small", "grid": {"input.rate_hz": [15.0, 25.0]}}},
+    )
     plans = plan_runs(config)
     assert list(plans) == ["small", "fast", "rate__input.rate_hz-15.0", "rate__input.rate_hz-25.0"]
-    assert plans["small"] == RunPlan("small", "config/params/small.yaml", {})
+    runner = {"kind": "python", "script": "simulate.py"}
+    assert plans["small"] == RunPlan(
+        "small", "config/params/small.yaml", {}, None, "small", "v0.3", "demo-sim@v0.3", runner
+    )
     assert plans["rate__input.rate_hz-25.0"] == RunPlan(
-        "rate__input.rate_hz-25.0", "config/params/small.yaml", {"input": {"rate_hz": 25.0}}
+        "rate__input.rate_hz-25.0",
+        "config/params/small.yaml",
+        {"input": {"rate_hz": 25.0}},
+        None,
+        "rate__input.rate_hz-25.0",
+        "v0.3",
+        "demo-sim@v0.3",
+        runner,
     )
 
 
 def test_plan_runs_zips_sweep_values(sets: dict[str, str]) -> None:
-    config = {
-        "param_sets": {"small": sets["small"]},
-        "sweeps": {"pair": {"base": "small", "zip": {"seed": [1, 2], "input.n": [10, 20]}}},
-    }
+    config = one(
+        param_sets={"small": sets["small"]},
+        sweeps={"pair": {"base": "small", "zip": {"seed": [1, 2], "input.n": [10, 20]}}},
+    )
     plans = plan_runs(config)
     assert [plan.overrides for plan in plans.values()] == [
         {},
@@ -100,7 +124,7 @@ def test_plan_runs_zips_sweep_values(sets: dict[str, str]) -> None:
 
 
 def test_plan_runs_without_sweeps_key(sets: dict[str, str]) -> None:
-    assert list(plan_runs({"param_sets": sets, "sweeps": None})) == ["small", "fast"]
+    assert list(plan_runs(one(param_sets=sets, sweeps=None))) == ["small", "fast"]
 
 
 @pytest.mark.parametrize("base", ["nope", None])
@@ -109,7 +133,7 @@ def test_a_sweep_over_an_unknown_base_is_refused(sets: dict[str, str], base: str
     if base is not None:
         sweep["base"] = base
     with pytest.raises(UserError) as error:
-        plan_runs({"param_sets": sets, "sweeps": {"rate": sweep}}, "cfg.yaml")
+        plan_runs(one(param_sets=sets, sweeps={"rate": sweep}), "cfg.yaml")
     assert str(error.value) == (
         f"cfg.yaml: sweeps.rate.base {base!r}: expected one of the param_sets (small, fast)"
     )
@@ -117,30 +141,51 @@ def test_a_sweep_over_an_unknown_base_is_refused(sets: dict[str, str], base: str
 
 def test_a_missing_parameter_file_is_named(sets: dict[str, str]) -> None:
     with pytest.raises(UserError) as error:
-        plan_runs({"param_sets": {**sets, "gone": "config/params/gone.yaml"}})
+        plan_runs(one(param_sets={**sets, "gone": "config/params/gone.yaml"}))
     assert str(error.value) == (
         "config/config.yaml: param_sets.gone: file 'config/params/gone.yaml' not found"
     )
 
 
 def test_a_sweep_id_that_clashes_with_a_set_is_refused(sets: dict[str, str]) -> None:
-    config = {
-        "param_sets": {**sets, "rate__seed-1": sets["small"]},
-        "sweeps": {"rate": {"base": "small", "grid": {"seed": [1]}}},
-    }
+    config = one(
+        param_sets={**sets, "rate__seed-1": sets["small"]},
+        sweeps={"rate": {"base": "small", "grid": {"seed": [1]}}},
+    )
     with pytest.raises(UserError, match=r"sweeps.rate: run id 'rate__seed-1' is used twice"):
         plan_runs(config)
 
 
-def test_no_runs_is_refused(sets: dict[str, str]) -> None:
-    with pytest.raises(UserError, match="no runs: add at least one entry under param_sets"):
+def test_no_param_sets_is_one_run_of_the_script_as_it_is(sets: dict[str, str]) -> None:
+    # Changed on purpose (issue 11): no param sets used to be refused ("no runs").
+    plans = plan_runs(one(param_sets=None))
+    assert plans == {
+        "simulate": RunPlan(
+            "simulate",
+            None,
+            {},
+            None,
+            None,
+            "v0.3",
+            "demo-sim@v0.3",
+            {"kind": "python", "script": "simulate.py", "args": []},
+        )
+    }
+
+
+def test_a_config_without_a_simulation_is_refused() -> None:
+    with pytest.raises(UserError) as error:
         plan_runs({"param_sets": {}})
+    assert str(error.value) == (
+        "config/config.yaml: repository: missing; give repository, commit and runner (one "
+        "simulation), or simulations: (several)"
+    )
 
 
 @pytest.mark.parametrize("name", ["../escape", "a/b", "-x", ".hidden"])
 def test_a_param_set_name_that_is_not_a_run_id_is_refused(sets: dict[str, str], name: str) -> None:
     with pytest.raises(UserError) as error:
-        plan_runs({"param_sets": {name: sets["small"]}})
+        plan_runs(one(param_sets={name: sets["small"]}))
     assert "param_sets" in str(error.value) and repr(name) in str(error.value)
 
 
@@ -232,6 +277,23 @@ def test_a_bad_schema_path_is_refused(
         validate_params(sets["small"], {}, schema, str(code), str(tmp_path / "o.json"))
 
 
+def test_validate_params_without_a_param_file_or_schema_writes_an_empty_set(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out.json"
+    assert validate_params(None, {}, None, "unused", str(out)) == {}
+    assert json.loads(out.read_text()) == {}
+
+
+def test_validate_params_without_a_param_file_fills_the_schema_defaults(tmp_path: Path) -> None:
+    code = provenance(tmp_path)
+    out = tmp_path / "out.json"
+    assert validate_params(None, {}, "schema.json", str(code), str(out)) == {
+        "input": {"n": 5},
+        "seed": 1,
+    }
+
+
 # ------------------------------------------------------------------------------ run_simulation
 
 # Writes its argv and environment into the data directory, then exits with argv[2].
@@ -313,17 +375,17 @@ def test_run_simulation_time_limit(tmp_path: Path, timeout: object, expected: fl
     assert json.loads(Path(job.record).read_text())["limits"]["timeout_s"] == expected
 
 
-def test_a_first_attempt_clears_attempts_kept_by_an_earlier_invocation(tmp_path: Path) -> None:
+def test_a_first_attempt_shelves_attempts_kept_by_an_earlier_invocation(tmp_path: Path) -> None:
     job = make_job(tmp_path, 0)
     failed = tmp_path / "results" / "failed"
     for attempt in (1, 2):
         (failed / "r1" / f"attempt-{attempt}" / "data").mkdir(parents=True)
     (failed / "r10" / "attempt-1").mkdir(parents=True)  # another run's: left alone
     assert run_simulation(job) == 0
-    assert sorted(str(p.relative_to(failed)) for p in failed.rglob("*")) == [
-        "r10",
-        "r10/attempt-1",
-    ]
+    assert layout.failed_attempts("r1", tmp_path) == []
+    shelved = sorted(p.name.split("-", 1)[1] for p in (failed / "r1" / "_earlier").iterdir())
+    assert shelved == ["attempt-1", "attempt-2"]
+    assert [p.name for p in (failed / "r10").iterdir()] == ["attempt-1"]
 
 
 def test_a_second_attempt_leaves_the_first_attempt_kept(tmp_path: Path) -> None:
@@ -910,3 +972,23 @@ def test_the_rules_declare_the_rule_names_of_the_layout() -> None:
     # Paths come from the layout: no literal results/, logs/ or benchmarks/ path in a rule.
     for smk in sorted((root / "rules").glob("*.smk")):
         assert not re.search(r"\"(results|logs|benchmarks)/", smk.read_text()), smk
+
+
+def test_run_context_names_the_simulation_param_set_and_ref(tmp_path: Path) -> None:
+    job = make_job(tmp_path, 0, simulation="lif", param_set="small", ref="v0.3")
+    job.run = "lif/small@v0.3"
+    context = run_context(job, {"url": "https://x/lif.git", "commit": "a" * 40}, {"seed": 1})
+    assert context == {
+        "run": "lif/small@v0.3",
+        "repository": "https://x/lif.git",
+        "commit": "a" * 40,
+        "params_hash": context["params_hash"],
+        "run_config": "t",
+        "attempt": 1,
+        "mem_mb": 200,
+        "runtime_min": 1,
+        "simulation": "lif",
+        "param_set": "small",
+        "ref": "v0.3",
+    }
+    assert set(context) == {f.name for f in dataclasses.fields(RunContext)}

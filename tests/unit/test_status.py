@@ -225,7 +225,7 @@ def test_snakemake_records_reads_what_snakemake_wrote(tmp_path: Path) -> None:
     persistence = FilePersistence(path=tmp_path / ".snakemake")
     record = MetadataRecord(
         rule="validate_params",
-        input=["config/params/a.yaml", "results/code/provenance.json"],
+        input=["config/params/a.yaml", "results/code/demo-sim@v0.3.json"],
         params=["'schema.json'", "{'seed': 3}"],
         code='        "../scripts/validate_params.py"\n',
         record_format_version=6,
@@ -443,6 +443,8 @@ def test_json_is_a_list_of_objects_with_the_same_keys() -> None:
         "attempts",
         "cause",
         "kept",
+        "simulation",
+        "ref",
     ]
     assert [list(row) for row in rows] == [keys] * 4
     assert rows[1]["why"] == ["parameters", "code"]
@@ -463,6 +465,8 @@ def test_json_is_a_list_of_objects_with_the_same_keys() -> None:
         "attempts": None,
         "cause": None,
         "kept": None,
+        "simulation": None,
+        "ref": None,
     }
     assert rows[3]["why"] == [] and rows[3]["reason"] is None
 

@@ -111,7 +111,9 @@ def test_bonsai_properties_arrive_and_a_thrown_exception_fails_the_run(
         "Rate": "2.5",
         "Throw": "False",
     }
-    provenance = json.loads((workflow.root / "results" / "code" / "provenance.json").read_text())
+    # One checkout: results/code/<code id>.json (the one-simulation config's only one).
+    (code,) = (workflow.root / "results" / "code").glob("*.json")
+    provenance = json.loads(code.read_text())
     assert (data / "workflow.txt").read_text() == str(Path(provenance["path"]) / "workflow.bonsai")
     record = workflow.record("ok")
     assert (record["reason"], record["exit_code"]) == ("exited", 0), record["message"]

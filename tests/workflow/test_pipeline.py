@@ -3,6 +3,8 @@ memory kills with a retry, and a time limit without one (final at once: not in r
 
 from __future__ import annotations
 
+import json
+
 from tests.workflow.conftest import (
     BUNDLE,
     SAMPLES_HEADER,
@@ -138,7 +140,11 @@ def test_timeout_without_retry_fails_keeps_the_record_and_reruns_later(
     record = workflow.record("slow")
     assert (record["reason"], record["exit_code"]) == ("exited", 0), record["message"]
     assert record["limits"]["timeout_s"] == 120.0
-    assert not workflow.attempt_dir("slow", 1).exists()  # the redo's first attempt cleared it
+    # The redo's first attempt shelved the earlier invocation's attempt: moved, not deleted.
+    assert not workflow.attempt_dir("slow", 1).exists()
+    shelved = list((workflow.root / "results/failed/slow/_earlier").iterdir())
+    assert [path.name.endswith("Z-attempt-1") for path in shelved] == [True], shelved
+    assert json.loads((shelved[0] / "record.json").read_text())["reason"] == "timeout"
 
 
 def test_a_first_attempt_with_more_memory_set_by_hand_is_attempt_1(workflow: Workflow) -> None:

@@ -31,7 +31,8 @@ def finished(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> Wo
 def test_every_figure_is_saved_as_png_and_pdf_with_its_provenance(finished: Workflow) -> None:
     from simwarden.results.figures import read_provenance
 
-    provenance = json.loads((finished.root / "results/code/provenance.json").read_text())
+    (code,) = (finished.root / "results" / "code").glob("*.json")  # the one checkout
+    provenance = json.loads(code.read_text())
     for run in ("a", "b"):
         figures = finished.root / "results" / "figures" / run
         assert {p.stem for p in (figures / "png").iterdir()} == DEMO_FIGURES

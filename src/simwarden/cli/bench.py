@@ -17,10 +17,11 @@ EPILOG = """\
 examples:
   simwarden bench collect            # results/params/*.json -> results/benchmarks.{csv,h5}
   simwarden bench compare old.csv results/benchmarks.csv --threshold 0.2 --min-change-s 2
+  simwarden bench compare --by commit results/benchmarks.csv --rtol 1e-6 --check
   simwarden bench suggest results benchmarks --margin 0.3
 
-exit codes: 0 done (compare: no regression), 1 compare found a regression,
-125 bad arguments or files (one line on stderr)
+exit codes: 0 done (compare: no regression), 1 compare found a regression (or, with
+--check, outputs that differ), 125 bad arguments or files (one line on stderr)
 """
 
 
@@ -69,9 +70,12 @@ def _add_compare(commands: argparse._SubParsersAction[Parser]) -> None:
 
     compare_cmd = commands.add_parser(
         "compare",
-        help="compare two tables run by run; exit 1 on a regression",
+        help="compare two tables run by run, or the commits inside one; exit 1 on a regression",
+        usage="%(prog)s [-h] [options] --by commit TABLE\n       %(prog)s [-h] [options] OLD NEW",
         description=(
-            "Compare table NEW with table OLD run by run (default wall_s, peak_rss_mb, cpu_s). "
+            "Compare table NEW with table OLD run by run (default wall_s, peak_rss_mb, cpu_s), "
+            "or with --by commit each ref of each simulation/param set of TABLE with the first "
+            "(or --base REF), with their output files (results/runs/<run>/data). "
             "A regression is NEW/OLD - 1 above --threshold with a rise above --min-change-s "
             "(times) or --min-change-mb (memory)."
         ),
@@ -79,11 +83,16 @@ def _add_compare(commands: argparse._SubParsersAction[Parser]) -> None:
     compare_cmd.add_argument(
         "old",
         metavar="OLD",
-        help="the reference table (.csv or .h5), e.g. a copy of an earlier results/benchmarks.csv",
+        help="the reference table (.csv or .h5), e.g. a copy of an earlier results/benchmarks.csv"
+        "; with --by commit: the one TABLE",
     )
     compare_cmd.add_argument(
-        "new", metavar="NEW", help="the table to check (.csv or .h5), e.g. results/benchmarks.csv"
+        "new",
+        metavar="NEW",
+        nargs="?",
+        help="the table to check (.csv or .h5), e.g. results/benchmarks.csv",
     )
+    _add_commit_options(compare_cmd)
     compare_cmd.add_argument(
         "--threshold",
         type=fraction("--threshold"),
@@ -112,6 +121,41 @@ def _add_compare(commands: argparse._SubParsersAction[Parser]) -> None:
         default=list(DEFAULT_METRICS),
         metavar="COLUMN",
         help="columns to compare (default: wall_s peak_rss_mb cpu_s)",
+    )
+
+
+def _add_commit_options(compare_cmd: Parser) -> None:
+    from simwarden.results.outputs import DEFAULT_ATOL, DEFAULT_RTOL
+
+    compare_cmd.add_argument(
+        "--by",
+        choices=["commit"],
+        help="compare inside one TABLE: each ref of a simulation/param set with its first ref",
+    )
+    compare_cmd.add_argument(
+        "--base", metavar="REF", help="with --by commit: compare every ref with REF instead"
+    )
+    compare_cmd.add_argument(
+        "--results",
+        metavar="DIR",
+        help="with --by commit: where runs/<run>/data are (default: the table's directory)",
+    )
+    compare_cmd.add_argument(
+        "--rtol",
+        type=at_least_zero("--rtol", "a number >= 0, e.g. 1e-05"),
+        default=DEFAULT_RTOL,
+        help="HDF5 values are equal within |new - old| <= atol + rtol * |old| (default 1e-05)",
+    )
+    compare_cmd.add_argument(
+        "--atol",
+        type=at_least_zero("--atol", "a number >= 0, e.g. 1e-08"),
+        default=DEFAULT_ATOL,
+        help="see --rtol (default 1e-08)",
+    )
+    compare_cmd.add_argument(
+        "--check",
+        action="store_true",
+        help="also exit 1 when an output file differs, is missing on one side or unreadable",
     )
 
 
@@ -160,7 +204,11 @@ def _collect(args: argparse.Namespace) -> int:
     else:
         params_dir = Path(layout.for_run(layout.PARAMS, "")).parent.relative_to(layout.RESULTS)
         params_dir = results / params_dir
-        runs = sorted(p.stem for p in params_dir.glob("*.json")) if params_dir.is_dir() else []
+        runs = sorted(  # run ids nest: results/params/lif/small@v0.3.json is lif/small@v0.3
+            p.relative_to(params_dir).with_suffix("").as_posix()
+            for p in params_dir.rglob("*.json")
+            if not p.name.startswith(".")
+        )
         if not runs:
             raise UserError(
                 f"{params_dir}: no parameter sets (*.json); run the workflow first, or pass "
@@ -179,8 +227,18 @@ def _collect(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from simwarden.results.commits import compare_table_outputs
     from simwarden.results.compare import compare
 
+    if args.by == "commit":
+        return _compare_commits(args)
+    for option in ("base", "results"):
+        if getattr(args, option) is not None:
+            raise UserError(f"--{option} is for --by commit; give --by commit TABLE")
+    if args.new is None:
+        raise UserError(
+            "the following arguments are required: NEW (see: simwarden bench compare --help)"
+        )
     result = compare(
         args.old,
         args.new,
@@ -190,7 +248,38 @@ def _compare(args: argparse.Namespace) -> int:
         min_change_mb=args.min_change_mb,
     )
     print(result.format())
-    return EXIT_CHECK_FAILED if result.regressions else 0
+    runs = list(dict.fromkeys(change.run for change in result.changes))
+    outputs = compare_table_outputs(args.old, args.new, runs, args.rtol, args.atol)
+    for run, found in outputs:
+        print("\n".join(f"{run}: {item.describe()}" for item in found.files))
+    differ = [run for run, found in outputs if found.differs]
+    if outputs:
+        print(f"outputs differ: {', '.join(differ)}" if differ else "outputs: no differences")
+    if result.regressions or (args.check and differ):
+        return EXIT_CHECK_FAILED
+    return 0
+
+
+def _compare_commits(args: argparse.Namespace) -> int:
+    from simwarden.results.commits import commit_comparison
+
+    if args.new is not None:
+        raise UserError(f"--by commit compares inside one TABLE; got two: {args.old} {args.new}")
+    result = commit_comparison(
+        args.old,
+        args.results,
+        args.rtol,
+        args.atol,
+        base=args.base,
+        threshold=args.threshold,
+        metrics=tuple(args.metrics),
+        min_change_s=args.min_change_s,
+        min_change_mb=args.min_change_mb,
+    )
+    print(result.format())
+    if result.regressions or (args.check and result.differs):
+        return EXIT_CHECK_FAILED
+    return 0
 
 
 def _suggest(args: argparse.Namespace) -> int:

@@ -20,7 +20,8 @@ def build_parser() -> Parser:
     parser = Parser(
         prog="simwarden status",
         description="Show every run of the workflow: never run, up to date, stale (why), "
-        "failed (why: its cause, and where its files are kept), incomplete or running.",
+        "failed (why: its cause, and where its files are kept), incomplete or running; with "
+        "several simulations or commits, a count per state for each.",
         epilog=(
             "The profile defaults to the one the last run of the workflow used (the Command: "
             "line of the newest .snakemake/log/*.snakemake.log), else profiles/std. "
@@ -44,6 +45,12 @@ def build_parser() -> Parser:
         help="the profile the runs are judged against, as given to snakemake --profile; "
         "repeat to stack profiles (default: the last run's, else profiles/std; 'none' for none)",
     )
+    parser.add_argument(
+        "--simulation",
+        metavar="NAME",
+        help="only the runs of simulation NAME (a collection entry such as dev: every script "
+        "in it); the table then counts its runs per commit",
+    )
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format")
     parser.add_argument(
         "--check",
@@ -55,7 +62,8 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str]) -> int:
-    """``simwarden status [--directory DIR] [--profile P] [--format table|tsv|json] [--check]``;
+    """``simwarden status [--directory DIR] [--profile P] [--simulation NAME]
+    [--format table|tsv|json] [--check]``;
     returns 1 with ``--check`` when a run is not up to date, else 0. Bad arguments and workflows
     raise UserError (the caller says it in one line and exits 125)."""
     from simwarden.results.status import collect_status
@@ -66,6 +74,10 @@ def main(argv: list[str]) -> int:
     workdir = Path(args.directory)
     choice = choose_profile(workdir, args.profile)
     statuses = collect_status(workdir, list(choice.profiles) or "none")
+    if args.simulation is not None:
+        from simwarden.results.status_groups import select_simulation
+
+        statuses = select_simulation(statuses, args.simulation)
     text = format_status(statuses, args.format)
     if args.format == "table":
         text += f"\nprofile: {choice.label} ({choice.source})"

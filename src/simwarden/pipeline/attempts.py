@@ -3,16 +3,19 @@ of :mod:`simwarden.pipeline.job`.
 
 A failed attempt's record, samples, the tail of its log, its data and its figures move to
 ``results/failed/<run>/attempt-<N>/`` (:func:`keep_attempt`), where nothing can pass them for a
-complete result. They are kept until the run is redone (its next first attempt removes them,
-:func:`clear_kept_attempts`) or deleted by hand. When an attempt is final, :func:`write_failed_run`
-writes the run's outputs (the failure record, the samples, empty data and figures directories) so
+complete result. simwarden never deletes them: when the run is redone, its next first attempt
+moves the earlier invocation's attempts aside to
+``results/failed/<run>/_earlier/<end time>-attempt-<N>/`` (:func:`shelve_kept_attempts`; ``_``
+never starts a run id, so this cannot collide with a run's directory); delete
+``results/failed/`` by hand when you no longer need them. When an attempt is final,
+:func:`write_failed_run` writes the run's outputs (the failure record, the samples, empty data
+and figures directories) so
 Snakemake sees the job complete and the aggregates run, and :func:`touch_rerun_marker` marks the
 run to be redone by the next invocation.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 from collections.abc import Iterable
@@ -37,14 +40,40 @@ class AttemptFiles:
     log: Path
 
 
-def clear_kept_attempts(run: str, root: str | os.PathLike[str] = ".") -> None:
-    """Remove every kept attempt of ``run`` (an earlier invocation's: the run is being redone);
-    the run's directory under ``results/failed/`` goes too once it is empty."""
-    for _, directory in layout.failed_attempts(run, root):
-        shutil.rmtree(directory, ignore_errors=True)
-    run_dir = Path(root) / layout.for_run(layout.FAILED_RUN, run)
-    with contextlib.suppress(OSError):  # absent, or holding what is not ours to delete
-        run_dir.rmdir()
+EARLIER = "_earlier"
+
+
+def shelve_kept_attempts(run: str, root: str | os.PathLike[str] = ".") -> list[Path]:
+    """Move every kept attempt of ``run`` (an earlier invocation's: the run is being redone) to
+    ``_earlier/<end time>-attempt-<N>/`` beside them, so the redo's attempts start at 1 and
+    nothing is lost; returns where they went. The end time is the kept record's (UTC, compact),
+    else the directory's change time; a name already taken gets ``-2``, ``-3``, ..."""
+    moved = []
+    for number, directory in layout.failed_attempts(run, root):
+        shelf = directory.parent / EARLIER
+        shelf.mkdir(exist_ok=True)
+        base = f"{_end_stamp(directory)}-attempt-{number}"
+        target, n = shelf / base, 1
+        while target.exists():
+            n += 1
+            target = shelf / f"{base}-{n}"
+        os.replace(directory, target)
+        moved.append(target)
+    return moved
+
+
+def _end_stamp(directory: Path) -> str:
+    """``20261130T141502Z`` from the kept record's ``end``, else the directory's mtime."""
+    import datetime as dt
+
+    try:
+        end = read_record(directory / "record.json").end
+        when = dt.datetime.fromisoformat(end) if end else None
+    except (OSError, ValueError, RecordError):
+        when = None
+    if when is None:
+        when = dt.datetime.fromtimestamp(directory.stat().st_mtime, dt.UTC)
+    return when.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def log_tail(path: str | os.PathLike[str], lines: int = LOG_TAIL_LINES) -> str:

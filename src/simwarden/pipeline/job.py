@@ -9,6 +9,7 @@ and, through :mod:`simwarden.pipeline.attempts`, keeps what a failed attempt mad
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -20,13 +21,14 @@ from typing import TYPE_CHECKING, Any
 from simwarden.core.log import say
 from simwarden.pipeline.attempts import (
     AttemptFiles,
-    clear_kept_attempts,
     keep_attempt,
+    shelve_kept_attempts,
     touch_rerun_marker,
     write_failed_run,
 )
 from simwarden.pipeline.config import RunConfig
 from simwarden.pipeline.scripting import logging_to
+from simwarden.pipeline.workcopy import working_copy
 from simwarden.warden.record import Record
 
 if TYPE_CHECKING:
@@ -59,6 +61,11 @@ class SimulationJob:
     figure_env: FigureEnv | None = None
     # The workflow directory: results/failed/ and the rerun marker are found from it.
     workdir: str = "."
+    # Which simulation of the config (None: a one-simulation config), which of its parameter
+    # sets (None: it has none) and the commit as the config names it; the record's context.
+    simulation: str | None = None
+    param_set: str | None = None
+    ref: str | None = None
 
 
 def run_simulation(job: SimulationJob) -> int:
@@ -78,24 +85,32 @@ def run_simulation(job: SimulationJob) -> int:
         provenance = json.loads(Path(job.code).read_text())
         params = json.loads(Path(job.params_file).read_text())
         spec = RunnerSpec.from_config(job.runner)
-        if job.attempt == 1:  # what an earlier invocation's attempts kept is history now
-            clear_kept_attempts(job.run, job.workdir)
+        if job.attempt == 1:  # an earlier invocation's attempts are history now: shelved
+            shelve_kept_attempts(job.run, job.workdir)
         _fresh_directories(job)
-        repo = Path(provenance["path"])
-        argv = build_argv(
-            spec,
-            repo=repo,
-            params_file=Path(job.params_file).resolve(),
-            outdir=Path(job.outdir).resolve(),
-            run=job.run,
-            params=params,
-        )
         context = run_context(job, provenance, params)
-        env = simulation_env(
-            job, os.environ, context, figures=spec.kind in ("python", "command"), repo_root=repo
-        )
         _prepare_logs(job)
-        result = run(argv, warden_options(job, env, context))
+        with contextlib.ExitStack() as stack:
+            repo = Path(provenance["path"])
+            if spec.workdir == "repo":  # a private copy: the shared checkout stays untouched
+                repo = stack.enter_context(working_copy(repo, Path(job.outdir)))
+            argv = build_argv(
+                spec,
+                repo=repo,
+                params_file=Path(job.params_file).resolve(),
+                outdir=Path(job.outdir).resolve(),
+                run=job.run,
+                params=params,
+            )
+            env = simulation_env(
+                job, os.environ, context, figures=spec.kind in ("python", "command"), repo_root=repo
+            )
+            options = warden_options(job, env, context)
+            if spec.workdir == "repo":
+                options = replace(options, cwd=str(repo))
+            result = run(argv, options)
+        # After the working copy's files were collected into the data directory, so a failed
+        # attempt keeps them too.
         record = Record.from_dict(result.record, source=f"record {job.record!r}")
         if spec.kind == "bonsai" and not record.failed:
             record = _check_bonsai(job, record)
@@ -241,6 +256,9 @@ def run_context(
         "attempt": job.attempt,
         "mem_mb": job.mem_mb,
         "runtime_min": job.runtime_min,
+        "simulation": job.simulation,
+        "param_set": job.param_set,
+        "ref": job.ref,
     }
 
 

@@ -2,7 +2,9 @@
 
 The ``.smk`` files take their ``input:``/``output:``/``log:``/``benchmark:`` paths from here, and
 the readers (benchmark table, status board, plots) find files through the same names, so a path
-changes in one place. Paths are relative to the workflow directory; ``{run}`` is the run id.
+changes in one place. Paths are relative to the workflow directory; ``{run}`` is the run id
+(``small``, ``lif/small@v0.3``: segments joined by ``/``, so run paths nest) and ``{code}`` a
+checkout's code id (one per repository and commit, see :mod:`simwarden.pipeline.plan`).
 Stdlib only and cheap to import: the Snakefile imports it at parse time.
 """
 
@@ -22,10 +24,19 @@ CHECK_RUNS = "check_runs"
 # The rules that run once per run id; status judges a run by these jobs.
 PER_RUN_RULES = (VALIDATE_PARAMS, RUN_SIMULATION)
 
+# Legal run ids (the rules' wildcard constraint): segments of [A-Za-z0-9][A-Za-z0-9._@-]* joined
+# by "/" (so never "..", never an absolute path); code ids are one such segment.
+RUN_SEGMENT = r"[A-Za-z0-9][A-Za-z0-9._@-]*"
+RUN_PATTERN = rf"{RUN_SEGMENT}(?:/{RUN_SEGMENT})*"
+CODE_PATTERN = RUN_SEGMENT
+
 RESULTS = "results"
 LOGS = "logs"
 BENCHMARKS = "benchmarks"
 
+# One file per checkout (repository and commit): where its code came from and where it is.
+CODE = f"{RESULTS}/code/{{code}}.json"
+# The one provenance file older versions wrote; read only for records without a context.
 PROVENANCE = f"{RESULTS}/code/provenance.json"
 PARAMS = f"{RESULTS}/params/{{run}}.json"
 RUN_DIR = f"{RESULTS}/runs/{{run}}"
@@ -68,6 +79,11 @@ def benchmark(rule: str, run: str = "{run}") -> str:
 def for_run(template: str, run: str) -> str:
     """A ``{run}`` path template filled in for one run id."""
     return template.replace("{run}", run)
+
+
+def for_code(template: str, code: str) -> str:
+    """A ``{code}`` path template filled in for one code id."""
+    return template.replace("{code}", code)
 
 
 def failed_attempt_dir(run: str, attempt: int, root: str | os.PathLike[str] = ".") -> Path:

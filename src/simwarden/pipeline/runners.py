@@ -18,6 +18,10 @@ from simwarden.core.errors import UserError
 from simwarden.warden.record import RunError
 
 KINDS = ("python", "command", "bonsai")
+# Where the simulation runs: its data directory (what it writes there is its output), or a
+# private working copy of the repository (scripts that expect the repository root; what they
+# write there is collected into the data directory).
+WORKDIRS = ("outdir", "repo")
 PLACEHOLDERS = ("repo", "params", "outdir", "run")
 # What .NET prints for an exception that a Bonsai workflow threw; Bonsai still exits 0.
 BONSAI_EXCEPTION = re.compile(
@@ -42,6 +46,7 @@ class RunnerSpec:
     bonsai: str = "Bonsai.exe"  # bonsai: the executable
     mono: bool = False  # bonsai: run Bonsai.exe through mono (Linux)
     python: str = field(default_factory=lambda: sys.executable)
+    workdir: str = "outdir"  # one of WORKDIRS
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any], source: str = "config") -> RunnerSpec:
@@ -57,7 +62,12 @@ class RunnerSpec:
             bonsai=section.get("bonsai", "Bonsai.exe"),
             mono=bool(section.get("mono", False)),
             python=section.get("python") or sys.executable,
+            workdir=section.get("workdir", "outdir"),
         )
+        if spec.workdir not in WORKDIRS:
+            raise UserError(
+                f"{source}: runner.workdir {spec.workdir!r}: expected one of {', '.join(WORKDIRS)}"
+            )
         required = {"python": "script", "command": "command", "bonsai": "workflow"}[kind]
         if not getattr(spec, required):
             raise UserError(f"{source}: runner.{required} is required for runner.kind {kind!r}")

@@ -8,7 +8,7 @@ The run plan is :mod:`simwarden.pipeline.plan`, the simulation job :mod:`simward
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,37 +20,61 @@ from simwarden.pipeline.plan import RunPlan, plan_runs
 __all__ = ["RunPlan", "fetch_code", "plan_runs", "schema_path", "validate_params"]
 
 
-def fetch_code(url: str, ref: str, cache_dir: str | None, output: str) -> dict[str, Any]:
+def fetch_code(
+    url: str,
+    ref: str,
+    cache_dir: str | None,
+    output: str,
+    *,
+    simulations: Sequence[str] = (),
+) -> dict[str, Any]:
     """Fetch ``url`` at ``ref`` into the shared cache; write its provenance to ``output``.
 
     Progress ("Cloning", "Using cached") goes through the simwarden logger, so it reaches the
-    job's log inside a rule script.
+    job's log inside a rule script. A UserError (a commit that does not exist, a repository
+    that cannot be fetched) names ``simulations``, the simulations that need this checkout
+    (``-`` stands for the one-simulation config and is not named).
     """
     from simwarden.core.fsutil import write_json_atomic
     from simwarden.core.log import say
     from simwarden.pipeline.gitcache import fetch
 
     cache = Path(cache_dir).expanduser() if cache_dir else None
-    provenance = fetch(url, str(ref), cache, log=say)
+    named = [name for name in simulations if name != "-"]
+    try:
+        provenance = fetch(url, str(ref), cache, log=say)
+    except UserError as error:
+        if not named:
+            raise
+        which = "simulation" if len(named) == 1 else "simulations"
+        raise UserError(f"{which} {', '.join(named)}: {error}") from None
     record = provenance.to_dict()
     write_json_atomic(output, record)
     return record
 
 
 def validate_params(
-    param_file: str, overrides: Mapping[str, Any], schema: str, code: str, output: str
+    param_file: str | None,
+    overrides: Mapping[str, Any],
+    schema: str | None,
+    code: str,
+    output: str,
 ) -> dict[str, Any]:
     """Load a parameter set, lay the sweep values over it, validate, write the result as JSON.
 
-    ``schema`` is a path inside the fetched repository (whose provenance file is ``code``), or
-    ``workflow:PATH`` for a schema kept beside the workflow.
+    ``param_file`` None (a script without param sets) starts from ``{}``. ``schema`` is a path
+    inside the fetched repository (whose provenance file is ``code``), ``workflow:PATH`` for a
+    schema kept beside the workflow, or None: the parameters are written as they are.
     """
     from simwarden.core.fsutil import write_json_atomic
     from simwarden.pipeline.params import deep_merge, load_param_file, validate
 
-    params = deep_merge(load_param_file(Path(param_file)), overrides)
-    source = param_file + (f" (with {json.dumps(overrides, sort_keys=True)})" if overrides else "")
-    validated = validate(params, schema_path(schema, code), source=source)
+    loaded = load_param_file(Path(param_file)) if param_file else {}
+    params = deep_merge(loaded, overrides)
+    source = (param_file or "the empty parameter set") + (
+        f" (with {json.dumps(overrides, sort_keys=True)})" if overrides else ""
+    )
+    validated = validate(params, schema_path(schema, code), source=source) if schema else params
     write_json_atomic(output, validated)
     return validated
 

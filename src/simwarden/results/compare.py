@@ -30,7 +30,7 @@ DEFAULT_MIN_CHANGE_MB = 5.0
 # Columns that name a run, its code or its outcome, or a setting: not measurements.
 _NOT_METRICS = frozenset(
     ("run", "commit", "repository", "run_config", "attempt", "attempts", "reason", "exit_code")
-    + ("error", "mem_limit_mb", "h:m:s")
+    + ("error", "mem_limit_mb", "h:m:s", "simulation", "param_set", "ref")
 )
 SHORT_SHA = 7
 
@@ -52,6 +52,12 @@ class Change:
     regression: bool
     minimum: float = 0.0
     too_small: bool = False
+
+    def describe(self) -> str:
+        """``10 -> 15  +50.0% !``: both values, the ratio, ``!`` for a regression."""
+        ratio = "n/a" if self.ratio is None else f"{self.ratio:+.1%}"
+        mark = " !" if self.regression else ""
+        return f"{_number(self.before)} -> {_number(self.after)}  {ratio}{mark}"
 
 
 @dataclass(frozen=True)
@@ -176,9 +182,7 @@ def _number(value: Any) -> str:
 
 
 def _cell(change: Change) -> str:
-    ratio = "n/a" if change.ratio is None else f"{change.ratio:+.1%}"
-    mark = " !" if change.regression else ""
-    return f"{_number(change.before)} -> {_number(change.after)}  {ratio}{mark}"
+    return change.describe()
 
 
 def _rise(change: Change) -> str:
@@ -205,8 +209,9 @@ def _numeric(series: pandas.Series) -> bool:
 
 def comparable_columns(table: pandas.DataFrame) -> list[str]:
     """The measurement columns of ``table``: numeric, with at least one value, and not a run's
-    identity, outcome or setting (run, commit, repository, run_config, attempt, attempts,
-    reason, exit_code, error, mem_limit_mb) nor a parameter (``param.*``)."""
+    identity, outcome or setting (run, simulation, param_set, ref, commit, repository,
+    run_config, attempt, attempts, reason, exit_code, error, mem_limit_mb) nor a parameter
+    (``param.*``)."""
     return [
         str(column)
         for column in table.columns
@@ -217,7 +222,9 @@ def comparable_columns(table: pandas.DataFrame) -> list[str]:
     ]
 
 
-def _indexed(table: pandas.DataFrame, label: str, metrics: Sequence[str]) -> dict[str, Any]:
+def check_metrics(table: pandas.DataFrame, label: str, metrics: Sequence[str]) -> None:
+    """Raise UserError, naming ``label`` (the table's path) and the numeric columns it has, when
+    a metric is not a column of ``table`` or holds values that are not numbers."""
     problems = []
     for metric in metrics:
         if metric not in table.columns:
@@ -229,6 +236,10 @@ def _indexed(table: pandas.DataFrame, label: str, metrics: Sequence[str]) -> dic
             f"{label}: cannot compare {', '.join(problems)}; numeric columns it has: "
             f"{', '.join(comparable_columns(table)) or 'none'} (give those to --metrics)"
         )
+
+
+def _indexed(table: pandas.DataFrame, label: str, metrics: Sequence[str]) -> dict[str, Any]:
+    check_metrics(table, label, metrics)
     runs = table["run"].astype(str)
     twice = sorted(set(runs[runs.duplicated()]))
     if twice:
@@ -243,7 +254,7 @@ def _distinct(table: pandas.DataFrame, column: str, length: int | None = None) -
     return tuple(dict.fromkeys(v for v in found if v))
 
 
-def _read(path: PathLike) -> pandas.DataFrame:
+def read_compared(path: PathLike) -> pandas.DataFrame:
     """:func:`read_table`, with a missing file named as such: the hint to run ``bench collect``
     only for the file it writes (``results/benchmarks.csv`` or ``.h5``)."""
     source = Path(path)
@@ -269,7 +280,7 @@ def _tables(
     for side in (old, new):
         if isinstance(side, str | os.PathLike):
             labels.append(str(side))
-            tables.append(_read(side))
+            tables.append(read_compared(side))
         else:
             labels.append("table")
             tables.append(side)

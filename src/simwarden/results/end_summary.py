@@ -179,6 +179,13 @@ def retried_note(run: str, root: str | os.PathLike[str] = ".") -> str | None:
 STATE_NAMES = {"up to date": "ok", "never run": "not run"}
 
 
+def _text(value: object) -> str | None:
+    """A status JSON value as one cell: a list (several reasons) joined, empty as None."""
+    if isinstance(value, list):
+        value = ", ".join(str(item) for item in value)
+    return str(value) if value not in (None, "") else None
+
+
 def rows_from_status(
     statuses: Sequence[dict[str, Any]], runs: Sequence[str], root: str | os.PathLike[str] = "."
 ) -> list[EndRow]:
@@ -193,21 +200,21 @@ def rows_from_status(
         state = STATE_NAMES.get(str(status.get("state")), str(status.get("state", "not run")))
         attempts = status.get("attempts") or status.get("attempt")
         if state == "ok":
-            reason, cause = status.get("reason"), retried_note(run, root)
+            reason, cause = _text(status.get("reason")), retried_note(run, root)
         elif state == "failed":
-            reason = status.get("reason") or status.get("why")
-            cause = status.get("cause") or status.get("detail")
+            reason = _text(status.get("reason")) or _text(status.get("why"))
+            cause = _text(status.get("cause")) or _text(status.get("detail"))
         else:
-            reason, cause = status.get("why"), status.get("detail")
+            reason, cause = _text(status.get("why")), _text(status.get("detail"))
         rows.append(
             EndRow(
                 run,
                 state,
-                reason=reason or None,
+                reason=reason,
                 attempts=attempts if isinstance(attempts, int) else None,
                 peak_bytes=status.get("peak_rss_bytes"),
                 wall_s=status.get("wall_s"),
-                cause=cause or None,
+                cause=cause,
             )
         )
     return rows

@@ -30,6 +30,9 @@ PARAM_LABELS = {
     (VALIDATE_PARAMS, "overrides"): ("parameters", "sweep values"),
     (VALIDATE_PARAMS, "schema"): ("parameters", "param_schema"),
     (RUN_SIMULATION, "runner"): ("code", "runner"),
+    (RUN_SIMULATION, "ref"): ("code", "commit"),
+    (RUN_SIMULATION, "simulation"): ("code", "simulation"),
+    (RUN_SIMULATION, "param_set"): ("parameters", "param_set"),
     (RUN_SIMULATION, "run_config"): ("run config", "run_config"),
 }
 # What any other change of a rule's job counts as.
@@ -182,7 +185,7 @@ class Judge:
                 verdict.merge(upstream[path])
                 if not upstream[path].causes:  # its outputs are missing or half made
                     category = RULE_CATEGORY.get(self.producers.get(path, ""), "input")
-                    verdict.add(category, f"{path} to be remade")
+                    verdict.add(category, self._remade(job, path))
         if verdict.missing or verdict.incomplete:
             return verdict
         try:
@@ -219,12 +222,37 @@ class Judge:
         recorded_input = meta.get("input") if version >= 4 else None
         input_changed = recorded_input is not None and list(recorded_input) != sorted(job.inputs)
         if "input" in self.triggers and input_changed:
-            category = "parameters" if job.rule == VALIDATE_PARAMS else "input"
-            verdict.add(category, f"input files of {job.rule} changed")
+            other = set(recorded_input or ()) ^ set(job.inputs)
+            if all(self._is_code(path) for path in other):
+                verdict.add("code", self._checkout_change(recorded_input or (), job.inputs))
+            else:
+                category = "parameters" if job.rule == VALIDATE_PARAMS else "input"
+                verdict.add(category, f"input files of {job.rule} changed")
         recorded_code = meta.get("code") if version >= 3 else None
         if "code" in self.triggers and recorded_code is not None and recorded_code != job.code:
             verdict.add("code", f"rule {job.rule} changed")
         return verdict
+
+    def _is_code(self, path: str) -> bool:
+        return self.producers.get(path) == FETCH_CODE
+
+    def _remade(self, job: Job, path: str) -> str:
+        """Why an input another job will make counts: ``<path> to be remade``, or for a checkout
+        the job did not read before, that its commit (or repository) changed."""
+        meta = self.records.metadata(job.outputs[0]) if self._is_code(path) else None
+        recorded = (meta or {}).get("input")
+        if not isinstance(recorded, list) or path in recorded:
+            return f"{path} to be remade"
+        return self._checkout_change(recorded, [path])
+
+    def _checkout_change(self, old: Sequence[str], new: Sequence[str]) -> str:
+        """``commit changed`` when a run's checkout (results/code/<name>@<commit>.json) is
+        another commit of the same repository name, else ``repository changed``."""
+
+        def names(paths: Sequence[str]) -> set[str]:
+            return {os.path.basename(p).rpartition("@")[0] for p in paths if self._is_code(p)}
+
+        return "commit changed" if names(old) == names(new) else "repository changed"
 
     def _same_checksum(self, path: str, recorded: str | None) -> bool:
         """Snakemake's is_same_checksum: False when nothing was recorded, the file is too big
@@ -379,113 +407,3 @@ def first_line(error: BaseException) -> str:
     """The first line of ``error``'s message, or its type's name when the message is empty."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
-
-
-def _serializer() -> Any:
-    """Snakemake's own serialisation of a param value, pandas imported only when needed."""
-    from snakemake.persistence import UNREPRESENTABLE, PersistenceBase
-
-    class _Shim:
-        _serialize_param_builtin = PersistenceBase._serialize_param_builtin
-
-    shim = _Shim()
-
-    def serialize(value: Any) -> str | None:
-        if type(value).__module__.startswith("pandas"):
-            result = PersistenceBase._serialize_param_pandas(shim, value)
-        else:
-            result = PersistenceBase._serialize_param_builtin(shim, value)
-        return None if result is UNREPRESENTABLE else result
-
-    return serialize
-
-
-class Expander:
-    """Jobs of a rule for given wildcards, as Snakemake's Job would expand them."""
-
-    def __init__(self, workflow: Any) -> None:
-        from snakemake.io import apply_wildcards, get_flag_value, is_callable, is_flagged
-        from snakemake.rules import Rule
-
-        self.workflow = workflow
-        self._apply_wildcards = apply_wildcards
-        self._is_callable = is_callable
-        self._is_flagged = is_flagged
-        self._get_flag_value = get_flag_value
-        self._is_deriving = Rule._is_deriving_function
-        self._serialize = _serializer()
-        self._static: dict[str, tuple[str | None, str | None]] = {}
-
-    def rule(self, name: str) -> Any:
-        """The workflow's rule ``name``, or None when it has none."""
-        try:
-            return self.workflow.get_rule(name)
-        except Exception:
-            return None
-
-    def job(self, rule: Any, wildcards: dict[str, str]) -> Job:
-        """The job of ``rule`` for ``wildcards``: its files, params (serialised as Snakemake
-        stores them), code and script, as Snakemake's Job would expand them."""
-        inputs, _, _, _ = rule.expand_input(wildcards)
-        outputs, _ = rule.expand_output(wildcards)
-        paths = [self._input_path(f) for f in inputs]
-        ancient = {str(f) for f in inputs if self._is_flagged(f, "ancient")}
-        params: dict[str, str] = {}
-        for index, (name, item) in enumerate(rule.params._allitems()):
-            if self._is_callable(item):
-                if self._is_deriving(item):
-                    continue  # Snakemake does not store params derived from input/output/...
-                value, _ = rule.apply_input_function(item, wildcards)
-            elif isinstance(item, str):
-                value = self._apply_wildcards(item, wildcards)
-            elif isinstance(item, list):
-                value = [
-                    self._apply_wildcards(v, wildcards) if isinstance(v, str) else v for v in item
-                ]
-            else:
-                value = item
-            serialized = self._serialize(value)
-            if serialized is not None:
-                params[name or f"#{index}"] = serialized
-        benchmark = rule.expand_benchmark(wildcards) if rule.benchmark else None
-        log = [str(f) for f in rule.expand_log(wildcards)] if rule.log else []
-        code, script = self._code_and_script(rule)
-        return Job(
-            rule=rule.name,
-            inputs=paths,
-            ancient=ancient,
-            outputs=[str(f) for f in outputs],
-            named_outputs={name: str(outputs[name]) for name in outputs._names},
-            params=params,
-            code=code,
-            script=script,
-            benchmark=str(benchmark) if benchmark else None,
-            log=log,
-        )
-
-    def _input_path(self, f: Any) -> str:
-        """An input file as Snakemake records it (a source-cache entry, a pipe, a service)."""
-        if self._is_flagged(f, "sourcecache_entry"):
-            return str(self._get_flag_value(f, "sourcecache_entry"))
-        if self._is_flagged(f, "pipe"):
-            return "<pipe>"
-        if self._is_flagged(f, "service"):
-            return "<service>"
-        return str(f)
-
-    def _code_and_script(self, rule: Any) -> tuple[str | None, str | None]:
-        if rule.name not in self._static:
-            # PersistenceBase._code: the shell command or the run:/script: block's source.
-            code = rule.shellcmd if rule.shellcmd is not None else rule.run_func_src
-            script = None
-            path = rule.script or rule.notebook
-            if path and "{" not in str(path):
-                from snakemake.sourcecache import LocalSourceFile, infer_source_file
-
-                source = infer_source_file(str(path))
-                if isinstance(source, LocalSourceFile) and rule.basedir:
-                    source = rule.basedir.join(source)
-                if isinstance(source, LocalSourceFile):
-                    script = source.get_path_or_uri(secret_free=True)
-            self._static[rule.name] = (code, script)
-        return self._static[rule.name]

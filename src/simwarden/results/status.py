@@ -38,7 +38,7 @@ run's outputs remain; and the software-stack trigger (conda, containers) is not 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +47,7 @@ from typing import Any
 from simwarden.core.errors import UserError
 from simwarden.core.log import PREFIX
 from simwarden.pipeline import layout
+from simwarden.pipeline.plan import RunPlan
 from simwarden.results.attempts import (
     KeptAttempt,
     SnakemakeProcess,
@@ -56,8 +57,8 @@ from simwarden.results.attempts import (
     snakemake_process,
     where_kept,
 )
+from simwarden.results.snakemake_jobs import Expander
 from simwarden.results.snakemake_view import (
-    Expander,
     Job,
     Judge,
     SnakemakeRecords,
@@ -67,6 +68,7 @@ from simwarden.results.snakemake_view import (
     parsed_workflow,
 )
 from simwarden.results.status_profile import choose_profile, find_snakefile
+from simwarden.results.status_upstream import Producers, Upstream
 from simwarden.results.values import Problems, load_record
 from simwarden.warden.record import Record
 
@@ -106,6 +108,10 @@ class RunStatus:
     attempts: int | None = None
     cause: str | None = None
     kept: str | None = None
+    # From the run plan: the simulation (None: a one-simulation config) and the commit as the
+    # config names it; status groups the runs by both.
+    simulation: str | None = None
+    ref: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, with the same keys for every run (``why`` as a list)."""
@@ -126,6 +132,8 @@ class RunStatus:
             "attempts": self.attempts,
             "cause": self.cause,
             "kept": self.kept,
+            "simulation": self.simulation,
+            "ref": self.ref,
         }
 
 
@@ -173,42 +181,6 @@ def collect_status(workdir: Path, profile: str | Sequence[str] | None = None) ->
         return collect_runs(workdir, workflow, args, profiles)
 
 
-class _Upstream:
-    """The verdicts of the wildcard-free rules whose outputs the per-run jobs read (fetch_code):
-    judged once each, and only if read (rules that collect all runs are never expanded)."""
-
-    def __init__(self, workflow: Any, expander: Expander, judge: Judge) -> None:
-        self.expander = expander
-        self.judge = judge
-        self.producers = producers_of(workflow)
-        self.verdicts: dict[str, Verdict] = {}
-
-    def of(self, job: Job, seen: tuple[str, ...] = ()) -> dict[str, Verdict]:
-        """Input path of ``job`` -> the verdict of the shared job that makes it."""
-        found: dict[str, Verdict] = {}
-        for path in job.inputs:
-            name = self.producers.get(path)
-            if name is None or name in seen:
-                continue
-            if name not in self.verdicts:
-                shared_job = self.expander.job(self.expander.rule(name), {})
-                self.verdicts[name] = self.judge.judge(
-                    shared_job, self.of(shared_job, (*seen, name))
-                )
-            found[path] = self.verdicts[name]
-        return found
-
-
-def producers_of(workflow: Any) -> dict[str, str]:
-    """Output path -> rule name, for the wildcard-free rules other than the per-run ones."""
-    return {
-        str(path): rule.name
-        for rule in workflow.rules
-        if rule.name not in PER_RUN_RULES and not rule.wildcard_names
-        for path in rule.output
-    }
-
-
 def collect_runs(
     workdir: Path, workflow: Any, args: Any, profiles: Sequence[str] | None = None
 ) -> list[RunStatus]:
@@ -229,12 +201,12 @@ def collect_runs(
     records = SnakemakeRecords(workdir)
     triggers = {str(getattr(t, "name", t)).lower() for t in args.rerun_triggers}
     triggers = {"software_env" if t == "software-env" else t for t in triggers}
-    producers = producers_of(workflow)
+    producers = Producers(workflow)
     judge = Judge(records, triggers, int(args.max_checksum_file_size), producers)
-    upstream = _Upstream(workflow, expander, judge)
+    upstream = Upstream(expander, judge, producers)
     seen = _Seen(records, snakemake_process(workdir), None if profiles is None else (*profiles,))
     statuses: list[RunStatus] = []
-    for run in _planned_runs(workflow):
+    for run, plan in _planned_runs(workflow).items():
         try:
             validate, simulate = (expander.job(rule, {"run": run}) for rule in rules)
         except Exception as error:
@@ -246,17 +218,25 @@ def collect_runs(
         for path in validate.outputs:
             inputs[path] = validate_verdict
         jobs = _RunJobs(validate, validate_verdict, simulate, judge.judge(simulate, inputs))
-        statuses.append(_run_status(run, jobs, seen))
+        status = _run_status(run, jobs, seen)
+        statuses.append(replace(status, simulation=plan.simulation, ref=plan.ref or None))
     return statuses
 
 
-def _planned_runs(workflow: Any) -> list[str]:
+def _planned_runs(workflow: Any) -> dict[str, RunPlan]:
+    """Run id -> plan: the Snakefile's ``RUNS`` (a list of ids is taken as plans without a
+    simulation), else the config planned as the Snakefile would."""
     runs = workflow.globals.get("RUNS")
     if runs is None:  # a Snakefile without the RUNS of rules/common.smk: plan as it would
         from simwarden.pipeline.plan import plan_runs
 
         runs = plan_runs(workflow.config)
-    return [str(run) for run in runs]
+    if not isinstance(runs, Mapping):
+        runs = dict.fromkeys(runs)
+    return {
+        str(run): plan if isinstance(plan, RunPlan) else RunPlan(str(run), None, {})
+        for run, plan in runs.items()
+    }
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any
 from simwarden.core.errors import UserError
 from simwarden.core.units import format_mb
 from simwarden.results.status import STATES, RunStatus
+from simwarden.results.status_groups import group_status
 
 FORMATS = ("table", "tsv", "json")
 TSV_COLUMNS = (
@@ -81,6 +82,11 @@ def _table(statuses: Sequence[RunStatus]) -> str:
         + row[-1]
         for row in rows
     ]
+    groups = group_status(statuses)
+    if len(groups) > 1:  # several simulations or commits: a count per state for each
+        width = max(len(group.label) for group in groups)
+        lines.append("")
+        lines.extend(f"{group.label.ljust(width)}  {group.summary}" for group in groups)
     counts = {state: sum(s.state == state for s in statuses) for state in STATES}
     summary = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
     lines.append(f"{len(statuses)} runs: {summary}" if statuses else "no runs")

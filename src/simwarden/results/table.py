@@ -47,9 +47,13 @@ SNAKEMAKE_COLUMNS += ("io_in", "io_out", "mean_load", "cpu_time")
 # The columns taken from the warden's record (or the provenance file), first in every table.
 # ``attempt``: the attempt the row's record is of; ``attempts``: how many the run took;
 # ``error``: the one-line cause of a failed run (Record.cause), empty for a run that did not fail.
-RECORD_COLUMNS: tuple[str, ...] = ("run", "commit", "repository", "run_config", "attempt")
-RECORD_COLUMNS += ("attempts", "reason", "exit_code", "error", "wall_s", "cpu_s", "peak_rss_mb")
-RECORD_COLUMNS += ("mem_limit_mb",)
+# ``simulation``, ``param_set``, ``ref``: the record's context (the config's simulation, its
+# parameter set, the commit as the config names it), empty for records without them.
+RECORD_COLUMNS: tuple[str, ...] = ("run", "simulation", "param_set", "ref", "commit")
+RECORD_COLUMNS += ("repository", "run_config", "attempt", "attempts", "reason", "exit_code")
+RECORD_COLUMNS += ("error", "wall_s", "cpu_s", "peak_rss_mb", "mem_limit_mb")
+# Columns read as text from a CSV table, whatever they look like.
+TEXT_COLUMNS = ("run", "simulation", "param_set", "ref")
 TABLE_SUFFIXES = (".csv", ".h5", ".hdf5", ".hdf")
 DEFAULT_METRICS = ("wall_s", "peak_rss_mb", "cpu_s")
 # Decimals kept in the table: ms and kB for the record's numbers, us for the simulation's
@@ -134,13 +138,16 @@ def _record_columns(
     if context is not None:
         commit, repository, run_config = context.commit, context.repository, context.run_config
         attempt = context.attempt if context.attempt is not None else attempt
+        named = [context.simulation, context.param_set, context.ref]
     else:  # records written before the context existed: the workflow's current code
         code = provenance()
         commit, repository, run_config = code.get("commit"), code.get("url"), None
+        named = [None, None, None]
     user, system = record.cpu_user_s, record.cpu_system_s
     peak = record.peak_rss_bytes
     limit = record.limits.get("mem_bytes")
     return {
+        **dict(zip(("simulation", "param_set", "ref"), named, strict=True)),
         "commit": commit,
         "repository": repository,
         "run_config": run_config,
@@ -388,7 +395,8 @@ def read_table(path: PathLike) -> pandas.DataFrame:
     """A benchmark table written by :func:`write_table` (.csv, or .h5/.hdf5/.hdf).
 
     Raises UserError naming the file when it is missing, of another kind, unreadable, or has
-    no ``run`` column. Run ids are read as text.
+    no ``run`` column. Run ids, simulations, parameter sets and refs are read as text (a ref
+    ``2`` stays ``"2"``); empty cells are missing values.
     """
     import pandas as pd
 
@@ -404,7 +412,8 @@ def read_table(path: PathLike) -> pandas.DataFrame:
     table: object
     try:
         if suffix == ".csv":
-            table = pd.read_csv(source, dtype={"run": str}, keep_default_na=True)
+            text = dict.fromkeys(TEXT_COLUMNS, str)
+            table = pd.read_csv(source, dtype=text, keep_default_na=True)
         else:
             table = pd.read_hdf(source, key=TABLE_KEY)
     except KeyError:

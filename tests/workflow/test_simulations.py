@@ -1,0 +1,340 @@
+"""Several simulations, scripts and commits in one config (``simulations:``), through the real
+``snakemake`` (profile short): a lab repository built here with two parameterless scripts in
+``dev/`` and one in ``tests/`` (one raises, one works only from the repository root), and a
+parameterised model at two tagged commits whose HDF5 output differs in one dataset."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from simwarden.pipeline.gitcache import cache_key
+from tests.conftest import TIMEOUT, simwarden_argv
+from tests.workflow.conftest import Workflow, copy_workflow, git, output
+
+PLOT_A = """\
+from pathlib import Path
+Path("plot_a.txt").write_text("a\\n")
+"""
+# Reads data/input.txt relative to its working directory: works only from the repository root.
+NEEDS_ROOT = """\
+from pathlib import Path
+Path("copy.txt").write_text(Path("data/input.txt").read_text())
+"""
+BOOM = """\
+raise RuntimeError("boom")
+"""
+# The model: argv = params.json outdir; out.h5 holds t (same at both tags) and v (scaled by
+# GAIN, which v2 changes): exactly one dataset differs between the tags.
+MODEL = """\
+import json, sys
+import h5py, numpy as np
+params = json.load(open(sys.argv[1]))
+GAIN = {gain}
+t = np.arange(params["n"], dtype=float)
+with h5py.File(sys.argv[2] + "/out.h5", "w") as f:
+    f["t"] = t
+    f["v"] = GAIN * np.sin(t)
+"""
+SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"n": {"type": "integer", "minimum": 1, "default": 10}},
+}
+RUNS = ["model/small@v1", "model/small@v2", "dev/needs_root", "dev/plot_a", "tests/check_fail"]
+
+
+def make_lab(root: Path) -> Path:
+    """The lab repository: v1, then v2 (only the model's gain changes)."""
+    root.mkdir()
+    files = {
+        "dev/plot_a.py": PLOT_A,
+        "dev/needs_root.py": NEEDS_ROOT,
+        "tests/check_fail.py": BOOM,
+        "data/input.txt": "from the repository root\n",
+        "model.py": MODEL.format(gain=1.0),
+        "schema.json": json.dumps(SCHEMA),
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    git("init", "--quiet", "--initial-branch=main", cwd=root)
+    git("add", ".", cwd=root)
+    git("commit", "--quiet", "-m", "v1", cwd=root)
+    git("tag", "v1", cwd=root)
+    (root / "model.py").write_text(MODEL.format(gain=2.0))
+    git("commit", "--quiet", "-am", "v2: twice the gain", cwd=root)
+    git("tag", "v2", cwd=root)
+    return root
+
+
+def lab_config(flow: Workflow, lab: Path) -> dict[str, Any]:
+    """The demo config with its simulation replaced by three entries of ``simulations:``."""
+    config = flow.config()
+    for key in ("repository", "commit", "runner", "param_schema", "param_sets", "sweeps"):
+        config.pop(key, None)
+    small = flow.write_params("small", {"n": 5})
+    config["simulations"] = {
+        "model": {
+            "repository": str(lab),
+            "commits": ["v1", "v2"],
+            "runner": {"kind": "python", "script": "model.py"},
+            "param_schema": "schema.json",
+            "param_sets": {"small": small},
+        },
+        "dev": {
+            "repository": str(lab),
+            "commit": "v2",
+            # Scripts that expect the repository root: a private working copy of it per run.
+            "runner": {"kind": "python", "script": "dev/*.py", "workdir": "repo"},
+        },
+        "tests": {
+            "repository": str(lab),
+            "commit": "v2",
+            "runner": {"kind": "python", "script": "tests/*.py"},
+        },
+    }
+    return config
+
+
+@pytest.fixture(scope="module")
+def lab_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workflow, Path]:
+    """The workflow with the lab config, run once (two runs fail, so snakemake exits 1)."""
+    parent = tmp_path_factory.mktemp("lab")
+    cache = parent / "cache"  # its own cache: the listing of checkouts is this test's alone
+    lab = make_lab(parent / "lab")
+    flow = copy_workflow(parent / "wf", cache)
+    flow.write_config(lab_config(flow, lab))
+    done = flow.snakemake()
+    assert done.returncode == 1, output(done)
+    return flow, lab
+
+
+def test_run_ids_name_the_simulation_the_script_and_the_commit(
+    lab_run: tuple[Workflow, Path],
+) -> None:
+    flow, _ = lab_run
+    recorded = sorted(
+        str(path.parent.relative_to(flow.root / "results" / "runs"))
+        for path in (flow.root / "results" / "runs").rglob("record.json")
+    )
+    assert recorded == sorted(RUNS)
+    context = flow.record("model/small@v2")["context"]
+    assert (context["run"], context["simulation"], context["param_set"], context["ref"]) == (
+        "model/small@v2",
+        "model",
+        "small",
+        "v2",
+    )
+    assert flow.record("dev/plot_a")["context"]["simulation"] == "dev/plot_a"
+    assert flow.record("dev/plot_a")["context"]["param_set"] is None
+    assert (flow.run_dir("dev/plot_a") / "data" / "plot_a.txt").read_text() == "a\n"
+    # The parameterless script got an empty parameter set and no arguments.
+    assert json.loads((flow.root / "results/params/dev/plot_a.json").read_text()) == {}
+    assert json.loads((flow.root / "results/params/model/small@v1.json").read_text()) == {"n": 5}
+
+
+def test_one_checkout_per_commit(lab_run: tuple[Workflow, Path]) -> None:
+    flow, lab = lab_run
+    key = cache_key(str(lab))
+    tags = {tag: git("rev-parse", f"{tag}^{{commit}}", cwd=lab) for tag in ("v1", "v2")}
+    checkouts = sorted(path.name for path in (flow.cache / "checkouts").iterdir())
+    assert checkouts == sorted(f"{key}@{sha}" for sha in tags.values())
+    code = {
+        path.name: json.loads(path.read_text())
+        for path in sorted((flow.root / "results" / "code").iterdir())
+    }
+    assert sorted(code) == ["lab@v1.json", "lab@v2.json"]
+    assert {name: entry["commit"] for name, entry in code.items()} == {
+        "lab@v1.json": tags["v1"],
+        "lab@v2.json": tags["v2"],
+    }
+    fetched = sorted(p.name for p in (flow.root / "logs" / "fetch_code").iterdir())
+    assert fetched == ["lab@v1.log", "lab@v2.log"]
+
+
+def test_the_failing_scripts_say_why(lab_run: tuple[Workflow, Path]) -> None:
+    flow, _ = lab_run
+    boom = flow.record("tests/check_fail")
+    assert boom["reason"] == "exited" and boom["exit_code"] == 1, boom
+    assert boom["error"]["type"] == "RuntimeError", boom["error"]
+    assert boom["error"]["message"] == "boom", boom["error"]
+    # dev/needs_root reads data/input.txt relative to its working directory: with
+    # `workdir: repo` it runs in a private copy of the repository root, and what it wrote there
+    # is collected into its data directory; the shared checkout is left as it was.
+    root = flow.record("dev/needs_root")
+    assert (root["reason"], root["exit_code"], root["error"]) == ("exited", 0, None), root
+    data = flow.root / "results/runs/dev/needs_root/data"
+    made = (p.relative_to(data).as_posix() for p in data.rglob("*") if p.is_file())
+    assert sorted(name for name in made if name != ".snakemake_timestamp") == ["copy.txt"]
+    assert (data / "copy.txt").read_text() == "from the repository root\n"
+    assert (flow.root / "results/runs/dev/plot_a/data/plot_a.txt").read_text() == "a\n"
+
+
+def test_the_table_has_a_row_per_simulation_commit_and_param_set(
+    lab_run: tuple[Workflow, Path],
+) -> None:
+    flow, _ = lab_run
+    with (flow.root / "results" / "benchmarks.csv").open(newline="") as handle:
+        rows = {row["run"]: row for row in csv.DictReader(handle)}
+    assert list(rows) == RUNS
+    columns = next(iter(rows.values())).keys()
+    assert {"simulation", "param_set", "ref"} <= set(columns)
+    assert {run: (r["simulation"], r["param_set"], r["ref"]) for run, r in rows.items()} == {
+        "model/small@v1": ("model", "small", "v1"),
+        "model/small@v2": ("model", "small", "v2"),
+        "dev/needs_root": ("dev/needs_root", "", "v2"),
+        "dev/plot_a": ("dev/plot_a", "", "v2"),
+        "tests/check_fail": ("tests/check_fail", "", "v2"),
+    }
+    assert rows["model/small@v1"]["commit"] != rows["model/small@v2"]["commit"]
+
+
+def status(flow: Workflow, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        simwarden_argv("status", *args),
+        cwd=flow.root,
+        env=flow.env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+
+
+def test_status_counts_states_per_simulation_and_commit(lab_run: tuple[Workflow, Path]) -> None:
+    flow, _ = lab_run
+    done = status(flow)
+    assert done.returncode == 0, output(done)
+    lines = done.stdout.splitlines()
+    groups = lines[lines.index("") + 1 : -2]
+    assert groups == [
+        "model @ v1             1 run: 1 up to date",
+        "model @ v2             1 run: 1 up to date",
+        "dev/needs_root @ v2    1 run: 1 up to date",
+        "dev/plot_a @ v2        1 run: 1 up to date",
+        "tests/check_fail @ v2  1 run: 1 failed",
+    ], done.stdout
+    assert lines[-2] == "5 runs: 4 up to date, 1 failed", done.stdout
+
+    rows = json.loads(status(flow, "--simulation", "dev", "--format", "json").stdout)
+    assert [(r["run"], r["simulation"], r["ref"], r["state"]) for r in rows] == [
+        ("dev/needs_root", "dev/needs_root", "v2", "up to date"),
+        ("dev/plot_a", "dev/plot_a", "v2", "up to date"),
+    ]
+    unknown = status(flow, "--simulation", "nope")
+    assert unknown.returncode == 125, output(unknown)
+    assert unknown.stderr == (
+        "simwarden: --simulation 'nope': no such simulation; simulations: model, "
+        "dev/needs_root, dev/plot_a, tests/check_fail\n"
+    ), output(unknown)
+
+
+def bad_config(tmp_path: Path, shared_cache: Path, edit: Any) -> subprocess.CompletedProcess[str]:
+    lab = make_lab(tmp_path / "lab")
+    flow = copy_workflow(tmp_path / "wf", shared_cache)
+    config = lab_config(flow, lab)
+    edit(config["simulations"])
+    flow.write_config(config)
+    return flow.snakemake("--dry-run")
+
+
+def test_a_glob_matching_nothing_is_one_line(tmp_path: Path, shared_cache: Path) -> None:
+    def edit(sims: dict[str, Any]) -> None:
+        sims["dev"]["runner"]["script"] = "dev/*.R"
+
+    done = bad_config(tmp_path, shared_cache, edit)
+    assert done.returncode == 125, output(done)
+    # Fetching the commit to expand the glob says what takes time, then the one line.
+    said = [line for line in done.stderr.splitlines() if line.startswith("simwarden: ")]
+    assert said[-1] == (
+        "simwarden: config/config.yaml: simulations.dev.runner.script 'dev/*.R' matches no "
+        f"file in {tmp_path / 'lab'} at v2"
+    ), output(done)
+    assert [line for line in said if "matches" in line] == said[-1:], output(done)
+    assert "Traceback" not in done.stderr, output(done)
+
+
+def test_two_commits_with_one_run_id_are_refused_naming_both(
+    tmp_path: Path, shared_cache: Path
+) -> None:
+    def edit(sims: dict[str, Any]) -> None:
+        lab = Path(sims["dev"]["repository"])
+        git("branch", "feature/x", "v2", cwd=lab)
+        git("tag", "feature_x", "v2", cwd=lab)
+        sims["dev"]["commits"] = ["feature/x", "feature_x"]  # both made feature_x in run ids
+        del sims["dev"]["commit"]
+
+    done = bad_config(tmp_path, shared_cache, edit)
+    assert done.returncode == 125, output(done)
+    said = [line for line in done.stderr.splitlines() if line.startswith("simwarden: ")]
+    assert said[-1] == (
+        "simwarden: config/config.yaml: simulations.dev.runner.script 'dev/needs_root.py' at "
+        "commit feature_x: run id 'dev/needs_root@feature_x' is used twice (also by "
+        "simulations.dev.runner.script 'dev/needs_root.py' at commit feature/x); rename one"
+    ), output(done)
+
+
+def test_a_commit_that_does_not_exist_names_the_simulation(
+    tmp_path: Path, shared_cache: Path
+) -> None:
+    def edit(sims: dict[str, Any]) -> None:
+        sims["model"]["commits"] = ["v1", "v9"]
+
+    lab = make_lab(tmp_path / "lab")
+    flow = copy_workflow(tmp_path / "wf", shared_cache)
+    config = lab_config(flow, lab)
+    edit(config["simulations"])
+    flow.write_config(config)
+    done = flow.snakemake("--until", "fetch_code")
+    assert done.returncode != 0, output(done)
+    said = [line for line in done.stderr.splitlines() if "v9" in line and "simwarden" in line]
+    assert said and said[0].startswith(
+        f"simwarden: simulation model: commit v9 not found in {lab}"
+    ), output(done)
+    # The glob entries are fetched when the config is read: there the key names it.
+    config["simulations"]["dev"]["commit"] = "v9"
+    flow.write_config(config)
+    done = flow.snakemake("--dry-run")
+    assert done.returncode == 125, output(done)
+    assert "simwarden: config/config.yaml: simulations.dev.commit v9: commit v9 not found" in (
+        done.stderr
+    ), output(done)
+
+
+def test_the_config_example_is_valid_yaml() -> None:
+    """The commented simulations: example in config/config.yaml parses as YAML."""
+    from tests.conftest import ROOT
+
+    text = (ROOT / "config" / "config.yaml").read_text()
+    block = text[text.index("# simulations:") : text.index("\n\n", text.index("# simulations:"))]
+    example = yaml.safe_load("\n".join(line[2:] for line in block.splitlines()))
+    assert list(example["simulations"]) == ["lif", "dev"]
+
+
+def test_bench_compare_by_commit_names_exactly_the_changed_dataset(
+    lab_run: tuple[Workflow, Path],
+) -> None:
+    """v2 changes GAIN: of out.h5's two datasets, only /v differs between the tags."""
+    flow, _ = lab_run
+    table = str(flow.root / "results" / "benchmarks.csv")
+    done = subprocess.run(
+        simwarden_argv("bench", "compare", "--by", "commit", table, "--check"),
+        cwd=flow.root,
+        env=flow.env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == 1, output(done)
+    outputs = [line for line in done.stdout.splitlines() if "out.h5" in line]
+    assert len(outputs) == 2, done.stdout  # the pair's verdict, and the closing count line
+    assert outputs[0].startswith("model/small: v1 -> v2  out.h5: different (/v: max |diff| ")
+    assert "/t" not in outputs[0], done.stdout
+    assert outputs[1] == "outputs differ in 1 pair: model/small: v1 -> v2 (out.h5)", done.stdout
