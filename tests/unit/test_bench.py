@@ -200,6 +200,7 @@ def test_collect_makes_one_row_per_run_from_every_source(project: Path) -> None:
         "run_config": "short",
         "attempt": 1,
         "attempts": 1,
+        "retried": None,
         "reason": "exited",
         "exit_code": 0,
         "error": None,
@@ -261,6 +262,8 @@ def test_collect_makes_one_row_per_run_from_every_source(project: Path) -> None:
         2,
         "stopped (memory): memory 801.0 MB over limit 800.0 MB",
     )
+    # Why the earlier attempt stopped: the retry is visible in the table, not only in a plot.
+    assert c["retried"] == "attempt 1 stopped (memory)"
     d = values(table, "d")
     assert (d["param.input.rate_hz"], d["param.seed"], d["reason"], d["wall_s"]) == (
         40.0,
@@ -336,7 +339,7 @@ def test_collect_rounds_measured_floats_and_leaves_parameters(tmp_path: Path) ->
         "timer.fifth",
     ]
     assert row == (
-        f"r,,,,{NEW_COMMIT},{REPO},short,1,1,exited,0,,1.235,0.3,94.196,123.457,0.30000000000000004,"
+        f"r,,,,{NEW_COMMIT},{REPO},short,1,1,,exited,0,,1.235,0.3,94.196,123.457,0.30000000000000004,"
         "0.15,0:00:00,1.5,1.5,1.5,1.5,0.15,1.5,1.5,1.5,0.333333,0.2"
     )
 

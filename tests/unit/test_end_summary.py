@@ -20,7 +20,6 @@ from simwarden.results.end_summary import (
     format_end_summary,
     format_wall,
     redo_command,
-    retried_note,
     rows_from_status,
 )
 from tests.conftest import TIMEOUT
@@ -258,4 +257,3 @@ def test_rows_from_status_take_its_verdicts_and_a_retry_from_the_kept_attempts(
         EndRow("cut", "incomplete", None, None, None, None, "the next run redoes it"),
         EndRow("gone", "not run"),
     ]
-    assert retried_note("crash", root) is None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simwarden.pipeline import layout
-from simwarden.warden.record import Record
+from simwarden.warden.record import Record, RecordError, read_record
 
 # The files of a kept attempt, as the pipeline writes them (see layout.FAILED).
 ATTEMPT_RECORD = Path(layout.RECORD).name
@@ -100,6 +100,21 @@ def failure_reason(record: Record) -> str:
         return f"signal {record.command_signal}"
     code = record.command_exit_code if record.command_exit_code is not None else record.exit_code
     return f"exit code {code}" if code is not None else reason or "unknown"
+
+
+def retry_summary(attempts: Sequence[KeptAttempt]) -> str | None:
+    """``retried: attempt 1 stopped (memory)`` for a run whose earlier attempts were kept (a
+    stop that a later attempt fixed); None for none. A damaged kept record reads ``unknown``."""
+    if not attempts:
+        return None
+    reasons = []
+    for attempt in attempts:
+        try:
+            reason = read_record(attempt.record).reason or "unknown"
+        except (OSError, RecordError):
+            reason = "unknown"
+        reasons.append(f"attempt {attempt.number} stopped ({reason})")
+    return f"retried: {', '.join(reasons)}"
 
 
 def where_kept(run: str, attempt: int) -> str:

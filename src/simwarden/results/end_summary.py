@@ -26,6 +26,7 @@ from typing import Any
 
 from simwarden.core.log import say
 from simwarden.pipeline import layout
+from simwarden.results.attempts import kept_attempts, retry_summary
 from simwarden.warden.record import RecordError, read_record
 
 HEADER = ("RUN", "STATE", "REASON", "ATTEMPTS", "PEAK", "WALL", "CAUSE")
@@ -162,19 +163,6 @@ def end_summary(
     return format_end_summary(end_rows(runs, root), redo_command(argv))
 
 
-def retried_note(run: str, root: str | os.PathLike[str] = ".") -> str | None:
-    """``retried: attempt 1 stopped (memory)`` for a run whose earlier attempts were kept (a
-    memory or timeout stop that a later attempt fixed); None when it needed no retry."""
-    reasons = []
-    for number, directory in layout.failed_attempts(run, root):
-        try:
-            kept = read_record(directory / "record.json")
-        except (FileNotFoundError, RecordError):
-            continue
-        reasons.append(f"attempt {number} stopped ({kept.reason or 'unknown'})")
-    return f"retried: {', '.join(reasons)}" if reasons else None
-
-
 # simwarden status's states as the summary names them (status's JSON is the source of truth).
 STATE_NAMES = {"up to date": "ok", "never run": "not run"}
 
@@ -200,7 +188,8 @@ def rows_from_status(
         state = STATE_NAMES.get(str(status.get("state")), str(status.get("state", "not run")))
         attempts = status.get("attempts") or status.get("attempt")
         if state == "ok":
-            reason, cause = _text(status.get("reason")), retried_note(run, root)
+            reason = _text(status.get("reason"))
+            cause = retry_summary(kept_attempts(run, root))
         elif state == "failed":
             reason = _text(status.get("reason")) or _text(status.get("why"))
             cause = _text(status.get("cause")) or _text(status.get("detail"))

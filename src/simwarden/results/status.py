@@ -54,6 +54,7 @@ from simwarden.results.attempts import (
     failure_reason,
     kept_attempts,
     redo_command,
+    retry_summary,
     snakemake_process,
     where_kept,
 )
@@ -395,7 +396,8 @@ def _run_status(run: str, jobs: _RunJobs, seen: _Seen) -> RunStatus:
         why_all = sorted(verdict.causes, key=lambda c: order.index(c) if c in order else 9)
         detail = "; ".join(d for c in why_all for d in verdict.causes[c])
         return RunStatus(run, "stale", tuple(why_all), detail + queued, **attempt_fields)
-    return RunStatus(run, "up to date", (), "", **attempt_fields)
+    # A stop that a later attempt fixed: say so, the run is up to date all the same.
+    return RunStatus(run, "up to date", (), retry_summary(kept) or "", **attempt_fields)
 
 
 def _validation_error(validate: Job, verdict: Verdict) -> str:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from simwarden.core.errors import UserError
 from simwarden.core.fsutil import replace_atomically
 from simwarden.pipeline import layout
-from simwarden.results.attempts import kept_attempts_in
+from simwarden.results.attempts import kept_attempts_in, retry_summary
 from simwarden.results.values import (
     MISSING_CELLS,
     PathLike,
@@ -46,11 +46,13 @@ SNAKEMAKE_COLUMNS: tuple[str, ...] = ("s", "h:m:s", "max_rss", "max_vms", "max_u
 SNAKEMAKE_COLUMNS += ("io_in", "io_out", "mean_load", "cpu_time")
 # The columns taken from the warden's record (or the provenance file), first in every table.
 # ``attempt``: the attempt the row's record is of; ``attempts``: how many the run took;
+# ``retried``: why earlier attempts stopped (``attempt 1 stopped (memory)``), empty for none;
 # ``error``: the one-line cause of a failed run (Record.cause), empty for a run that did not fail.
 # ``simulation``, ``param_set``, ``ref``: the record's context (the config's simulation, its
 # parameter set, the commit as the config names it), empty for records without them.
 RECORD_COLUMNS: tuple[str, ...] = ("run", "simulation", "param_set", "ref", "commit")
-RECORD_COLUMNS += ("repository", "run_config", "attempt", "attempts", "reason", "exit_code")
+RECORD_COLUMNS += ("repository", "run_config", "attempt", "attempts", "retried", "reason")
+RECORD_COLUMNS += ("exit_code",)
 RECORD_COLUMNS += ("error", "wall_s", "cpu_s", "peak_rss_mb", "mem_limit_mb")
 # Columns read as text from a CSV table, whatever they look like.
 TEXT_COLUMNS = ("run", "simulation", "param_set", "ref")
@@ -153,6 +155,7 @@ def _record_columns(
         "run_config": run_config,
         "attempt": attempt,
         "attempts": record.attempts,
+        "retried": None,  # filled from the kept attempts by _record_part
         "reason": record.reason,
         "exit_code": record.exit_code,
         "error": record.cause,
@@ -200,6 +203,9 @@ def _record_part(
         columns["attempt"] = value = None
     if columns["attempts"] is None and (numbers or value is not None):
         columns["attempts"] = max([*numbers, *([int(value)] if value is not None else [])])
+    final = columns["attempts"]
+    earlier = [a for a in kept if not isinstance(final, int) or a.number < final]
+    columns["retried"] = (retry_summary(earlier) or "").removeprefix("retried: ") or None
     return columns
 
 
