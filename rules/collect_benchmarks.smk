@@ -1,7 +1,8 @@
 rule collect_benchmarks:
     # One table for the workflow, one row per run (failed runs included): parameters, commit, run
     # config, end reason and cause, wall/CPU time, the warden's peak, Snakemake's benchmark
-    # columns, the simulation's timers; and the report's page of failed runs.
+    # columns, the simulation's timers; the report's page of failed runs, and its page of
+    # commits compared (the runs' data directories, made by the same jobs as their records).
     input:
         records=expand(layout.RECORD, run=RUNS),
         params=expand(layout.PARAMS, run=RUNS),
@@ -26,6 +27,16 @@ rule collect_benchmarks:
             category="Failures",
             labels={"page": "failed runs"},
         ),
+        # Did the results change? Each simulation/param set at two commits: both runs' time
+        # and memory, and whether their outputs are identical (file by file, the datasets that
+        # differ); one line when no simulation lists two commits.
+        commits=report(
+            layout.COMMITS_HTML,
+            caption="../workflow/report/commits.rst",
+            category="Commits",
+            labels={"page": "did the results change?"},
+        ),
+        commits_csv=layout.COMMITS_CSV,
     log:
         layout.log(layout.COLLECT_BENCHMARKS, layout.COLLECT_BENCHMARKS),
     conda:

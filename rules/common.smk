@@ -49,11 +49,14 @@ def rerun_marker(wildcards):
 CONFIG_FILES = ConfigFiles.of_workflow(
     workflow.configfiles, workflow.overwrite_configfiles
 )
+# The schema ships with the rules (this file's directory); profiles/ and relative repository
+# paths belong to the project, the directory of its Snakefile (workflow.basedir).
+CONFIG_SCHEMA = os.path.join(
+    str(workflow.current_basedir), "..", "workflow", "schemas", "config.schema.yaml"
+)
 try:
     refuse_default_profile(workflow.basedir)
-    config.update(
-        check_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
-    )
+    config.update(check_config(config, CONFIG_SCHEMA, files=CONFIG_FILES))
     # Parsed once, here: durations, sizes and signals are checked before any job starts.
     RUN_CONFIG = RunConfig.from_config(
         config["run_config"],

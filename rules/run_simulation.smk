@@ -14,14 +14,16 @@ rule run_simulation:
         data=directory(layout.DATA),
         record=layout.RECORD,
         samples=layout.SAMPLES,
-        # Every matplotlib figure of a Python simulation, saved at its end with provenance.
+        # Every matplotlib figure of a Python simulation, saved at its end with provenance. A
+        # simulation at several commits: one subcategory per run without its @commit
+        # (model/small), each figure labelled by commit, so both commits' raster sit together.
         figures=report(
             directory(layout.FIGURES),
             patterns=["png/{name}.png"],
             caption="../workflow/report/figure.rst",
             category="Figures",
-            subcategory="{run}",
-            labels={"figure": "{name}"},
+            subcategory=lambda w: RUNS[w.run].figure_group,
+            labels=lambda w: RUNS[w.run].figure_labels(w.name),
         ),
     log:
         layout.log(layout.RUN_SIMULATION),

@@ -21,7 +21,8 @@ Layers (importer -> what it may import from simwarden; anything not listed is a 
 - The front door and the in-simulation API, at the top level:
   ``simwarden/__init__.py`` -> ``_version``, core, warden (it re-exports the warden's ``run``
   API); ``_version.py`` -> nothing; ``timers.py`` -> core (it runs inside simulations, including
-  the pinned demo bundle); ``autosave.py`` -> ``results.figures``, core; ``__main__.py`` ->
+  the pinned demo bundle); ``autosave.py`` -> ``results.figures``, core;
+  ``workflow_files.py`` -> core (every project's Snakefile imports it); ``__main__.py`` ->
   anything. The root package ``simwarden`` itself is imported only by cli and ``__main__``;
   ``simwarden._version`` may be imported by anyone (a leaf with no imports).
 
@@ -86,6 +87,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "_version": (),
     "timers": ("core",),
     "autosave": ("results.figures", "core"),
+    "workflow_files": ("core",),
     "__main__": ("*",),
 }
 # Targets anyone may import, whatever LAYERS says (leaves with no imports of their own).

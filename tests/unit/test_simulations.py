@@ -227,6 +227,117 @@ def test_safe_ids() -> None:
             check_run_path(bad)
 
 
+def one_simulation(small: str, **change: Any) -> dict[str, Any]:
+    """The one-simulation (top-level) config, with ``change`` laid over it."""
+    config = {
+        "repository": LAB,
+        "commit": "v1",
+        "runner": {"kind": "python", "script": "model.py"},
+        "param_sets": {"small": small},
+        "sweeps": {"n": {"base": "small", "grid": {"n": [1]}}},
+    }
+    config.update(change)
+    return {key: value for key, value in config.items() if value is not None}
+
+
+def test_the_top_level_config_takes_commits_too(small: str) -> None:
+    plan = make_plan(one_simulation(small, commit=None, commits=["a", "feature/b"]))
+    assert list(plan.runs) == ["small@a", "n__n-1@a", "small@feature_b", "n__n-1@feature_b"]
+    run = plan.runs["small@feature_b"]
+    assert (run.simulation, run.param_set, run.ref, run.code) == (
+        None,
+        "small",
+        "feature/b",
+        "lab@feature_b",
+    )
+    assert plan.checkouts == {
+        "lab@a": Checkout("lab@a", LAB, "a", ("-",)),
+        "lab@feature_b": Checkout("lab@feature_b", LAB, "feature/b", ("-",)),
+    }
+    # One commit in the list: the run ids have no @COMMIT, as with commit:.
+    assert list(plan_runs(one_simulation(small, commit=None, commits=["a"]))) == [
+        "small",
+        "n__n-1",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"commits": ["a", "b"]},
+            "config/config.yaml: commits: give commit (one) or commits (a list), not both",
+        ),
+        (
+            {"commit": None, "commits": ["a", "b", "a"]},
+            "config/config.yaml: commits: 'a' is listed twice",
+        ),
+        (
+            {"commit": None},
+            "config/config.yaml: commit: missing; give repository, commit and runner (one "
+            "simulation), or simulations: (several)",
+        ),
+        (
+            {"commit": None, "commits": []},
+            "config/config.yaml: commits: missing; give repository, commit and runner (one "
+            "simulation), or simulations: (several)",
+        ),
+    ],
+)
+def test_top_level_commits_are_checked_like_an_entry(
+    small: str, change: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(UserError) as error:
+        plan_runs(one_simulation(small, **change))
+    assert str(error.value) == message
+
+
+def test_top_level_commits_do_not_mix_with_simulations(small: str) -> None:
+    with pytest.raises(UserError) as error:
+        plan_runs({**lab(small), "commits": ["a", "b"]}, list_scripts=lister)
+    assert str(error.value) == (
+        "config/config.yaml: commits: give it inside each entry of simulations (a config has "
+        "either simulations: or one repository/commit/runner at the top level)"
+    )
+
+
+def test_the_schema_takes_top_level_commits(small: str, tmp_path: Path) -> None:
+    from simwarden.pipeline.config import check_config
+    from tests.conftest import ROOT
+
+    schema = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
+    run_config = {"name": "std", "mem_mb": 100, "runtime_min": 1}
+    config = one_simulation(small, commit=None, commits=["a", "b"], run_config=run_config)
+    assert check_config(config, schema)["commits"] == ["a", "b"]
+    with pytest.raises(UserError, match="commits"):
+        check_config({**config, "commits": "a"}, schema)
+
+
+# ------------------------------------------------------------------------------ report figures
+
+
+def test_figures_of_two_commits_share_a_subcategory_labelled_by_commit(small: str) -> None:
+    runs = make_plan(lab(small), list_scripts=lister).runs
+    v1, v2 = runs["model/small@v1"], runs["model/small@v2"]
+    assert (v1.figure_group, v2.figure_group) == ("model/small", "model/small")
+    assert v1.figure_labels("raster") == {"commit": "v1", "figure": "raster"}
+    assert v2.figure_labels("raster") == {"commit": "v2", "figure": "raster"}
+    assert runs["model/n__n-1@v2"].figure_group == "model/n__n-1"
+    # One commit: as before, the run id and the figure's name.
+    script = runs["dev/plot_a"]
+    assert (script.figure_group, script.figure_labels("trace")) == (
+        "dev/plot_a",
+        {"figure": "trace"},
+    )
+    top = plan_runs(one_simulation(small, commit=None, commits=["a", "feature/b"]))
+    assert top["small@feature_b"].figure_group == "small"
+    assert top["small@feature_b"].figure_labels("raster") == {
+        "commit": "feature/b",
+        "figure": "raster",
+    }
+    assert plan_runs(one_simulation(small))["small"].figure_labels("raster") == {"figure": "raster"}
+
+
 # ------------------------------------------------------------------------------ status groups
 
 STATUSES = [
@@ -275,3 +386,65 @@ def test_select_simulation() -> None:
     )
     with pytest.raises(UserError, match="none: this config runs one simulation"):
         select_simulation([RunStatus("a", "up to date")], "a")
+
+
+# ------------------------------------------------------------------------------ commits page
+
+
+def test_the_commits_page_and_csv(tmp_path: Path) -> None:
+    import csv
+    import html as html_module
+
+    import pandas
+
+    from simwarden.results.commits import NO_PAIRS, write_commit_pages
+
+    results = tmp_path / "results"
+    for run, text in (("m/small@v1", "1\n"), ("m/small@v2", "2\n"), ("m/big@v1", "3\n")):
+        (results / "runs" / run / "data").mkdir(parents=True)
+        (results / "runs" / run / "data" / "out.txt").write_text(text)
+    rows = [
+        ("m/small@v1", "m", "small", "v1", 10.0, 100.0),
+        ("m/small@v2", "m", "small", "v2", 12.0, 90.0),
+        ("m/big@v1", "m", "big", "v1", 1.0, 1.0),
+        ("m/big@v2", "m", "big", "v2", None, None),  # failed: no data directory
+        ("hh", "hh", "", "main", 1.0, 1.0),
+    ]
+    columns = ["run", "simulation", "param_set", "ref", "wall_s", "peak_rss_mb"]
+    table = pandas.DataFrame(rows, columns=columns).assign(cpu_s=1.0)
+    html, out = tmp_path / "page" / "commits.html", tmp_path / "page" / "commits.csv"
+    pairs = write_commit_pages(table, html, out, results)
+    assert [(p.head, p.differs) for p in pairs] == [
+        ("m/small: v1 -> v2", True),
+        ("m/big: v1 -> v2", True),
+    ]
+    page = html.read_text(encoding="utf-8")
+    assert "<h1>Did the results change?</h1><p>2 pairs, outputs differ in 2</p>" in page
+    assert "<span class='bad'>different: out.txt</span>" in page
+    assert "wall_s 10 -&gt; 12  +20.0%" in page and "peak_rss_mb 100 -&gt; 90  -10.0%" in page
+    gone = results / "runs" / "m/big@v2" / "data"
+    assert f"<span class='bad'>no data directory {gone}</span>" in page
+    with out.open(newline="") as handle:
+        found = list(csv.DictReader(handle))
+    assert [
+        (r["run"], r["base_wall_s"], r["wall_s"], r["file"], r["verdict"], r["detail"])
+        for r in found
+    ] == [
+        ("m/small@v2", "10.0", "12.0", "out.txt", "different", "content differs, 2 -> 2 bytes"),
+        ("m/big@v2", "1.0", "", "", "no data directory", str(gone)),
+        ("m/big@v2", "1.0", "", "out.txt", "missing", "v2"),
+    ]
+    assert {r["results"] for r in found} == {"different: out.txt", "different: no data directory"}
+
+    # Nothing at two commits: one line; a table it cannot compare: one warning and why.
+    assert write_commit_pages(table.iloc[4:], html, out, results) == []
+    assert f"<h1>Did the results change?</h1><p>{NO_PAIRS}</p>\n</body>" in html.read_text()
+    assert out.read_text().count("\n") == 1  # the header only
+    said: list[str] = []
+    twice = pandas.concat([table, table.iloc[:1]])
+    assert write_commit_pages(twice, html, out, results, warn=said.append) == []
+    assert said == [
+        "commits.html: Not compared: table: runs 'm/small@v1' and 'm/small@v1' are both "
+        "m/small at ref 'v1'"
+    ]
+    assert html_module.escape(said[0].removeprefix("commits.html: ")) in html.read_text()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,41 @@ def test_the_failures_page_says_that_no_run_failed(finished: Workflow) -> None:
     page = (finished.root / "results" / "failures.html").read_text(encoding="utf-8")
     assert "<p>No run failed.</p>" in page
     assert "<img" not in page
+
+
+def test_the_commits_page_says_that_no_simulation_lists_two_commits(finished: Workflow) -> None:
+    from simwarden.results.commits import CSV_COLUMNS
+
+    page = (finished.root / "results" / "commits.html").read_text(encoding="utf-8")
+    assert "<h1>Did the results change?</h1>" in page
+    assert "<p>No simulation lists two commits: nothing to compare.</p>" in page
+    assert "<table" not in page
+    header = (finished.root / "results" / "commits.csv").read_text().splitlines()
+    assert header == [",".join(CSV_COLUMNS)]
+
+
+def test_the_report_lists_each_runs_figures_under_the_run(finished: Workflow) -> None:
+    """One commit: the Figures category has one entry per run, each figure labelled by its
+    name only (as before runs at several commits were grouped)."""
+    report = finished.root / "report-index.html"
+    done = finished.snakemake("--report", str(report))
+    assert done.returncode == 0, output(done)
+    text = report.read_text(encoding="utf-8")
+    index = {
+        name: json.loads(found.group(1))
+        for name in ("categories", "results")
+        if (found := re.search(rf"^\s*var {name} = (\{{.*\}});$", text, re.MULTILINE))
+    }
+    figures = index["categories"]["Figures"]
+    assert sorted(figures) == ["a", "b"]
+    for run, paths in figures.items():
+        assert sorted(paths) == [
+            f"results/figures/{run}/png/{name}.png" for name in sorted(DEMO_FIGURES)
+        ]
+        labels = [index["results"][path]["labels"] for path in paths]
+        assert sorted(label["figure"] for label in labels) == sorted(DEMO_FIGURES)
+        assert all(list(label) == ["figure"] for label in labels)
+    assert list(index["categories"]["Commits"].values()) == [["results/commits.html"]]
 
 
 @pytest.mark.browser

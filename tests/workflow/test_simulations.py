@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -31,16 +32,20 @@ BOOM = """\
 raise RuntimeError("boom")
 """
 # The model: argv = params.json outdir; out.h5 holds t (same at both tags) and v (scaled by
-# GAIN, which v2 changes): exactly one dataset differs between the tags.
+# GAIN, which v2 changes): exactly one dataset differs between the tags. It draws figure
+# "trace", which simwarden saves when it ends (results/figures/<run>/png/trace.png).
 MODEL = """\
 import json, sys
 import h5py, numpy as np
+import matplotlib.pyplot as plt
 params = json.load(open(sys.argv[1]))
 GAIN = {gain}
 t = np.arange(params["n"], dtype=float)
 with h5py.File(sys.argv[2] + "/out.h5", "w") as f:
     f["t"] = t
     f["v"] = GAIN * np.sin(t)
+plt.figure("trace")
+plt.plot(t, GAIN * np.sin(t))
 """
 SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -338,3 +343,66 @@ def test_bench_compare_by_commit_names_exactly_the_changed_dataset(
     assert outputs[0].startswith("model/small: v1 -> v2  out.h5: different (/v: max |diff| ")
     assert "/t" not in outputs[0], done.stdout
     assert outputs[1] == "outputs differ in 1 pair: model/small: v1 -> v2 (out.h5)", done.stdout
+
+
+def test_the_commits_page_says_whether_the_results_changed(lab_run: tuple[Workflow, Path]) -> None:
+    """results/commits.html (the report's "Commits"): model/small at v1 and v2, both runs' time
+    and memory, and out.h5 different in /v only; the same in results/commits.csv."""
+    flow, _ = lab_run
+    page = (flow.root / "results" / "commits.html").read_text(encoding="utf-8")
+    assert "<h1>Did the results change?</h1><p>1 pair, outputs differ in 1</p>" in page
+    (row,) = re.findall(r"<tr><td>.*?</tr>", page)
+    assert row.startswith(
+        "<tr><td>model/small</td><td>v1 \u2192 v2</td><td>model/small@v1 / model/small@v2</td>"
+    ), row
+    for metric in ("wall_s", "peak_rss_mb", "cpu_s"):
+        assert re.search(rf"<span class='(ok|bad)'>{metric} [0-9.]+ -&gt; [0-9.]+ ", row), row
+    assert "<span class='bad'>different: out.h5</span>" in row
+    assert re.search(
+        r"<span class='bad'>out.h5: different \(/v: max \|diff\| [0-9.]+\)</span>", row
+    )
+    assert "/t:" not in row
+    with (flow.root / "results" / "commits.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [
+        (r["simulation"], r["param_set"], r["base_ref"], r["ref"], r["file"], r["verdict"])
+        for r in rows
+    ] == [("model", "small", "v1", "v2", "out.h5", "different")]
+    assert rows[0]["detail"].startswith("/v: max |diff| "), rows
+    assert float(rows[0]["base_wall_s"]) > 0 and float(rows[0]["peak_rss_mb"]) > 0, rows
+
+
+def report_index(report: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The report's categories (category -> subcategory -> paths) and results (path -> name,
+    labels, ...), as Snakemake embeds them in report.html."""
+    text = report.read_text(encoding="utf-8")
+    found = [
+        re.search(rf"^\s*var {name} = (\{{.*\}});$", text, re.MULTILINE)
+        for name in ("categories", "results")
+    ]
+    assert all(found), "no categories or results in the report"
+    return json.loads(found[0].group(1)), json.loads(found[1].group(1))  # type: ignore[union-attr]
+
+
+def test_the_report_shows_both_commits_figures_together(lab_run: tuple[Workflow, Path]) -> None:
+    flow, _ = lab_run
+    report = flow.root / "report.html"
+    done = flow.snakemake("--report", str(report))
+    assert done.returncode == 0, output(done)
+    categories, results = report_index(report)
+    both = categories["Figures"]["model/small"]
+    assert sorted(both) == [
+        "results/figures/model/small@v1/png/trace.png",
+        "results/figures/model/small@v2/png/trace.png",
+    ]
+    assert sorted((results[p]["name"], results[p]["labels"]["commit"]) for p in both) == [
+        ("trace.png", "v1"),
+        ("trace.png", "v2"),
+    ]
+    assert all(
+        results[p]["labels"] == {"commit": results[p]["labels"]["commit"], "figure": "trace"}
+        for p in both
+    )
+    assert "model/small@v1" not in categories["Figures"]
+    assert list(categories["Commits"].values()) == [["results/commits.html"]]
+    assert results["results/commits.html"]["labels"] == {"page": "did the results change?"}

@@ -19,6 +19,7 @@ COMMANDS = {
     "status": "show every run of the workflow: never run, up to date, stale (why), failed (why)",
     "bench": "benchmark table: collect, compare two tables, suggest mem_mb/runtime",
     "figures": "figure autosave: print a figure's provenance, or the PYTHONPATH that enables it",
+    "init": "write a new project directory (config, profiles, a Snakefile using these rules)",
 }
 
 
@@ -46,6 +47,10 @@ def _command(name: str) -> Callable[[list[str]], int]:
         from simwarden.cli.bench import main as bench_main
 
         return bench_main
+    if name == "init":
+        from simwarden.cli.init import main as init_main
+
+        return init_main
     from simwarden.cli.figures import main as figures_main
 
     return figures_main

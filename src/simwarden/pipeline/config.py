@@ -179,13 +179,28 @@ def check_config(
     config: Mapping[str, Any],
     schema: str | os.PathLike[str],
     source: str = "config (config/config.yaml + profile)",
+    files: ConfigFiles | None = None,
 ) -> dict[str, Any]:
     """Validate the merged config (config.yaml + the profile's run.yaml) against ``schema``:
     every error at once, one line each naming the key, instead of Snakemake's dump of the whole
-    schema. Returns a copy with the schema's defaults filled in."""
-    from simwarden.pipeline.params import validate
+    schema. With ``files``, each line names the config file that set the key (a wrong type in
+    ``profiles/std/run.yaml`` names that file), else ``source``. Returns a copy with the
+    schema's defaults filled in."""
+    from dataclasses import replace
 
-    return validate(dict(config), Path(schema), source=source)
+    from simwarden.pipeline.params import ParamError, validate
+
+    try:
+        return validate(dict(config), Path(schema), source=source)
+    except ParamError as error:
+        if files is None:
+            raise
+        named = []
+        for problem in error.problems:
+            keys = [str(key) for key in problem.path if isinstance(key, str)]
+            found = files.source_of(*keys) if keys else NO_FILE
+            named.append(replace(problem, source=found) if found != NO_FILE else problem)
+        raise ParamError(named) from None
 
 
 def refuse_default_profile(workflow_dir: str | os.PathLike[str]) -> None:

@@ -51,6 +51,10 @@ TABLE_HTML = f"{RESULTS}/benchmarks.html"
 SUMMARY_PLOT = f"{RESULTS}/plots/summary.png"
 # The report's page of failed runs: cause, where their files are kept, their kept figures.
 FAILURES_HTML = f"{RESULTS}/failures.html"
+# Did the results change? Per simulation/param set at two commits: both runs' time and memory and
+# whether their outputs are identical (the report's page, and one CSV row per pair and file).
+COMMITS_HTML = f"{RESULTS}/commits.html"
+COMMITS_CSV = f"{RESULTS}/commits.csv"
 # What failed attempts made, kept where nothing can pass it for a complete result: one directory
 # per attempt, ``attempt-<N>/`` holding record.json, samples.tsv, log-tail.txt, data/, figures/.
 FAILED = f"{RESULTS}/failed"

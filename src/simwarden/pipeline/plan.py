@@ -48,7 +48,9 @@ class RunPlan:
     ``ref`` the commit as the config writes it; ``code`` the id of the checkout it runs in
     (``results/code/<code>.json``); ``runner`` the runner section for this run (a glob member's
     script filled in, ``args: []`` for a parameterless Python script); ``schema`` the
-    param_schema (None: parameters are not validated); ``script`` the glob member's script.
+    param_schema (None: parameters are not validated); ``script`` the glob member's script;
+    ``group`` the run id without its ``@<commit>`` when the simulation runs at several commits
+    (``model/small`` of ``model/small@v2``), else "".
     """
 
     run: str
@@ -61,6 +63,23 @@ class RunPlan:
     runner: dict[str, Any] = field(default_factory=dict)
     schema: str | None = None
     script: str | None = None
+    group: str = ""
+
+    @property
+    def side_by_side(self) -> bool:
+        """The simulation runs at several commits (the run id ends in ``@<commit>``)."""
+        return bool(self.group)
+
+    @property
+    def figure_group(self) -> str:
+        """The report's subcategory of this run's figures: the run id without its commit, so
+        that the figures of ``model/small`` at every commit sit together; else the run id."""
+        return self.group or self.run
+
+    def figure_labels(self, name: str) -> dict[str, str]:
+        """The report's labels of figure ``name`` of this run: ``{"commit": ref, "figure":
+        name}`` when the simulation runs at several commits, else ``{"figure": name}``."""
+        return {"commit": self.ref, "figure": name} if self.side_by_side else {"figure": name}
 
 
 @dataclass(frozen=True)
@@ -170,8 +189,9 @@ def _simulation_runs(
             runner = _runner(sim, script)
             for param_set, param_file, overrides, point_origin in points:
                 parts = [part for part in (name, param_set) if part]
-                run = "/".join(parts) or _default_name(sim)
-                run += f"@{safe_ref(ref)}" if suffix else ""
+                group = "/".join(parts) or _default_name(sim)
+                run = group + (f"@{safe_ref(ref)}" if suffix else "")
+                group = group if suffix else ""
                 try:
                     check_run_path(run)
                 except UserError as error:
@@ -187,6 +207,7 @@ def _simulation_runs(
                     runner,
                     sim.schema,
                     script if sim.glob else None,
+                    group,
                 )
                 where = ", ".join(w for w in (origin, point_origin) if w) or sim.where("runner")
                 yield plan, where + (f" at commit {ref}" if suffix else "")

@@ -2,9 +2,10 @@
 
 A config names its simulation in one of two shapes:
 
-- **one simulation**: ``repository``, ``commit``, ``runner`` and optional ``param_schema``,
-  ``param_sets`` and ``sweeps`` at the top level (the embedded demo; run ids are the param set
-  and sweep point names: ``small``, ``rate__input.rate_hz-15.0``);
+- **one simulation**: ``repository``, ``commit`` (or ``commits:``, a list), ``runner`` and
+  optional ``param_schema``, ``param_sets`` and ``sweeps`` at the top level (the embedded demo;
+  run ids are the param set and sweep point names: ``small``, ``rate__input.rate_hz-15.0``,
+  with ``@<commit>`` appended when several commits are listed: ``small@v0.3``);
 - **several**: ``simulations:``, a mapping of name -> entry with the same keys, and ``commits:``
   (a list) in place of ``commit`` to run every param set at each commit.
 
@@ -24,7 +25,15 @@ from typing import Any
 from simwarden.core.errors import UserError
 
 # The keys of one simulation, at the top level (one-simulation config) or in an entry.
-SIMULATION_KEYS = ("repository", "commit", "runner", "param_schema", "param_sets", "sweeps")
+SIMULATION_KEYS = (
+    "repository",
+    "commit",
+    "commits",
+    "runner",
+    "param_schema",
+    "param_sets",
+    "sweeps",
+)
 GLOB_CHARS = "*?["
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 _SEGMENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*\Z")
@@ -73,16 +82,18 @@ def simulations_of(
 ) -> list[Simulation]:
     """The simulations of a schema-checked ``config``, in config order. UserError (one line
     naming ``source`` and the key) for a config with both shapes, an entry name that is not a
-    plain name, or an entry with both or neither of ``commit`` and ``commits``."""
+    plain name, a simulation with both or neither of ``commit`` and ``commits``, or a commit
+    listed twice."""
     entries = config.get("simulations")
     if entries is None:
-        missing = [key for key in ("repository", "commit", "runner") if not config.get(key)]
+        needed = ("repository", "commits" if "commits" in config else "commit", "runner")
+        missing = [key for key in needed if not config.get(key)]
         if missing:
             raise UserError(
                 f"{source}: {missing[0]}: missing; give repository, commit and runner (one "
                 "simulation), or simulations: (several)"
             )
-        return [_top_level(config)]
+        return [_top_level(config, source)]
     mixed = [key for key in SIMULATION_KEYS if config.get(key) is not None]
     if mixed:
         raise UserError(
@@ -94,12 +105,12 @@ def simulations_of(
     return [_entry(str(name), entry, source) for name, entry in entries.items()]
 
 
-def _top_level(config: Mapping[str, Any]) -> Simulation:
+def _top_level(config: Mapping[str, Any], source: str) -> Simulation:
     return Simulation(
         name=None,
         key="",
         repository=str(config.get("repository") or ""),
-        refs=(str(config.get("commit") or ""),),
+        refs=_refs(config, source, ""),
         runner=dict(config.get("runner") or {}),
         schema=config.get("param_schema"),
         param_sets={str(k): str(v) for k, v in (config.get("param_sets") or {}).items()},
@@ -114,22 +125,31 @@ def _entry(name: str, entry: Mapping[str, Any], source: str) -> Simulation:
             f"{source}: {key}: {name!r} is not a simulation name; use letters, digits, '.', "
             "'_', '-', starting with a letter or digit (it names the runs: NAME/SET@COMMIT)"
         )
-    if ("commit" in entry) == ("commits" in entry):
-        raise UserError(f"{source}: {key}: give commit (one) or commits (a list), not both")
-    refs = [entry["commit"]] if "commit" in entry else list(entry["commits"])
-    if len(set(refs)) != len(refs):
-        twice = next(ref for ref in refs if refs.count(ref) > 1)
-        raise UserError(f"{source}: {key}.commits: {twice!r} is listed twice")
     return Simulation(
         name=name,
         key=key,
         repository=str(entry["repository"]),
-        refs=tuple(str(ref) for ref in refs),
+        refs=_refs(entry, source, key),
         runner=dict(entry["runner"]),
         schema=entry.get("param_schema"),
         param_sets={str(k): str(v) for k, v in (entry.get("param_sets") or {}).items()},
         sweeps=dict(entry.get("sweeps") or {}),
     )
+
+
+def _refs(entry: Mapping[str, Any], source: str, key: str) -> tuple[str, ...]:
+    """The commits of one simulation (``entry`` is the config's top level when ``key`` is ""):
+    ``commit`` or ``commits``, never both nor neither, none listed twice."""
+    if ("commit" in entry) == ("commits" in entry):
+        raise UserError(
+            f"{source}: {key or 'commits'}: give commit (one) or commits (a list), not both"
+        )
+    refs = [entry["commit"]] if "commit" in entry else list(entry["commits"])
+    if len(set(refs)) != len(refs):
+        twice = next(ref for ref in refs if refs.count(ref) > 1)
+        where = f"{key}.commits" if key else "commits"
+        raise UserError(f"{source}: {where}: {twice!r} is listed twice")
+    return tuple(str(ref) for ref in refs)
 
 
 def safe_ref(ref: str) -> str:

@@ -14,13 +14,14 @@ page of them, :class:`CommitComparison` ``.format()`` is what the command prints
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simwarden.core.errors import UserError
 from simwarden.core.fsutil import replace_atomically
+from simwarden.core.log import say
 from simwarden.pipeline import layout
 from simwarden.results.compare import (
     DEFAULT_MIN_CHANGE_MB,
@@ -34,6 +35,8 @@ from simwarden.results.compare import (
 from simwarden.results.outputs import (
     DEFAULT_ATOL,
     DEFAULT_RTOL,
+    IDENTICAL,
+    WITHIN_TOLERANCE,
     OutputComparison,
     check_tolerance,
     compare_outputs,
@@ -324,6 +327,18 @@ _STYLE = (
 )
 
 
+def verdict(pair: CommitPair) -> str:
+    """Did the results change? ``identical``, ``equal within tolerance``, or ``different:``
+    and the files that differ (``different: out.h5``) or ``no data directory``."""
+    if pair.missing_dirs:
+        return "different: no data directory"
+    if pair.differs:
+        return f"different: {_changed_files(pair)}"
+    if any(item.verdict == WITHIN_TOLERANCE for item in pair.outputs.files):
+        return WITHIN_TOLERANCE
+    return IDENTICAL if pair.outputs.files else "no output files"
+
+
 def _html_row(pair: CommitPair) -> str:
     import html
 
@@ -335,29 +350,37 @@ def _html_row(pair: CommitPair) -> str:
     files += [cell(item.describe(), item.differs) for item in pair.outputs.files]
     cells = [pair.label, f"{pair.base_ref} \u2192 {pair.ref}", f"{pair.base_run} / {pair.run}"]
     texts = [html.escape(text) for text in cells]
-    texts += [metrics, "<br>".join(files) or "no output files"]
+    texts += [metrics, cell(verdict(pair), pair.differs), "<br>".join(files) or "no output files"]
     return "<tr>" + "".join(f"<td>{text}</td>" for text in texts) + "</tr>"
 
 
 def write_commit_comparison_html(
-    rows: Sequence[CommitPair], path: PathLike, title: str = "Commits compared"
+    rows: Sequence[CommitPair],
+    path: PathLike,
+    title: str = "Commits compared",
+    *,
+    empty: str = "no pairs",
 ) -> Path:
     """A self-contained HTML page (no scripts, no external files) with one table row per pair:
-    simulation/param set, refs, runs, the metric changes (regressions in red) and the verdict of
-    every output file (differences in red); written atomically. Returns ``path``."""
+    simulation/param set, refs, runs, the metric changes (both values; regressions in red), the
+    verdict and that of every output file (differences in red); written atomically. With no
+    pairs the page is the title and one line, ``empty``. Returns ``path``."""
     import html
 
-    header = "".join(
-        f"<th>{name}</th>" for name in ("simulation", "refs", "runs", "metrics", "outputs")
-    )
-    body = "\n".join(_html_row(pair) for pair in rows) or "<tr><td colspan='5'>no pairs</td></tr>"
+    names = ("simulation", "refs", "runs", "metrics", "results", "outputs")
+    header = "".join(f"<th>{name}</th>" for name in names)
+    body = "\n".join(_html_row(pair) for pair in rows)
     differ = sum(pair.differs for pair in rows)
+    shown = (
+        f"<p>{len(rows)} pair{'s' if len(rows) != 1 else ''}, outputs differ in {differ}</p>\n"
+        f"<table><thead><tr>{header}</tr></thead><tbody>\n{body}\n</tbody></table>\n"
+        if rows
+        else f"<p>{html.escape(empty)}</p>\n"
+    )
     page = (
         "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><p>{len(rows)} pairs, outputs differ in {differ}</p>\n"
-        f"<table><thead><tr>{header}</tr></thead><tbody>\n{body}\n</tbody></table>\n"
-        "</body></html>\n"
+        f"<h1>{html.escape(title)}</h1>{shown}</body></html>\n"
     )
     return replace_atomically(path, lambda tmp: tmp.write_text(page, encoding="utf-8"))
 
@@ -377,3 +400,70 @@ def compare_table_outputs(
         if all(d.is_dir() for d in dirs):
             found.append((run, compare_outputs(dirs[0], dirs[1], rtol, atol, ("OLD", "NEW"))))
     return found
+
+
+# The workflow's page when nothing has two commits (one line, as the brief of the page says).
+NO_PAIRS = "No simulation lists two commits: nothing to compare."
+CSV_COLUMNS = (
+    ("simulation", "param_set", "base_ref", "ref", "base_run", "run", "results")
+    + tuple(f"{side}{metric}" for metric in DEFAULT_METRICS for side in ("base_", ""))
+    + ("file", "verdict", "detail")
+)
+
+
+def _csv_rows(pair: CommitPair) -> list[dict[str, Any]]:
+    """One row per file of ``pair`` (and per missing data directory; one row when it has
+    neither): both runs' metrics, the file's verdict and what differs."""
+    head: dict[str, Any] = {
+        "simulation": pair.simulation,
+        "param_set": pair.param_set,
+        "base_ref": pair.base_ref,
+        "ref": pair.ref,
+        "base_run": pair.base_run,
+        "run": pair.run,
+        "results": verdict(pair),
+    }
+    for change in pair.changes:
+        head[f"base_{change.metric}"], head[change.metric] = change.before, change.after
+    rows = [{**head, "verdict": "no data directory", "detail": d} for d in pair.missing_dirs]
+    for item in pair.outputs.files:
+        detail = "; ".join(d.describe() for d in item.datasets)
+        detail = detail or item.side or item.error or item.detail or ""
+        rows.append({**head, "file": item.path, "verdict": item.verdict, "detail": detail})
+    return rows or [{**head, "verdict": "no output files"}]
+
+
+def write_commit_pages(
+    table: pandas.DataFrame,
+    html: PathLike,
+    csv: PathLike,
+    results_dir: PathLike = layout.RESULTS,
+    *,
+    warn: Callable[[str], object] = say,
+) -> list[CommitPair]:
+    """The workflow's "Did the results change?": every pair of ``table`` (see
+    :func:`commit_comparison`, default tolerance and regression rule) as a page, ``html``, and a
+    CSV, ``csv``, one row per pair and file (:data:`CSV_COLUMNS`). With no simulation at two
+    commits the page is one line, :data:`NO_PAIRS`; a table that cannot be compared (a metric
+    that is not numbers, two runs of one simulation at one ref) is one ``warn`` line and a page
+    saying why. Returns the pairs."""
+    import csv as csv_module
+
+    pairs: list[CommitPair] = []
+    empty = NO_PAIRS
+    if all(column in table.columns for column in NEEDED_COLUMNS) and len(table):
+        try:
+            pairs = commit_comparison(table, results_dir).pairs
+        except UserError as error:
+            empty = f"Not compared: {error}"
+            warn(f"{Path(html).name}: {empty}")
+    write_commit_comparison_html(pairs, html, "Did the results change?", empty=empty)
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv_module.DictWriter(handle, CSV_COLUMNS, restval="")
+            writer.writeheader()
+            writer.writerows(row for pair in pairs for row in _csv_rows(pair))
+
+    replace_atomically(csv, write)
+    return pairs

@@ -1,0 +1,70 @@
+# simwarden: a simulation from a pinned commit to validated parameters, guarded runs and records.
+# The main Snakefile every project includes (its own Snakefile: include: main_snakefile(), from
+# simwarden.workflow_files). Paths in the rules (script:, report captions, conda:, includes)
+# are relative to this directory, inside the installed package; configfile, results/, logs/
+# and profiles/ are relative to the project, the directory Snakemake runs in.
+from snakemake.utils import min_version
+
+from simwarden.core.errors import UserError
+from simwarden.pipeline.config import ConfigFiles
+from simwarden.pipeline.scripting import exit_user_error
+from simwarden.workflow_files import refuse_placeholders
+
+min_version("9.19")
+
+
+configfile: "config/config.yaml"
+
+
+# The front page of `snakemake --report report.html`.
+report: "../workflow/report/workflow.rst"
+
+
+# A project from `simwarden init` without --repository/--commit: one line saying what to set.
+try:
+    refuse_placeholders(
+        config,
+        ConfigFiles.of_workflow(
+            workflow.configfiles, workflow.overwrite_configfiles
+        ).source_of,
+    )
+except UserError as error:
+    exit_user_error(error)
+
+
+# Validation (every error at once, one line each), the run config and the run plan live in
+# common.smk; every path and rule name comes from simwarden.pipeline.layout.
+include: "common.smk"
+include: "fetch_code.smk"
+include: "validate_params.smk"
+include: "run_simulation.smk"
+include: "plot_resources.smk"
+include: "collect_benchmarks.smk"
+include: "check_runs.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        expand(layout.RECORD, run=RUNS),
+        expand(layout.RESOURCES_PLOT, run=RUNS),
+        layout.TABLE_CSV,
+        layout.SUMMARY_PLOT,
+        layout.RUNS_OK,
+
+
+# Which Snakemake holds the lock (simwarden status tells a killed one from a live one).
+onstart:
+    write_snakemake_process()
+
+
+# One table of every run and the command that redoes the failed ones, after Snakemake's own
+# last lines; failed runs are marked to be redone (check_runs does too, when it gets to run).
+onsuccess:
+    failed_runs(RUNS)
+    show_at_exit(RUNS, sys.argv)
+
+
+onerror:
+    failed_runs(RUNS)
+    show_at_exit(RUNS, sys.argv)
