@@ -6,11 +6,18 @@
 from snakemake.utils import min_version
 
 from simwarden.core.errors import UserError
-from simwarden.pipeline.config import ConfigFiles
+from simwarden.pipeline.config import ConfigFiles, check_config_syntax
 from simwarden.pipeline.scripting import exit_user_error
 from simwarden.workflow_files import refuse_placeholders
 
 min_version("9.19")
+
+# A YAML error in the user's config: one line naming it and the line (Snakemake's own names
+# this file and no line).
+try:
+    check_config_syntax("config/config.yaml")
+except UserError as error:
+    exit_user_error(error)
 
 
 configfile: "config/config.yaml"

@@ -123,6 +123,15 @@ def test_no_redo_line_when_every_run_ended_well() -> None:
     ]
 
 
+def test_with_no_failed_run_the_last_line_runs_the_rest() -> None:
+    """A run that is only not done yet (stale, never run) is not a failure to redo."""
+    rows = [EndRow("a", "ok", reason="exited", attempts=1), EndRow("b", "not run")]
+    assert format_end_summary(rows, ["snakemake", "--profile", "p"])[-2:] == [
+        "2 runs: 1 ok, 0 failed, 1 not run",
+        "run the rest: snakemake --profile p",
+    ]
+
+
 @pytest.mark.parametrize(
     ("seconds", "shown"),
     [(None, "-"), (0.0, "0.0s"), (9.94, "9.9s"), (10, "10s"), (59.4, "59s"), (60, "1m00s"),

@@ -175,6 +175,21 @@ def parse_retry_on(value: object, what: str = "run_config.retry_on") -> tuple[st
     return tuple(dict.fromkeys(names))
 
 
+def check_config_syntax(path: str | os.PathLike[str]) -> None:
+    """Refuse a config file that is not valid YAML in one line naming it and the line, before
+    Snakemake's ``configfile:`` reads it (Snakemake's own message names the rules' file, not the
+    user's config, and no line). A missing file is left to Snakemake."""
+    from simwarden.pipeline.params.load import load_yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: cannot be read: {error}") from None
+    load_yaml(text, Path(path))
+
+
 def check_config(
     config: Mapping[str, Any],
     schema: str | os.PathLike[str],

@@ -125,8 +125,10 @@ def format_end_summary(rows: Sequence[EndRow], redo: Sequence[str] | None = None
     count = f"{len(rows)} run{'s' if len(rows) != 1 else ''}: {counts['ok']} ok, "
     count += f"{counts['failed']} failed" + (f", {not_run} not run" if not_run else "")
     lines.append(count)
-    if redo is not None and (counts["failed"] or not_run):
+    if redo is not None and counts["failed"]:
         lines.append(f"redo the failed runs: {shlex.join(redo)}")
+    elif redo is not None and not_run:
+        lines.append(f"run the rest: {shlex.join(redo)}")
     return lines
 
 

@@ -374,6 +374,9 @@ def _run_status(run: str, jobs: _RunJobs, seen: _Seen) -> RunStatus:
         return RunStatus(run, "failed", ("validation",), validation_error + queued)
     if record_path in verdict.missing:
         if last is None:
+            fetch_error = _fetch_error(jobs.validate)
+            if fetch_error:  # its checkout could not be fetched: rerunning alone cannot help
+                return RunStatus(run, "failed", ("fetch",), fetch_error + queued)
             return RunStatus(run, "never run", (), queued.lstrip("; "))
         failed = _failed(run, *last, kept)
         detail = failed.detail
@@ -398,6 +401,22 @@ def _run_status(run: str, jobs: _RunJobs, seen: _Seen) -> RunStatus:
         return RunStatus(run, "stale", tuple(why_all), detail + queued, **attempt_fields)
     # A stop that a later attempt fixed: say so, the run is up to date all the same.
     return RunStatus(run, "up to date", (), retry_summary(kept) or "", **attempt_fields)
+
+
+def _fetch_error(validate: Job) -> str:
+    """The error fetch_code logged for the run's checkout, when that checkout file is missing
+    (a commit that does not exist, a repository that cannot be reached); "" otherwise."""
+    for code in (path for path in validate.inputs if path.startswith(f"{layout.RESULTS}/code/")):
+        if Path(code).exists():
+            continue
+        log = Path(layout.log(layout.FETCH_CODE, Path(code).stem))
+        try:
+            text = log.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if PREFIX in text:
+            return f"{refusal(text)} ({log})"
+    return ""
 
 
 def _validation_error(validate: Job, verdict: Verdict) -> str:
