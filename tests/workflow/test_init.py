@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import sysconfig
 from pathlib import Path
 
+from simwarden.cli.init import snakemake_command
 from tests.conftest import ROOT, TIMEOUT, simwarden_argv
 from tests.workflow.conftest import BUNDLE, Workflow, bundle_heads, output
+
+# What init says to run: the snakemake beside this Python, by its full path when not on PATH.
+SNAKEMAKE = shlex.quote(snakemake_command())
 
 # What every project holds, in the order init writes (and says) it.
 PROJECT_FILES = [
@@ -77,7 +82,7 @@ def test_init_then_snakemake_runs_the_project(tmp_path: Path, shared_cache: Path
     assert done.stdout == ""
     assert done.stderr.splitlines() == [
         *(f"simwarden: wrote {project / name}" for name in PROJECT_FILES),
-        f"simwarden: next: cd {project} && snakemake --profile profiles/short",
+        f"simwarden: next: cd {project} && {SNAKEMAKE} --profile profiles/short",
     ]
     # Only what a user edits: no rules, scripts or schemas are copied.
     assert sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file()) == sorted(
@@ -110,7 +115,7 @@ def test_a_project_without_repository_and_commit_says_what_to_set(
     assert done.returncode == 0, output(done)
     assert done.stderr.splitlines()[-1] == (
         f"simwarden: next: set repository and commit in {Path('mylab', 'config', 'config.yaml')}, "
-        "then: cd mylab && snakemake --profile profiles/short"
+        f"then: cd mylab && {SNAKEMAKE} --profile profiles/short"
     )
     done = Workflow(tmp_path / "mylab", shared_cache).snakemake()
     assert done.returncode == 125, output(done)

@@ -303,6 +303,12 @@ def test_a_commit_that_does_not_exist_names_the_simulation(
     assert said and said[0].startswith(
         f"simwarden: simulation model: commit v9 not found in {lab}"
     ), output(done)
+    # simwarden status says why the v9 run never ran: its commit could not be fetched.
+    shown = json.loads(status(flow, "--simulation", "model", "--format", "json").stdout)
+    v9 = next(row for row in shown if row["run"] == "model/small@v9")
+    assert (v9["state"], v9["why"]) == ("failed", ["fetch"]), v9
+    assert v9["detail"].startswith(f"simulation model: commit v9 not found in {lab}"), v9
+    assert v9["detail"].endswith("(logs/fetch_code/lab@v9.log)"), v9
     # The glob entries are fetched when the config is read: there the key names it.
     config["simulations"]["dev"]["commit"] = "v9"
     flow.write_config(config)

@@ -65,12 +65,24 @@ def main(argv: list[str]) -> int:
     for path in written:
         say(f"wrote {path}")
     where = shlex.quote(os.fspath(directory))
+    run = f"cd {where} && {shlex.quote(snakemake_command())} --profile profiles/short"
     unset = [key for key in ("repository", "commit") if getattr(args, key) is None]
     if unset:
-        say(
-            f"next: set {' and '.join(unset)} in {directory / 'config' / 'config.yaml'}, "
-            f"then: cd {where} && snakemake --profile profiles/short"
-        )
+        config = directory / "config" / "config.yaml"
+        say(f"next: set {' and '.join(unset)} in {config}, then: {run}")
     else:
-        say(f"next: cd {where} && snakemake --profile profiles/short")
+        say(f"next: {run}")
     return 0
+
+
+def snakemake_command() -> str:
+    """``snakemake`` when that is the one beside this Python (on PATH), else its full path: in
+    a virtual environment that is not activated, plain ``snakemake`` is not found or is another."""
+    import shutil
+    import sys
+
+    beside = Path(sys.executable).parent / "snakemake"
+    found = shutil.which("snakemake")
+    if found and Path(found).resolve() == beside.resolve():
+        return "snakemake"
+    return os.fspath(beside) if beside.exists() else "snakemake"

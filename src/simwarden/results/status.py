@@ -414,8 +414,9 @@ def _fetch_error(validate: Job) -> str:
             text = log.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        if PREFIX in text:
-            return f"{refusal(text)} ({log})"
+        said = [line for line in text.splitlines() if line.startswith(PREFIX)]
+        if said:  # the last line is the error; the ones before it are progress (Fetching ...)
+            return f"{said[-1].removeprefix(PREFIX)} ({log})"
     return ""
 
 
