@@ -551,3 +551,28 @@ def test_help_lists_exit_codes():
 
 if sys.platform != "linux":  # pragma: no cover - the suite is run on Linux
     pytestmark = pytest.mark.skip(reason="process-tree tests are written for Linux")
+
+
+def test_the_notifier_secrets_never_reach_the_command(tmp_path: Path) -> None:
+    """``simwarden run --notify-email ... --log L`` with the SMTP password in the environment:
+    a command that prints its environment must not put the password into L or onto stdout."""
+    log = tmp_path / "run.log"
+    env = {**os.environ, "SIMWARDEN_SMTP_PASSWORD": "hunter2-secret", "SIMWARDEN_SMTP_USER": "u"}
+    env.update(SIMWARDEN_SMTP_HOST="127.0.0.1", SIMWARDEN_SMTP_PORT="9")  # never reached
+    show = "import os; print(sorted(k for k in os.environ if k.startswith('SIMWARDEN_SMTP')))"
+    done = warden(
+        "run",
+        "--notify-email",
+        "lab@example.org",
+        "--log",
+        str(log),
+        "--",
+        PYTHON,
+        "-c",
+        show,
+        env=env,
+    )
+    assert done.returncode == 0, explain(done)
+    assert done.stdout == "[]\n"
+    assert log.read_text() == "[]\n"
+    assert "hunter2-secret" not in done.stdout + done.stderr + log.read_text()

@@ -30,6 +30,7 @@ from simwarden.pipeline.config import RunConfig
 from simwarden.pipeline.scripting import logging_to
 from simwarden.pipeline.workcopy import working_copy
 from simwarden.warden.record import Record
+from simwarden.warden.spawn import without_secrets
 
 if TYPE_CHECKING:
     from simwarden.warden import RunOptions
@@ -226,7 +227,7 @@ def simulation_env(
     directory, what ``job.figure_env`` adds."""
     env = {
         # Not the warden's own SMTP settings: a simulation has no business with the password.
-        **{k: v for k, v in base.items() if not k.startswith("SIMWARDEN_SMTP_")},
+        **without_secrets(base),
         **dict(job.run_config.env),
         "SIMWARDEN_RUN_ID": job.run,
         "SIMWARDEN_PARAMS": str(Path(job.params_file).resolve()),

@@ -39,6 +39,16 @@ if TYPE_CHECKING:
     from simwarden.warden.proctree import Sample
 
 
+# The warden's own notifier secrets (SMTP host, user, password): never a command's business.
+SECRET_ENV_PREFIX = "SIMWARDEN_SMTP_"
+
+
+def without_secrets(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` without the notifier's settings (``SIMWARDEN_SMTP_*``): a command that prints its
+    environment must not put the password into its log or onto the terminal."""
+    return {key: value for key, value in env.items() if not key.startswith(SECRET_ENV_PREFIX)}
+
+
 def resolve_command(command: Sequence[str], cwd: str | None) -> str:
     """Return the executable's path, or raise CommandError (127 not found, 126 not executable)."""
     if not command:

@@ -38,6 +38,7 @@ from simwarden.warden.spawn import (
     resolve_command,
     spawn,
     start_pumps,
+    without_secrets,
 )
 
 # typing costs ~10 ms of start-up and is needed only by type checkers here.
@@ -124,7 +125,7 @@ class _Run:
         sentinel = Sentinel.start(self.group.procs_file if self.group else None)
         self.start_iso, self.state.started = _now_iso(), time.monotonic()
         try:
-            env = error_file.environment(self.opt.env)
+            env = without_secrets(error_file.environment(self.opt.env))
             self.process = spawn(executable, self.command, self.opt, self.group, log_file, env=env)
         except BaseException:
             if sentinel:
