@@ -16,6 +16,22 @@ TIMEOUT = 120  # seconds: the bound on any one subprocess a test runs
 PYTHON = sys.executable
 
 
+# A fixed git identity (and no system config) for every repository the tests build.
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.org",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.org",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+# ... and fixed dates, where a test needs the same commit SHAs every time.
+GIT_FIXED = {
+    **GIT_IDENTITY,
+    "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z",
+    "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
+}
+
+
 def simwarden_argv(*args: str) -> list[str]:
     """The CLI as a user calls it, through the installed package."""
     return [PYTHON, "-m", "simwarden", *args]

@@ -25,17 +25,10 @@ from simwarden.pipeline.gitcache import (
     provenance_of,
     strip_credentials,
 )
+from tests.conftest import GIT_FIXED
 
 TIMEOUT_S = 60
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.org",
-    "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.org",
-    "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
+GIT_ENV = GIT_FIXED
 
 
 def git(*args: str, cwd: Path) -> str:

@@ -24,18 +24,10 @@ from simwarden.pipeline.workcopy import (
     snapshot,
     working_copy,
 )
+from tests.conftest import GIT_FIXED
 
 TIMEOUT_S = 60
-GIT_ENV = {
-    **os.environ,
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.org",
-    "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.org",
-    "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
+GIT_ENV = {**os.environ, **GIT_FIXED}
 
 # A script as scientists write them: it insists on the repository root, reads data/ and writes
 # dev/figure.png relative to it, appends to a tracked file, deletes one, makes a new directory

@@ -22,28 +22,23 @@ import psutil
 import pytest
 import yaml
 
-from tests.conftest import ROOT, TIMEOUT
+from tests.conftest import GIT_IDENTITY, ROOT, TIMEOUT, simwarden_argv
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-COPIED = ("Snakefile", "rules", "scripts", "config", "workflow", "profiles")
+# A project as `simwarden init` makes one: its Snakefile includes the installed package's rules,
+# so the rules, scripts and schemas are not copied (the tests run the ones a user gets).
+COPIED = ("Snakefile", "config", "profiles")
 BUNDLE = "examples/demo-sim.bundle"
 # 100 neurons for 200 ms (20 ms in the short profile's quick mode): a run takes about a second.
 TINY = {"network": {"n_neurons": 100}, "duration_ms": 200.0, "seed": 1}
 SAMPLES_HEADER = "time_s\trss_bytes\tcpu_percent\tprocesses\tread_bytes\twrite_bytes"
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.org",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.org",
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
 _JOB = re.compile(r"^\s*(?:local)?rule (\w+):\s*$")
 _WILDCARDS = re.compile(r"^\s*wildcards: .*\brun=([^,\s]+)")
 
 
 def git(*args: str, cwd: Path) -> str:
     """Run git in ``cwd`` with a fixed identity; fail the test with git's stderr."""
-    env = {**os.environ, **GIT_ENV, "HOME": str(cwd)}
+    env = {**os.environ, **GIT_IDENTITY, "HOME": str(cwd)}
     done = subprocess.run(
         ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT
     )
@@ -125,6 +120,17 @@ class Workflow:
             capture_output=True,
             text=True,
             timeout=timeout,
+        )
+
+    def simwarden(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The ``simwarden`` command (``status``, ``bench``, ...) run in the workflow directory."""
+        return subprocess.run(
+            simwarden_argv(*args),
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
         )
 
     def dry_run(self, *args: str) -> list[tuple[str, str | None]]:

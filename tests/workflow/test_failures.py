@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from simwarden.pipeline import layout
-from tests.conftest import TIMEOUT, simwarden_argv
+from tests.conftest import TIMEOUT
 from tests.workflow.conftest import Workflow, git, output
 
 FIRST_BUDGET_MB = 120
@@ -200,14 +200,7 @@ def check_aggregates(flow: Workflow) -> None:
 
 
 def simwarden_status(flow: Workflow, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        simwarden_argv("status", *args),
-        cwd=flow.root,
-        env=flow.env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    return flow.simwarden("status", *args)
 
 
 def check_status(flow: Workflow) -> None:

@@ -16,7 +16,6 @@ import pytest
 import yaml
 
 from simwarden.pipeline.gitcache import cache_key
-from tests.conftest import TIMEOUT, simwarden_argv
 from tests.workflow.conftest import Workflow, copy_workflow, git, output
 
 PLOT_A = """\
@@ -203,14 +202,7 @@ def test_the_table_has_a_row_per_simulation_commit_and_param_set(
 
 
 def status(flow: Workflow, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        simwarden_argv("status", *args),
-        cwd=flow.root,
-        env=flow.env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    return flow.simwarden("status", *args)
 
 
 def test_status_counts_states_per_simulation_and_commit(lab_run: tuple[Workflow, Path]) -> None:
@@ -335,14 +327,7 @@ def test_bench_compare_by_commit_names_exactly_the_changed_dataset(
     """v2 changes GAIN: of out.h5's two datasets, only /v differs between the tags."""
     flow, _ = lab_run
     table = str(flow.root / "results" / "benchmarks.csv")
-    done = subprocess.run(
-        simwarden_argv("bench", "compare", "--by", "commit", table, "--check"),
-        cwd=flow.root,
-        env=flow.env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    done = flow.simwarden("bench", "compare", "--by", "commit", table, "--check")
     assert done.returncode == 1, output(done)
     outputs = [line for line in done.stdout.splitlines() if "out.h5" in line]
     assert len(outputs) == 2, done.stdout  # the pair's verdict, and the closing count line

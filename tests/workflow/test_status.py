@@ -35,14 +35,7 @@ SLOW = {"network": {"n_neurons": 50}, "duration_ms": 300000.0, "seed": 1}
 
 def status(flow: Workflow, *args: str, fmt: str = "json") -> Any:
     """``simwarden status`` in the workflow directory, parsed (json) or as text."""
-    done = subprocess.run(
-        simwarden_argv("status", "--format", fmt, *args),
-        cwd=flow.root,
-        env=flow.env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    done = flow.simwarden("status", "--format", fmt, *args)
     assert done.returncode == 0, output(done)
     assert done.stderr == "", output(done)
     return {row["run"]: row for row in json.loads(done.stdout)} if fmt == "json" else done.stdout

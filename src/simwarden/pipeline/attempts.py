@@ -47,7 +47,7 @@ def shelve_kept_attempts(run: str, root: str | os.PathLike[str] = ".") -> list[P
     """Move every kept attempt of ``run`` (an earlier invocation's: the run is being redone) to
     ``_earlier/<end time>-attempt-<N>/`` beside them, so the redo's attempts start at 1 and
     nothing is lost; returns where they went. The end time is the kept record's (UTC, compact),
-    else the directory's change time; a name already taken gets ``-2``, ``-3``, ..."""
+    else the directory's modification time; a name already taken gets ``-2``, ``-3``, ..."""
     moved = []
     for number, directory in layout.failed_attempts(run, root):
         shelf = directory.parent / EARLIER
