@@ -610,7 +610,7 @@ def test_summary_marks_retries_and_labels_failed_runs_with_their_cause(tmp_path)
     figure, _ = summary_figure(table)
     shown = texts(figure)
     assert {
-        "0.4 s  ModuleNotFoundError: No module named 'brian' (s…",
+        "0.4 s  ModuleNotFoundError: No module… (src/tuned.py:2)",
         "2.5 s  stopped (memory): memory 801.0 MB over limit 80…",
         "3.0 s",
         "needed a retry (2)",
@@ -630,7 +630,7 @@ def test_summary_scatter_rings_retries_and_labels_a_few_failures(tmp_path):
     rows[3] |= {"exit_code": 1, "error": CAUSE}
     figure, _ = summary_figure(summary_rows(rows))
     shown = texts(figure)
-    assert {"needed a retry (7)", "r003: ModuleNotFoundError: No module named 'brian' (s…"} <= shown
+    assert {"needed a retry (7)", "r003: ModuleNotFoundError: No module… (src/tuned.py:2)"} <= shown
 
 
 def test_short_cause_keeps_short_text_and_cuts_long_text():
@@ -639,3 +639,7 @@ def test_short_cause_keeps_short_text_and_cuts_long_text():
     assert short_cause("ValueError: boom (sim.py:12)") == "ValueError: boom (sim.py:12)"
     assert short_cause("a\n  b") == "a b"
     assert short_cause("x" * 60, width=10) == "xxxxxxxxx…"
+    # The line that raised stays whole; the message is cut before it.
+    long = "AttributeError: 'NoneType' object has no attribute 'spikes' (crash.py:10)"
+    assert short_cause(long, width=48) == "AttributeError: 'NoneType' object… (crash.py:10)"
+    assert len(short_cause(long, width=48)) <= 48

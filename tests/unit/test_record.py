@@ -54,6 +54,7 @@ RECORD_KEYS = [
     "error",
     "stderr_tail",
     "attempts",
+    "retry_note",
 ]
 
 CONTEXT = RunContext(

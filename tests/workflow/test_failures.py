@@ -135,6 +135,10 @@ def check_records(flow: Workflow) -> None:
         record = flow.record(run)
         assert (record["reason"], record["attempts"]) == ("exited", 1), (run, record)
         assert [n for n, _ in layout.failed_attempts(run, flow.root)] == [1], run
+        # Why it was not retried is in the record (status and the Failures page show it).
+        assert record["retry_note"] == (
+            f"not retried: exit code {record['exit_code']} is not in run_config.retry_on [memory]"
+        ), (run, record)
     crash = flow.record("crash")
     assert crash["exit_code"] == 1
     assert (crash["error"]["type"], crash["error"]["message"], crash["error"]["where"]) == (

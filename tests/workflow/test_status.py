@@ -96,7 +96,8 @@ def test_status_follows_runs_edits_and_a_memory_kill(workflow: Workflow) -> None
     assert hungry["kept"] == "results/failed/hungry/attempt-1/"
     assert hungry["cause"] == workflow.record("hungry")["message"]
     assert hungry["detail"] == (
-        f"{hungry['cause']}; files kept in results/failed/hungry/attempt-1/"
+        f"{hungry['cause']}; no attempts left (run_config.retries is 0); "
+        "files kept in results/failed/hungry/attempt-1/"
     )
     assert to_redo(workflow) == not_up_to_date(rows) == {"hungry", "bad"}
 

@@ -122,10 +122,11 @@ def _finish_attempt(job: SimulationJob, record: Record) -> int:
     decision = decide_attempt(record, job.attempt, job.run_config)
     if decision.outcome == "success":
         return 0
-    record = replace(record, attempts=job.attempt)
+    final = decision.outcome == "final"
+    record = replace(record, attempts=job.attempt, retry_note=decision.why if final else None)
     files = _attempt_files(job)
     kept = keep_attempt(files, record, job.run, job.attempt, job.workdir)
-    if decision.outcome == "final":
+    if final:
         write_failed_run(files, record, kept)
         touch_rerun_marker(job.run, job.workdir, f"run {job.run} failed: {record.cause}")
     shown = os.path.relpath(kept, job.workdir)

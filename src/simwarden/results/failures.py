@@ -144,7 +144,9 @@ def _section(failure: Failure) -> str:
         "<table>",
         f"<tr><th>reason</th><td>{_e(failure.reason)}</td></tr>",
         f"<tr><th>cause</th><td>{_e(failure.cause)}</td></tr>",
-        f"<tr><th>attempts</th><td>{_e(failure.attempts or '')}</td></tr>",
+        f"<tr><th>attempts</th><td>{_e(failure.attempts or '')}"
+        f"{_e(f' ({record.retry_note})') if record is not None and record.retry_note else ''}"
+        "</td></tr>",
         f"<tr><th>record</th><td><code>{_e(failure.record_path or 'none readable')}</code>"
         "</td></tr>",
         f"<tr><th>files kept in</th><td>{_kept_list(failure)}</td></tr>",

@@ -329,6 +329,7 @@ def _failed(run: str, path: Path, record: Record, kept: list[KeptAttempt]) -> Ru
     why = failure_reason(record)
     place = _kept_place(run, record, kept)
     detail = f"{record.cause or record.message or why}; "
+    detail += f"{record.retry_note}; " if record.retry_note else ""
     detail += f"files kept in {place}" if place else f"record {path}"
     fields = _attempt_fields(path, record) | {"kept": place}
     return RunStatus(run, "failed", (why,), detail, **fields)

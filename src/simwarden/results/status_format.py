@@ -89,7 +89,8 @@ def _table(statuses: Sequence[RunStatus]) -> str:
         lines.extend(f"{group.label.ljust(width)}  {group.summary}" for group in groups)
     counts = {state: sum(s.state == state for s in statuses) for state in STATES}
     summary = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
-    lines.append(f"{len(statuses)} runs: {summary}" if statuses else "no runs")
+    plural = "s" if len(statuses) != 1 else ""
+    lines.append(f"{len(statuses)} run{plural}: {summary}" if statuses else "no runs")
     return "\n".join(line.rstrip() for line in lines)
 
 

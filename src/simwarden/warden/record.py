@@ -84,6 +84,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "start": (str,),
     "end": (str,),
     "attempts": (int,),
+    "retry_note": (str,),
 }
 
 
@@ -169,6 +170,9 @@ class Record:
     stderr_tail: list[str] = field(default_factory=list)
     # Attempts the pipeline made for this run so far (1 for a first attempt; None by hand).
     attempts: int | None = None
+    # Why the pipeline made a failed attempt the last one ("not retried: exit code 1 is not in
+    # run_config.retry_on [memory]", "no attempts left ..."); None otherwise.
+    retry_note: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # keys of newer versions, kept as read
 
     @property

@@ -54,9 +54,16 @@ class SummaryRow:
 
 
 def short_cause(cause: str, width: int = CAUSE_WIDTH) -> str:
-    """``cause`` on one line, cut to ``width`` characters with an ellipsis."""
+    """``cause`` on one line, cut to ``width`` characters with an ellipsis. The closing
+    ``(file:line)`` of an exception's cause is kept whole: the message is cut before it."""
     text = " ".join(cause.split())
-    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+    if len(text) <= width:
+        return text
+    head, paren, where = text.rpartition(" (")
+    where = f" ({where}" if paren and where.endswith(")") and len(where) < width // 2 else ""
+    if where:
+        text = head
+    return text[: width - len(where) - 1].rstrip() + "…" + where
 
 
 def _text(value: Any) -> str | None:
