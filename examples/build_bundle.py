@@ -4,14 +4,15 @@
     python examples/build_bundle.py            # (re)build the bundle, print the SHAs
     python examples/build_bundle.py --check    # exit 1 if the shipped bundle is stale
 
-The repository has three commits on branch ``main``, each tagged: ``v0.1`` (LIF network demo,
-``VERSION`` = ``0.1``), ``v0.2`` (adds a ``CHANGELOG.md``) and ``v0.3``, the newest release, made
-from the current ``examples/demo_sim/`` (phase timers, labelled figures shown at the end).
+The repository has four commits on branch ``main``, each tagged: ``v0.1`` (LIF network demo,
+``VERSION`` = ``0.1``), ``v0.2`` (adds a ``CHANGELOG.md``), ``v0.3`` (phase timers, labelled
+figures shown at the end) and ``v0.4``, the newest release, made from the current
+``examples/demo_sim/`` (reports its progress to simwarden).
 
-Released commits never change: ``v0.1`` and ``v0.2`` are pinned by SHA in ``FROZEN`` and copied
-from the shipped bundle (git checks every object against its hash), because the sources in
-``examples/demo_sim/`` have moved on. Only the newest release (``RELEASE``) is built from the
-sources. Author, committer, dates, file order and modes are fixed and user/system git
+Released commits never change: ``v0.1``, ``v0.2`` and ``v0.3`` are pinned by SHA in ``FROZEN``
+and copied from the shipped bundle (git checks every object against its hash), because the
+sources in ``examples/demo_sim/`` have moved on. Only the newest release (``RELEASE``) is built
+from the sources. Author, committer, dates, file order and modes are fixed and user/system git
 configuration is ignored, so the same sources always give the same commit SHAs. Files under
 ``__pycache__`` and ``*.pyc`` are left out. Tags are lightweight (no tagger, no date).
 
@@ -37,16 +38,20 @@ EMAIL = "demo@simwarden.invalid"
 FROZEN: tuple[tuple[str, str], ...] = (
     ("v0.1", "b37f8a68b1f9f330cb9da370a4439b1f22af10de"),
     ("v0.2", "71d87757eadd7abef2e0c38caada0572f4f7ad3a"),
+    ("v0.3", "9777f8893e520d1555b5eb4e04400beb9c67ce16"),
 )
 # The newest release, built from the sources on top of the last frozen one:
 # (git date, VERSION, commit message, extra files).
 RELEASE: tuple[str, str, str, dict[str, bytes]] = (
-    "@1709251200 +0000",
-    "0.3",
-    "demo_sim 0.3: phase timers, labelled figures shown at the end",
+    "@1711929600 +0000",
+    "0.4",
+    "demo_sim 0.4: report progress to simwarden",
     {
         "CHANGELOG.md": (
             b"# Changelog\n\n"
+            b"- 0.4: report the steps done every 5% of the run with simwarden.progress.report\n"
+            b"  (a SIMWARDEN_PROGRESS line without simwarden), so the warden can estimate the\n"
+            b"  time left and stop a stalled run. The model and its data are unchanged.\n"
             b"- 0.3: time the phases (connect, simulate, figures, write) into output.h5's\n"
             b"  `benchmark` group; label the figures and show them with plt.show() at the end\n"
             b"  instead of saving them (simwarden's pipeline saves them by label). The model and\n"

@@ -10,10 +10,12 @@ from simwarden.pipeline.config import (
     RunConfig,
     check_config,
     refuse_default_profile,
+    tracked_run_config,
 )
 from simwarden.pipeline.plan import make_plan
 from simwarden.pipeline.scripting import exit_user_error
 from simwarden.pipeline.session import write_snakemake_process
+from simwarden.pipeline.watching import workflow_ended, workflow_started
 from simwarden.results.end_summary import show_at_exit
 
 # A SLURM job holds more than its rule's work: the in-job Snakemake (twice, ~135 MB each) and the
@@ -57,10 +59,13 @@ CONFIG_SCHEMA = os.path.join(
 try:
     refuse_default_profile(workflow.basedir)
     config.update(check_config(config, CONFIG_SCHEMA, files=CONFIG_FILES))
-    # Parsed once, here: durations, sizes and signals are checked before any job starts.
+    # Parsed once, here: durations, sizes, signals, paths and who is notified are checked
+    # before any job starts. The stop file and disk path are relative to the directory
+    # Snakemake runs in (the project's, where results/ is), made absolute for every job.
     RUN_CONFIG = RunConfig.from_config(
         config["run_config"],
         lambda key: CONFIG_FILES.source_of("run_config", key),
+        workflow_dir=os.getcwd(),
     )
     # Every run of every simulation at each of its commits, and one checkout per repository
     # and commit (a glob of scripts is expanded here, against the fetched commit).

@@ -60,18 +60,24 @@ rule all:
         layout.RUNS_OK,
 
 
-# Which Snakemake holds the lock (simwarden status tells a killed one from a live one).
+# Which Snakemake holds the lock (simwarden status tells a killed one from a live one), and
+# a stop file left from before (every simulation job would end at once) said, not ignored.
 onstart:
     write_snakemake_process()
+    workflow_started(RUN_CONFIG)
 
 
 # One table of every run and the command that redoes the failed ones, after Snakemake's own
 # last lines; failed runs are marked to be redone (check_runs does too, when it gets to run).
+# Whoever run_config.notify names gets one message; a stop file still there is said last.
+# (Snakemake runs these handlers in its main process only: not in a dry run, not in a job's.)
 onsuccess:
     failed_runs(RUNS)
+    workflow_ended(RUN_CONFIG, RUNS)
     show_at_exit(RUNS, sys.argv)
 
 
 onerror:
     failed_runs(RUNS)
+    workflow_ended(RUN_CONFIG, RUNS)
     show_at_exit(RUNS, sys.argv)

@@ -53,8 +53,10 @@ rule run_simulation:
         param_set=lambda w: RUNS[w.run].param_set,
         ref=lambda w: RUNS[w.run].ref,
         figure_formats=config["figure_formats"],
-        # The section as written: Snakemake tracks it, so a changed value reruns the runs.
-        run_config=config["run_config"],
+        # The section as written, without the keys that only watch a run (notify, stop_file,
+        # the disk and host guards, stall_timeout): Snakemake tracks it, so a changed value of
+        # what shapes a run reruns the runs, and a new recipient does not.
+        run_config=tracked_run_config(config["run_config"]),
         # The same, checked and typed once in common.smk, handed to the script as it is
         # (Snakemake does not track a param it cannot serialise; run_config above is tracked).
         checked_run_config=RUN_CONFIG,

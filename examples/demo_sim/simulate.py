@@ -7,6 +7,8 @@ Writes ``OUTDIR/output.h5`` (with the time each phase took in its ``benchmark`` 
 makes labelled figures, shown with ``plt.show()`` at the end: under simwarden's pipeline they are
 saved by label, by hand they are shown. Environment: ``SIMWARDEN_QUICK=1`` divides the duration
 by 10, ``SIMWARDEN_SCALE=F`` multiplies the number of neurons by F.
+It reports its progress to simwarden every 5% of the steps (``simwarden.progress.report``; by
+hand, a ``SIMWARDEN_PROGRESS done/total`` line on stdout).
 SIGTERM/SIGINT stop the run at the next step and exit 128+N; SIGUSR1 stops it and exits 0.
 Either way ``output.h5`` holds the steps done so far with the attribute ``completed=False``.
 Exit codes: 0 done (or stopped by SIGUSR1), 1 output could not be written, 2 bad parameters,
@@ -68,6 +70,14 @@ except ImportError:  # simwarden is not installed: the part of its Timers this s
                 data.attrs["cumulative"] = True
 
 
+try:
+    from simwarden.progress import report as report_progress
+except ImportError:  # simwarden is not installed: the line its helper prints outside simwarden
+
+    def report_progress(done: float, total: float = 100) -> None:
+        print(f"SIMWARDEN_PROGRESS {done:g}/{total:g}", flush=True)
+
+
 HERE = Path(__file__).resolve().parent
 SCHEMA_PATH = HERE / "schema.json"
 PROG = "simulate.py"
@@ -75,6 +85,8 @@ EXIT_WRITE_FAILED = 1
 EXIT_BAD_INPUT = 2
 # Stop signals and the exit code each one ends the run with.
 STOP_SIGNALS: dict[str, int] = {"SIGTERM": 128 + 15, "SIGINT": 128 + 2, "SIGUSR1": 0}
+# How many progress reports a run makes (one every 5% of the steps), plus the last one.
+PROGRESS_REPORTS = 20
 RASTER_MAX_SPIKES = 200_000
 VOLTAGE_WRITE_BLOCK_BYTES = 4 * 1024**2
 
@@ -287,7 +299,8 @@ def simulate(
 
     Membrane update per step (exact for the leak): v <- v_rest + (v - v_rest) * exp(-dt/tau)
     + recurrent and external jumps; neurons in their refractory period sit at v_reset.
-    Building the connectivity is timed as ``connect``, the steps as ``simulate``.
+    Building the connectivity is timed as ``connect``, the steps as ``simulate``. The steps
+    done are reported to simwarden every ``steps / PROGRESS_REPORTS`` steps and at the end.
     """
     timers = Timers() if timers is None else timers
     net, neu, inp = params["network"], params["neuron"], params["input"]
@@ -316,6 +329,7 @@ def simulate(
     rec_ids: list[np.ndarray] = []
     n_spikes = 0
     marks = {steps * q // 4: q * 25 for q in (1, 2, 3)} if progress and steps >= 4 else {}
+    report_every = max(1, steps // PROGRESS_REPORTS)
     if progress:
         mem = f", voltage trace {n * steps * 8 / 1e6:.0f} MB" if voltage is not None else ""
         say(
@@ -327,6 +341,8 @@ def simulate(
         for k in range(steps):
             if stop.name is not None:
                 break
+            if k % report_every == 0:
+                report_progress(k, steps)
             if k in marks:
                 say(f"progress: {marks[k]}% (t = {k * dt:.1f} ms, {n_spikes} spikes)")
             now = ring[k % (delay + 1)]
@@ -358,6 +374,7 @@ def simulate(
             if voltage is not None:
                 voltage[:, k] = v
             done = k + 1
+        report_progress(done, steps)
     empty_i64, empty_i32 = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
     return Result(
         n_neurons=n,

@@ -144,13 +144,23 @@ def snakemake(flow: Workflow, *args: str, profiles: tuple[str, ...] = ("short", 
     if "slurm" in profiles:
         argv += TEST_FLAGS
     argv += args
+    done = run_bounded(argv, flow)
+    return Run(flow, done, submitted_jobs(done.stdout + "\n" + done.stderr))
+
+
+def run_bounded(
+    argv: list[str], flow: Workflow, *, merge_output: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` (already bounded by GNU timeout) in ``flow`` in its own session; kill its
+    whole process group if even that hangs or the test is interrupted. With ``merge_output``,
+    stderr goes into stdout (one stream, in the order written)."""
     process = subprocess.Popen(
         argv,
         cwd=flow.root,
         env=flow.env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merge_output else subprocess.PIPE,
         text=True,
         start_new_session=True,
     )
@@ -160,8 +170,7 @@ def snakemake(flow: Workflow, *args: str, profiles: tuple[str, ...] = ("short", 
         os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
         raise
-    done = subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
-    return Run(flow, done, submitted_jobs(stdout + "\n" + stderr))
+    return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr or "")
 
 
 def submitted_jobs(text: str) -> dict[str, Submitted]:

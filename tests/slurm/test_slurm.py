@@ -5,6 +5,7 @@ SLURM) and retried with more, and the daemons gone afterwards."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,16 @@ import yaml
 from simwarden.core.units import parse_duration
 from tests.conftest import ROOT, pid_alive
 from tests.slurm.cluster import CONF, DAEMONS, MARKER, SlurmCluster
-from tests.slurm.conftest import Run, profile_partition, snakemake, tres_mem_mb
+from tests.slurm.conftest import (
+    SNAKEMAKE,
+    SNAKEMAKE_TIMEOUT_S,
+    TEST_FLAGS,
+    Run,
+    profile_partition,
+    run_bounded,
+    snakemake,
+    tres_mem_mb,
+)
 from tests.workflow.conftest import TINY, Workflow, copy_workflow
 from tests.workflow.test_pipeline import FIRST_BUDGET_MB, MEMORY_HUNGRY
 
@@ -175,6 +185,30 @@ def test_a_run_over_its_memory_budget_is_stopped_by_the_warden_and_retried_with_
     assert slurm["ProcCnt"] == "2"
     last_budget = (retries + 1) * FIRST_BUDGET_MB
     assert tres_mem_mb(slurm) == (last_budget + OVERHEAD_MB) // 2 * 2, slurm
+
+
+def test_the_live_view_shows_each_run_and_its_end_through_slurm(
+    running_cluster: SlurmCluster, workflow: Workflow
+) -> None:
+    # Not the snakemake() helper: it reads Snakemake's own job blocks, which the view replaces.
+    argv = ["timeout", "-k", "10", str(SNAKEMAKE_TIMEOUT_S), *SNAKEMAKE]
+    argv += ["--profile", "profiles/short", "--profile", "profiles/slurm", *TEST_FLAGS]
+    argv += ["--logger", "simwarden", "--logger-simwarden-interval", "1"]
+    done = run_bounded(argv, workflow, merge_output=True)
+    text = done.stdout
+    assert done.returncode == 0, text
+    assert "\x1b" not in text, text
+    lines = text.splitlines()
+    time = r"\d\d:\d\d:\d\d"
+    for run in ("a", "b"):
+        ours = [line for line in lines if re.match(rf"{time} [▶✓✗] run {run} ", line)]
+        assert len(ours) == 2, text
+        assert re.fullmatch(rf"{time} ▶ run {run} \(attempt 1\)", ours[0]), text
+        assert re.fullmatch(rf"{time} ✓ run {run} \(attempt 1\) · \d+ s · peak \d+ MB", ours[1])
+    assert any(re.search(r"has been submitted with SLURM jobid \d+", line) for line in lines)
+    last = max(i for i, line in enumerate(lines) if re.match(rf"{time} ", line))
+    assert re.fullmatch(rf"{time} jobs (\d+)/\1 done \(100 %\) · elapsed .+", lines[last]), text
+    assert lines[last + 1].startswith("simwarden: RUN "), text
 
 
 def test_stopping_the_cluster_ends_its_daemons_and_restores_etc_slurm(

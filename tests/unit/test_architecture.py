@@ -88,6 +88,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "timers": ("core",),
     "autosave": ("results.figures", "core"),
     "workflow_files": ("core",),
+    "progress": (),  # in-simulation API: runs in the simulation's own Python
     "__main__": ("*",),
 }
 # Targets anyone may import, whatever LAYERS says (leaves with no imports of their own).
@@ -97,6 +98,7 @@ CLOSED_TARGETS: dict[str, tuple[str, ...]] = {"cli": ("cli", "__main__"), "": ("
 STDLIB_ONLY = {
     "warden": "warden may import only the standard library and psutil",
     "results._autosave": "the autosave hook may import only the standard library",
+    "progress": "the progress helper may import only the standard library",
 }
 
 

@@ -17,10 +17,11 @@ SOURCES = EXAMPLES / "demo_sim"
 BUNDLE = EXAMPLES / "demo-sim.bundle"
 BUILDER = EXAMPLES / "build_bundle.py"
 TIMEOUT = 60
-REFS = {"HEAD", "refs/heads/main", "refs/tags/v0.1", "refs/tags/v0.2", "refs/tags/v0.3"}
+REFS = {"HEAD", "refs/heads/main", *(f"refs/tags/v0.{n}" for n in (1, 2, 3, 4))}
 # Released commits: these SHAs must never change (workflows and users pin them).
 V01 = "b37f8a68b1f9f330cb9da370a4439b1f22af10de"
 V02 = "71d87757eadd7abef2e0c38caada0572f4f7ad3a"
+V03 = "9777f8893e520d1555b5eb4e04400beb9c67ce16"
 CHANGELOG_02 = (
     b"# Changelog\n\n- 0.2: add this changelog; the model and its output are unchanged from 0.1.\n"
 )
@@ -92,10 +93,11 @@ def test_shipped_heads_equal_fresh_rebuild(tmp_path: Path, builder: ModuleType) 
     assert set(shipped) == REFS
     assert builder.list_heads(rebuilt) == shipped
     assert refs == {ref: sha for ref, sha in shipped.items() if ref != "HEAD"}
-    assert shipped["HEAD"] == shipped["refs/heads/main"] == shipped["refs/tags/v0.3"]
-    assert (shipped["refs/tags/v0.1"], shipped["refs/tags/v0.2"]) == (V01, V02)
-    assert shipped["refs/tags/v0.3"] not in (V01, V02)
-    assert builder.FROZEN == (("v0.1", V01), ("v0.2", V02))
+    assert shipped["HEAD"] == shipped["refs/heads/main"] == shipped["refs/tags/v0.4"]
+    released = (shipped["refs/tags/v0.1"], shipped["refs/tags/v0.2"], shipped["refs/tags/v0.3"])
+    assert released == (V01, V02, V03)
+    assert shipped["refs/tags/v0.4"] not in released
+    assert builder.FROZEN == (("v0.1", V01), ("v0.2", V02), ("v0.3", V03))
     assert builder.check() == []
 
 
@@ -107,7 +109,7 @@ def test_check_names_stale_refs(tmp_path: Path, builder: ModuleType) -> None:
     (changed / "README.md").write_bytes((SOURCES / "README.md").read_bytes() + b"\nedited\n")
     diffs = builder.check(BUNDLE, changed)
     # Only the newest release is built from the sources; the released ones stay as they are.
-    assert [line.split(":")[0] for line in diffs] == ["HEAD", "refs/heads/main", "refs/tags/v0.3"]
+    assert [line.split(":")[0] for line in diffs] == ["HEAD", "refs/heads/main", "refs/tags/v0.4"]
     assert builder.check(tmp_path / "missing.bundle") == [
         f"{tmp_path / 'missing.bundle'} does not exist"
     ]
@@ -143,9 +145,10 @@ def test_bundle_verifies_and_is_small(tmp_path: Path) -> None:
 
 def test_clone_equals_sources_byte_for_byte(clone: Path) -> None:
     expected = tree_files(SOURCES)
-    expected["VERSION"] = b"0.3\n"
+    expected["VERSION"] = b"0.4\n"
     changelog = (clone / "CHANGELOG.md").read_bytes()
-    assert changelog.startswith(b"# Changelog\n\n- 0.3: time the phases ")
+    assert changelog.startswith(b"# Changelog\n\n- 0.4: report the steps done ")
+    assert b"\n- 0.3: time the phases " in changelog
     assert changelog.endswith(CHANGELOG_02.removeprefix(b"# Changelog\n\n"))
     expected["CHANGELOG.md"] = changelog
     got = tree_files(clone)
@@ -157,9 +160,11 @@ def test_clone_equals_sources_byte_for_byte(clone: Path) -> None:
 
 
 def test_history_and_older_releases_offline(clone: Path) -> None:
-    assert git("rev-parse", "v0.3^", "v0.2^", cwd=clone).splitlines() == [V02, V01]
-    log = git("log", "--format=%an|%ae|%cn|%ce|%at|%ct", "v0.3", cwd=clone).splitlines()
+    parents = git("rev-parse", "v0.4^", "v0.3^", "v0.2^", cwd=clone).splitlines()
+    assert parents == [V03, V02, V01]
+    log = git("log", "--format=%an|%ae|%cn|%ce|%at|%ct", "v0.4", cwd=clone).splitlines()
     assert log == [
+        f"{IDENTITY}|{IDENTITY}|1711929600|1711929600",
         f"{IDENTITY}|{IDENTITY}|1709251200|1709251200",
         f"{IDENTITY}|{IDENTITY}|1706745600|1706745600",
         f"{IDENTITY}|{IDENTITY}|1704067200|1704067200",
@@ -171,6 +176,8 @@ def test_history_and_older_releases_offline(clone: Path) -> None:
         v01 = tree_files(clone)
         git("checkout", "-q", "v0.2", cwd=clone)
         v02 = tree_files(clone)
+        git("checkout", "-q", "v0.3", cwd=clone)
+        v03 = tree_files(clone)
     finally:
         git("checkout", "-q", "main", cwd=clone)
     assert sorted(v01) == sorted({*sources, "VERSION"})
@@ -178,12 +185,16 @@ def test_history_and_older_releases_offline(clone: Path) -> None:
     # The releases before 0.3 still save their figures themselves and have no timers.
     assert b"fig.savefig(" in v01["simulate.py"] and b"Timers" not in v01["simulate.py"]
     assert v02 == {**v01, "VERSION": b"0.2\n", "CHANGELOG.md": CHANGELOG_02}
+    # 0.3 has timers but does not report its progress yet; 0.4 does.
+    assert b"Timers" in v03["simulate.py"] and b"report_progress" not in v03["simulate.py"]
+    assert b"report_progress(k, steps)" in sources["simulate.py"]
+    assert v03["VERSION"] == b"0.3\n"
     unchanged = {"schema.json", "params/default.json", "params/big.json"}
     assert {rel for rel in sources if v01[rel] == sources[rel]} == unchanged
 
 
-def test_config_pins_the_bundles_v03_commit() -> None:
-    """The demo config runs tag v0.3 of the shipped bundle, by its full SHA."""
+def test_config_pins_the_bundles_newest_commit() -> None:
+    """The demo config runs tag v0.4 of the shipped bundle, by its full SHA."""
     import yaml
 
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
@@ -193,5 +204,5 @@ def test_config_pins_the_bundles_v03_commit() -> None:
         text=True,
         check=True,
     ).stdout
-    assert f"{config['commit']} refs/tags/v0.3" in heads
+    assert f"{config['commit']} refs/tags/v0.4" in heads
     assert config["repository"] == "examples/demo-sim.bundle"

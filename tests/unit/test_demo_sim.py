@@ -19,6 +19,9 @@ import h5py
 import numpy as np
 import pytest
 
+from simwarden.warden.progress import PROGRESS_PREFIX, parse_line
+from simwarden.warden.record import read_samples
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "demo_sim"
 SIM = DEMO / "simulate.py"
@@ -65,6 +68,12 @@ def sim_env(**extra: str) -> dict[str, str]:
     }
     env.update(extra)
     return env
+
+
+def progress_lines(stdout: str) -> list[str]:
+    """The values of the progress lines in ``stdout``, in order."""
+    prefix = f"{PROGRESS_PREFIX} "
+    return [line.removeprefix(prefix) for line in stdout.splitlines() if line.startswith(prefix)]
 
 
 def write_params(path: Path, params: dict[str, Any]) -> Path:
@@ -190,10 +199,13 @@ def test_quick_run_writes_exact_shapes_timers_and_labelled_figures(tmp_path: Pat
     done = run_sim(params, out, SIMWARDEN_QUICK="1", **label_saver(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr == ""
-    lines = done.stdout.splitlines()
+    lines = [line for line in done.stdout.splitlines() if not line.startswith(PROGRESS_PREFIX)]
     assert lines[0] == "quick mode (SIMWARDEN_QUICK=1): duration 500 ms -> 50 ms"
     assert lines[1].startswith("running: 40 neurons (32 excitatory, 8 inhibitory), ")
     assert len(lines) == 6  # quick, running, 3 x progress, done
+    # Outside simwarden the progress helper prints its line: every 5% of the 500 steps, and 100%.
+    assert progress_lines(done.stdout) == [*(f"{k}/500" for k in range(0, 500, 25)), "500/500"]
+    assert parse_line(f"{PROGRESS_PREFIX} 500/500") == 1.0
 
     data, attrs = read_h5(out / "output.h5")
     assert sorted(data) == [
@@ -260,6 +272,8 @@ def test_timers_fall_back_to_the_same_layout_without_simwarden(tmp_path: Path) -
     blocked = "import sys\nsys.modules['simwarden'] = None"
     done = run_sim(params, tmp_path / "out", prelude=blocked, SIMWARDEN_QUICK="1")
     assert done.returncode == 0, done.stdout + done.stderr
+    # Its progress fallback prints the line simwarden's helper would.
+    assert progress_lines(done.stdout)[-2:] == ["475/500", "500/500"]
     check = run_sim(
         params,
         tmp_path / "unused",
@@ -271,6 +285,30 @@ def test_timers_fall_back_to_the_same_layout_without_simwarden(tmp_path: Path) -
     output = tmp_path / "out" / "output.h5"
     assert list(read_timers(output)) == PHASES
     assert benchmark_group(output) == ({"unit": "s"}, [(name, (1,), 1, True) for name in PHASES])
+
+
+def test_under_the_warden_progress_goes_to_the_progress_file_and_reaches_100_percent(
+    tmp_path: Path,
+) -> None:
+    params = write_params(tmp_path / "tiny.json", {**TINY, "record_voltage": False})
+    record, samples = tmp_path / "record.json", tmp_path / "samples.tsv"
+    argv = [sys.executable, "-m", "simwarden", "run", "--record", str(record)]
+    argv += ["--samples", str(samples), "--", sys.executable, str(SIM), str(params)]
+    done = subprocess.run(
+        [*argv, str(tmp_path / "out")],
+        env=sim_env(SIMWARDEN_QUICK="1", MPLBACKEND="Agg"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert progress_lines(done.stdout) == []  # reported through SIMWARDEN_PROGRESS_FILE
+    data = json.loads(record.read_text())
+    assert (data["reason"], data["progress"]) == ("exited", 1.0)
+    reported = [p for p in read_samples(samples)["progress"] if not math.isnan(p)]
+    assert reported == sorted(reported) and all(0 <= p <= 1 for p in reported)
 
 
 def test_scale_and_seed_reproducibility(tmp_path: Path) -> None:

@@ -6,8 +6,6 @@ Real SMTP servers on loopback, real hook processes, real threads.
 from __future__ import annotations
 
 import contextlib
-import email
-import email.policy
 import io
 import json
 import os
@@ -20,14 +18,11 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from simwarden.core.errors import UserError
 from simwarden.warden.events import Event, Notifier, NotifyError
@@ -37,13 +32,28 @@ from simwarden.warden.mail import (
     SmtpSettings,
     parse_email_address,
 )
-from simwarden.warden.notify import CommandNotifier, LogNotifier, NotifierHub, parse_notify_cmd
+from simwarden.warden.notify import (
+    CLOSE_TIMEOUT_S,
+    DEFAULT_NOTIFY_EVENTS,
+    NOTIFY_EVENTS,
+    CommandNotifier,
+    EventFilter,
+    LogNotifier,
+    NotifierHub,
+    notify_name,
+    parse_notify_cmd,
+)
+from tests.smtp import (
+    PASSWORD,
+    USER,
+    SmtpServer,
+    free_port,
+    plain_smtp_server,
+    start_controller,
+)
 
 #: Upper bound on any wait in this file (a deadline, never a sleep).
 DEADLINE_S = 10.0
-
-USER = "alice"
-PASSWORD = "s3cret-Pa55word"
 
 STOP_EVENT = Event(
     kind="stop",
@@ -52,78 +62,11 @@ STOP_EVENT = Event(
 )
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-# ---------------------------------------------------------------- SMTP server fixtures
-
-
-@dataclass
-class Received:
-    mail_from: str
-    rcpt_tos: list[str]
-    message: email.message.EmailMessage
-    raw: bytes
-
-
-@dataclass
-class SmtpServer:
-    port: int
-    messages: list[Received] = field(default_factory=list)
-    logins: list[tuple[str, str]] = field(default_factory=list)
-
-
-class StoringHandler:
-    def __init__(self, server: SmtpServer) -> None:
-        self.server = server
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        raw = bytes(envelope.original_content or envelope.content)
-        # On the wire lines end in CRLF; a mailbox stores them as LF, which is what we compare.
-        msg = email.message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=email.policy.default)
-        assert isinstance(msg, email.message.EmailMessage)
-        self.server.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), msg, raw))
-        return "250 OK"
-
-
-def make_authenticator(server: SmtpServer) -> Any:
-    def authenticator(
-        smtp: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
-    ) -> AuthResult:
-        assert isinstance(auth_data, LoginPassword)
-        login, password = auth_data.login.decode(), auth_data.password.decode()
-        server.logins.append((login, password))
-        # handled=False: aiosmtpd then sends the 235/535 reply itself.
-        return AuthResult(success=(login, password) == (USER, PASSWORD), handled=False)
-
-    return authenticator
-
-
-def start_controller(server: SmtpServer, **kwargs: Any) -> Controller:
-    controller = Controller(
-        StoringHandler(server),
-        hostname="127.0.0.1",
-        port=server.port,
-        authenticator=make_authenticator(server),
-        **kwargs,
-    )
-    controller.start()
-    return controller
-
-
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
     """A plain SMTP server on loopback that offers AUTH without TLS and stores what it gets."""
-    server = SmtpServer(port=free_port())
-    controller = start_controller(server, auth_require_tls=False)
-    try:
+    with plain_smtp_server() as server:
         yield server
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
@@ -809,3 +752,135 @@ def test_hub_delivers_to_a_real_hook_and_mail_server(
     assert [m.message["Subject"] for m in smtp_server.messages] == [
         f"[simwarden] stop: {STOP_EVENT.message}"
     ]
+
+
+def test_email_body_holds_the_detail_between_message_and_fields(smtp_server: SmtpServer) -> None:
+    event = Event("workflow", "done: 1 ok", {"runs": "1"}, detail="a: ok\nb: stopped\n")
+    EmailNotifier(["ops@example.org"], settings_for(smtp_server.port)).send(event)
+    [got] = smtp_server.messages
+    assert got.message["Subject"] == "[simwarden] workflow: done: 1 ok"
+    assert got.message.get_content() == "done: 1 ok\n\na: ok\nb: stopped\n\nruns: 1\n"
+
+
+def test_command_hook_gets_the_detail_and_never_the_smtp_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIMWARDEN_SMTP_PASSWORD", PASSWORD)
+    monkeypatch.setenv("SIMWARDEN_SMTP_USER", USER)
+    out = tmp_path / "env.json"
+    hook = CommandNotifier([sys.executable, "-c", ENV_DUMP_HOOK, str(out)], timeout_s=DEADLINE_S)
+    hook.send(Event("workflow", "done", detail="a: ok"))
+    env = json.loads(out.read_text())["env"]
+    assert (env["SIMWARDEN_EVENT"], env["SIMWARDEN_DETAIL"]) == ("workflow", "a: ok")
+    assert not [key for key in env if key.startswith("SIMWARDEN_SMTP_")]
+    assert PASSWORD not in out.read_text()
+
+
+# ---------------------------------------------------------------- naming and filtering events
+
+
+def end(reason: str, code: int) -> Event:
+    return Event("end", "ended", {"reason": reason, "exit_code": str(code)})
+
+
+@pytest.mark.parametrize(
+    ("event", "name"),
+    [
+        (Event("stop", "m", {"reason": "memory"}), "memory"),
+        (Event("stop", "m", {"reason": "timeout"}), "timeout"),
+        (Event("stop", "m", {"reason": "stalled"}), "stalled"),
+        (Event("stop", "m", {"reason": "disk"}), "disk"),
+        (Event("stop", "m", {"reason": "host_memory"}), "host_memory"),
+        (Event("stop", "m", {"reason": "stopped"}), "stopped"),
+        (Event("stop", "m", {"reason": "signal"}), None),  # whoever sent it knows
+        (Event("mem_warn", "m"), "mem_warn"),
+        (end("exited", 0), "succeeded"),
+        (end("exited", 3), "failed"),
+        (end("memory", 137), None),  # its stop was the news
+        (end("stopped", 123), None),
+        (Event("other", "m"), None),
+    ],
+)
+def test_notify_name(event: Event, name: str | None) -> None:
+    assert notify_name(event) == name
+
+
+def test_the_default_events_are_the_guards_stops_and_failures() -> None:
+    assert DEFAULT_NOTIFY_EVENTS == (
+        "memory",
+        "timeout",
+        "stalled",
+        "disk",
+        "host_memory",
+        "failed",
+    )
+    assert set(DEFAULT_NOTIFY_EVENTS) < set(NOTIFY_EVENTS)
+
+
+def test_event_filter_passes_the_chosen_events_renamed_with_a_fixed_headline() -> None:
+    recording = RecordingNotifier()
+    chosen = EventFilter([recording], ["memory", "failed", "succeeded", "mem_warn"])
+    fields = {"label": "run big (attempt 2)", "run": "big", "reason": "memory"}
+    chosen.send(Event("stop", "memory 612 MB over limit 500 MB", fields))
+    chosen.send(Event("end", "ended", {"reason": "memory", "exit_code": "137"}))
+    chosen.send(Event("end", "exit 3", {"run": "crash", "reason": "exited", "exit_code": "3"}))
+    chosen.send(Event("end", "exit 0", {"reason": "exited", "exit_code": "0"}))
+    warning = "memory 410 MB over 400 MB"
+    chosen.send(Event("mem_warn", warning, {"label": "run w (attempt 1)"}))
+    chosen.send(Event("stop", "stop file appeared", {"reason": "stopped"}))  # not chosen
+    assert [(e.kind, e.message, e.detail) for e in recording.received] == [
+        ("memory", "run big (attempt 2) stopped", "memory 612 MB over limit 500 MB"),
+        ("failed", "run crash failed with exit code 3", "exit 3"),
+        ("succeeded", "the command succeeded", "exit 0"),
+        (
+            "mem_warn",
+            "run w (attempt 1) passed its memory warning level",
+            "memory 410 MB over 400 MB",
+        ),
+    ]
+    assert dict(recording.received[0].fields) == fields
+
+
+def test_event_filter_keeps_delivering_when_a_notifier_fails_one_line_each() -> None:
+    log = io.StringIO()
+    recording = RecordingNotifier()
+    chosen = EventFilter([FailingNotifier(), recording], log=log)
+    chosen.send(Event("stop", "one", {"reason": "memory"}))
+    chosen.send(end("exited", 1))
+    assert [e.kind for e in recording.received] == ["memory", "failed"]
+    assert log.getvalue() == (
+        "simwarden: notifier FailingNotifier failed: RuntimeError: could not log in with *** "
+        "for memory\n"
+        "simwarden: notifier FailingNotifier failed: RuntimeError: could not log in with *** "
+        "for failed\n"
+    )
+    assert chosen.secrets == (PASSWORD,)
+
+
+def test_event_filter_refuses_an_unknown_event_name() -> None:
+    with pytest.raises(UserError, match=r"^notify event 'explode' is not one of memory, "):
+        EventFilter([], ["memory", "explode"])
+
+
+def test_hub_close_waits_as_long_as_its_notifiers_ask() -> None:
+    assert NotifierHub([RecordingNotifier()]).close_timeout_s == CLOSE_TIMEOUT_S
+    assert NotifierHub([EventFilter([], close_timeout_s=4.0)]).close_timeout_s == 4.0
+    mixed = NotifierHub([EventFilter([], close_timeout_s=4.0), EventFilter([])])
+    assert mixed.close_timeout_s == CLOSE_TIMEOUT_S
+
+
+def test_hub_close_gives_up_after_the_filters_bound() -> None:
+    gated = GatedNotifier()
+    log = io.StringIO()
+    hub = NotifierHub([EventFilter([gated], ["memory"], close_timeout_s=0.05)], log=log)
+    try:
+        hub.post(Event("stop", "m", {"reason": "memory"}))
+        assert gated.entered.wait(DEADLINE_S)
+        hub.close()
+        assert log.getvalue() == (
+            "simwarden: notifiers still busy after 0.05 s: giving up on undelivered events\n"
+        )
+    finally:
+        gated.release.set()
+    [thread] = hub_threads()
+    thread.join(DEADLINE_S)

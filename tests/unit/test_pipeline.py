@@ -23,6 +23,7 @@ from simwarden.pipeline import layout
 from simwarden.pipeline.attempts import failed_runs, log_tail, rerun_marker
 from simwarden.pipeline.config import (
     ConfigFiles,
+    Notify,
     RunConfig,
     check_commit,
     check_repository,
@@ -806,6 +807,133 @@ def test_more_bad_run_config_values(value: object) -> None:
         run_config(**{key: value})
 
 
+def test_the_guards_are_parsed_once_with_paths_made_absolute(tmp_path: Path) -> None:
+    config = RunConfig.from_config(
+        {
+            "name": "full",
+            "mem_mb": 1,
+            "runtime_min": 1,
+            "min_free_disk": "2GB",
+            "host_mem_max": "90%",
+            "stop_file": "STOP",
+            "stall_timeout": "30m",
+        },
+        workflow_dir=tmp_path,
+    )
+    assert (config.min_free_disk_bytes, config.host_mem_percent) == (2 * 10**9, 90.0)
+    assert config.disk_path == str(tmp_path.resolve() / "results")  # the default
+    assert config.stop_file == str(tmp_path.resolve() / "STOP")
+    assert config.stall_timeout_s == 1800.0
+    assert config.notify is None
+    assert pickle.loads(pickle.dumps(config)) == config
+    elsewhere = RunConfig.from_config(
+        {"name": "t", "mem_mb": 1, "runtime_min": 1, "min_free_disk": 500, "disk_path": "/scratch"},
+        workflow_dir=tmp_path,
+    )
+    assert (elsewhere.min_free_disk_bytes, elsewhere.disk_path) == (500 * 10**6, "/scratch")
+    assert run_config(host_mem_max=90).host_mem_percent == 90.0
+    off = run_config()
+    assert (off.min_free_disk_bytes, off.disk_path, off.host_mem_percent) == (None, None, None)
+    assert (off.stop_file, off.stall_timeout_s) == (None, None)
+
+
+def test_notify_recipients_come_from_the_config_else_the_environment() -> None:
+    base = {"name": "t", "mem_mb": 1, "runtime_min": 1}
+    env = {"SIMWARDEN_NOTIFY_EMAIL": " me@example.org, ,you@example.org "}
+    from_env = RunConfig.from_config({**base, "notify": {}}, environ=env).notify
+    assert from_env == Notify(
+        email=("me@example.org", "you@example.org"),
+        events=("memory", "timeout", "stalled", "disk", "host_memory", "failed"),
+    )
+    assert from_env.enabled
+    named = {"email": "ops@example.org", "command": ["true"], "events": ["stopped", "stopped"]}
+    given = RunConfig.from_config({**base, "notify": named}, environ=env).notify
+    assert given == Notify(email=("ops@example.org",), command=("true",), events=("stopped",))
+    nobody = RunConfig.from_config({**base, "notify": {"events": []}}, environ={}).notify
+    assert nobody == Notify() and not nobody.enabled
+
+
+@pytest.mark.parametrize(
+    ("values", "line"),
+    [
+        (
+            {"min_free_disk": "lots"},
+            "invalid run_config.min_free_disk 'lots': expected a size like 2GB, 500MB or 1.5GiB",
+        ),
+        (
+            {"min_free_disk": "10%"},
+            "invalid run_config.min_free_disk '10%': expected a size like 2GB, 500MB or 1.5GiB",
+        ),
+        (
+            {"host_mem_max": "150%"},
+            "invalid run_config.host_mem_max '150%': expected a percentage greater than 0 and at "
+            "most 100, like 90 or 90%",
+        ),
+        (
+            {"stall_timeout": "soon"},
+            f"invalid run_config.stall_timeout 'soon': expected {DURATION_FORMS}",
+        ),
+        ({"stop_file": ""}, "invalid run_config.stop_file '': expected a path"),
+        (
+            {"notify": {"events": ["explode"]}},
+            "invalid run_config.notify.events 'explode': expected a list of memory, timeout, "
+            "stalled, disk, host_memory, stopped, failed, mem_warn, succeeded",
+        ),
+        (
+            {"notify": {"email": ["not-an-address"]}},
+            "invalid run_config.notify.email 'not-an-address': expected one email address per "
+            "item, like a@b.org",
+        ),
+        (
+            {"notify": {"command": ["no-such-program-here"]}},
+            "invalid run_config.notify.command 'no-such-program-here': expected a program that "
+            "can be run (not found, or not executable)",
+        ),
+    ],
+)
+def test_a_bad_guard_or_notify_value_is_one_line_naming_key_and_file(
+    values: dict[str, Any], line: str
+) -> None:
+    key = next(iter(values))
+    with pytest.raises(UserError) as error:
+        RunConfig.from_config(
+            {"name": "t", "mem_mb": 1, "runtime_min": 1, **values},
+            lambda name: f"profiles/{name}.yaml",
+            environ={},
+        )
+    assert str(error.value) == f"profiles/{key}.yaml: {line}"
+
+
+def test_every_bad_value_at_once_and_the_environment_named() -> None:
+    section = {
+        "name": "t",
+        "mem_mb": 1,
+        "runtime_min": 1,
+        "grace": "10x",
+        "host_mem_max": 0,
+        "notify": {"events": ["boom"]},
+    }
+    env = {"SIMWARDEN_NOTIFY_EMAIL": "a@b.org,bad address", "SIMWARDEN_SMTP_PORT": "x"}
+    with pytest.raises(UserError) as error:
+        RunConfig.from_config(section, lambda key: "run.yaml", environ=env)
+    assert str(error.value).splitlines() == [
+        f"run.yaml: invalid run_config.grace '10x': expected {DURATION_FORMS}",
+        "run.yaml: invalid run_config.host_mem_max 0: expected a percentage greater than 0 and "
+        "at most 100, like 90 or 90%",
+        "invalid SIMWARDEN_NOTIFY_EMAIL 'bad address': expected one email address per item, "
+        "like a@b.org",
+        "run.yaml: invalid run_config.notify.events 'boom': expected a list of memory, timeout, "
+        "stalled, disk, host_memory, stopped, failed, mem_warn, succeeded",
+    ]
+    mailed = {**section, "grace": "1s", "host_mem_max": 50, "notify": {"email": ["a@b.org"]}}
+    with pytest.raises(UserError) as smtp:
+        RunConfig.from_config(mailed, environ={"SIMWARDEN_SMTP_PORT": "x"})
+    assert str(smtp.value) == (
+        "SIMWARDEN_SMTP_PORT='x' is not a TCP port: give a number from 1 to 65535 (or leave it "
+        "unset for 25 with tls=none); it is needed to mail a@b.org"
+    )
+
+
 def test_config_files_name_the_file_a_key_came_from(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -884,6 +1012,28 @@ def test_warden_options_come_from_the_job_and_the_run_config_alone(tmp_path: Pat
     assert options.label == "run r1 (attempt 2)"
     assert options.stop_when_orphaned and options.quiet
     assert not Path(job.outdir).exists() and not Path(job.log).exists()  # nothing touched
+    assert options.notifiers == ()  # run_simulation adds them
+
+
+def test_warden_options_carry_the_guards(tmp_path: Path) -> None:
+    job = make_job(tmp_path, 0)
+    job.run_config = RunConfig.from_config(
+        {
+            "name": "t",
+            "mem_mb": 1,
+            "runtime_min": 1,
+            "min_free_disk": "1GB",
+            "host_mem_max": "95%",
+            "stop_file": "STOP",
+            "stall_timeout": "2m",
+        },
+        workflow_dir=tmp_path,
+    )
+    options = warden_options(job, {}, {})
+    limits = options.limits
+    assert (limits.min_free_disk_bytes, limits.disk_path) == (10**9, str(tmp_path / "results"))
+    assert (limits.host_mem_percent, limits.stall_timeout_s) == (95.0, 120.0)
+    assert options.stop_file == str(tmp_path / "STOP")
 
 
 def test_the_simulation_environment(tmp_path: Path) -> None:

@@ -157,6 +157,36 @@ def test_order_memory_before_timeout_before_host_before_disk():
     assert check(ALL_LIMITS, no_memory, T0 + 1.0, state()).reason == "host_memory"
 
 
+# -- check: a stall ----------------------------------------------------------------------------
+STALL_LIMITS = Limits(timeout_s=60.0, stall_timeout_s=30.0, host_mem_percent=90.0)
+
+
+def test_a_stall_strictly_past_its_timeout_stops_naming_the_last_report():
+    at = fine(progress_age_s=30.0, progress=0.42)
+    assert check(STALL_LIMITS, at, T0 + 40.0, state()) is None
+    breach = check(STALL_LIMITS, fine(progress_age_s=30.01, progress=0.42), T0 + 40.0, state())
+    assert breach == Breach(
+        "stalled", "no progress for 30.1 s (stall timeout 30 s; last report 42%)"
+    )
+    assert breach.stops
+    exact = check(STALL_LIMITS, fine(progress_age_s=31.0, progress=0.775), T0 + 40.0, state())
+    assert exact == Breach(
+        "stalled", "no progress for 31 s (stall timeout 30 s; last report 77.5%)"
+    )
+
+
+def test_no_stall_without_a_report_or_without_a_stall_timeout():
+    never_reported = fine(progress_age_s=None, progress=None)
+    assert check(STALL_LIMITS, never_reported, T0 + 59.0, state()) is None
+    assert check(ALL_LIMITS, fine(progress_age_s=10**6, progress=0.5), T0 + 1.0, state()) is None
+
+
+def test_a_stall_comes_after_the_timeout_and_before_host_memory():
+    stalled_and_more = fine(progress_age_s=45.0, progress=0.5, host_mem_percent=99.0)
+    assert check(STALL_LIMITS, stalled_and_more, T0 + 61.0, state()).reason == "timeout"
+    assert check(STALL_LIMITS, stalled_and_more, T0 + 50.0, state()).reason == "stalled"
+
+
 @pytest.mark.parametrize("stopping", ["memory", "timeout", "signal"])
 def test_nothing_new_is_decided_while_a_stop_is_under_way(stopping):
     everything = fine(rss_bytes=500 * MB, oom_kills=3, stop_file="/tmp/STOP")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -48,6 +49,7 @@ RECORD_KEYS = [
     "write_bytes",
     "samples",
     "mem_warned",
+    "progress",
     "host",
     "simwarden_version",
     "context",
@@ -94,6 +96,7 @@ FULL = Record(
     write_bytes=8192,
     samples=95,
     mem_warned=True,
+    progress=0.42,
     host={"name": "node1", "cpus": 2},
     simwarden_version="0.9.0",
     context=CONTEXT,
@@ -144,11 +147,12 @@ def test_an_old_record_missing_keys_reads_with_defaults():
     assert old == Record(command=["sim"], reason="exited", exit_code=0, wall_s=2)
     assert (old.context, old.limits, old.extra, old.peak_rss_bytes) == (None, {}, {}, None)
     assert (old.cpu_s, old.mem_limit_bytes) == (None, None)
-    assert (old.error, old.stderr_tail, old.attempts, old.failed, old.cause) == (
+    assert (old.error, old.stderr_tail, old.attempts, old.failed, old.cause, old.progress) == (
         None,
         [],
         None,
         False,
+        None,
         None,
     )
 
@@ -223,6 +227,7 @@ def test_an_unknown_context_key_is_ignored_and_missing_ones_are_none():
         ("exit_code", 1.5, "a whole number"),
         ("peak_rss_bytes", True, "a whole number"),
         ("reason", 7, "text"),
+        ("progress", "42%", "a number"),
     ],
 )
 def test_a_wrong_typed_value_raises_naming_the_file_and_key(tmp_path, key, value, expected):
@@ -250,19 +255,23 @@ def test_a_corrupt_record_file_raises_naming_the_file(tmp_path):
 # -- samples ---------------------------------------------------------------------------------------
 def test_samples_written_by_the_warden_read_back(tmp_path):
     path = tmp_path / "samples.tsv"
-    writer = SamplesWriter(str(path))
+    writer = SamplesWriter(str(path), mem_limit_bytes=500_000_000)
     writer.write(0.1, Sample(10_000_000, 0.05, 1, 0, 4096), 0.0)
-    writer.write(0.2, Sample(25_000_000, 0.12, 3, 512, 8192), 70.0)
+    writer.write(0.2, Sample(25_000_000, 0.12, 3, 512, 8192), 70.0, progress=0.775, eta_s=12.25)
     writer.close()
     assert path.read_text() == (
-        "time_s\trss_bytes\tcpu_percent\tprocesses\tread_bytes\twrite_bytes\n"
-        "0.100\t10000000\t0.0\t1\t0\t4096\n"
-        "0.200\t25000000\t70.0\t3\t512\t8192\n"
+        "time_s\trss_bytes\tcpu_percent\tprocesses\tread_bytes\twrite_bytes\t"
+        "progress\teta_s\tmem_limit_bytes\n"
+        "0.100\t10000000\t0.0\t1\t0\t4096\t\t\t500000000\n"
+        "0.200\t25000000\t70.0\t3\t512\t8192\t0.7750\t12.2\t500000000\n"
     )
     samples = read_samples(path)
     assert len(samples) == 2
     assert samples["rss_bytes"] == [10_000_000, 25_000_000]
     assert samples["processes"] == [1, 3]
+    assert math.isnan(samples["progress"][0]) and samples["progress"][1] == 0.775
+    assert math.isnan(samples["eta_s"][0]) and samples["eta_s"][1] == 12.2
+    assert samples["mem_limit_bytes"] == [500_000_000, 500_000_000]
     assert samples_header() == "\t".join(SAMPLE_COLUMNS) + "\n"
 
 
@@ -271,7 +280,7 @@ def test_a_truncated_last_row_is_skipped(tmp_path):
     row = format_sample_row(
         0.5, rss_bytes=1000, cpu_percent=12.34, processes=2, read_b=0, write_b=0
     )
-    assert row == "0.500\t1000\t12.3\t2\t0\t0\n"
+    assert row == "0.500\t1000\t12.3\t2\t0\t0\t\t\t\n"
     # Killed mid-line: the last row lacks its last columns, then one lacks a digit's end.
     path.write_text(samples_header() + row + "1.000\t2000\t50.0\t2\t0\t" + "\n1.500\t30")
     samples = read_samples(path)

@@ -27,9 +27,10 @@ from simwarden.results.attempts import (
     snakemake_process,
     where_kept,
 )
+from simwarden.results.live import LIVE_KEYS, LiveSample
 from simwarden.results.snakemake_view import SnakemakeRecords
 from simwarden.results.status import RunStatus, collect_status, failure_reason, refusal
-from simwarden.results.status_format import format_status
+from simwarden.results.status_format import format_status, state_text
 from simwarden.results.status_profile import (
     DEFAULT_PROFILE,
     ProfileChoice,
@@ -37,7 +38,7 @@ from simwarden.results.status_profile import (
     last_run_profile,
 )
 from simwarden.results.values import load_record
-from simwarden.warden.record import Record
+from simwarden.warden.record import Record, format_sample_row, samples_header
 
 MEMORY_RECORD = {
     "reason": "memory",
@@ -445,6 +446,12 @@ def test_json_is_a_list_of_objects_with_the_same_keys() -> None:
         "kept",
         "simulation",
         "ref",
+        # A running simulation's last sample (null for every other run).
+        "progress",
+        "eta_s",
+        "rss_bytes",
+        "mem_limit_bytes",
+        "elapsed_s",
     ]
     assert [list(row) for row in rows] == [keys] * 4
     assert rows[1]["why"] == ["parameters", "code"]
@@ -467,6 +474,11 @@ def test_json_is_a_list_of_objects_with_the_same_keys() -> None:
         "kept": None,
         "simulation": None,
         "ref": None,
+        "progress": None,
+        "eta_s": None,
+        "rss_bytes": None,
+        "mem_limit_bytes": None,
+        "elapsed_s": None,
     }
     assert rows[3]["why"] == [] and rows[3]["reason"] is None
 
@@ -725,3 +737,44 @@ def test_a_killed_snakemake_s_runs_are_incomplete_a_live_one_s_running(
         "incomplete",
         f"Snakemake (pid {pid}) was killed; run `snakemake --unlock`, then run the workflow again",
     )
+
+
+def test_a_running_simulation_shows_its_progress_memory_and_time(
+    small_workflow: Path, utc: None
+) -> None:
+    lock_slow_run(small_workflow)
+    samples = small_workflow / layout.for_run(layout.SAMPLES, "slow")
+    samples.parent.mkdir(parents=True)
+    samples.write_text(samples_header())
+    # Its samples file has no row yet: running, nothing more to say.
+    slow = statuses(small_workflow)["slow"]
+    assert (slow.state, slow.live) == ("running", None)
+    assert state_text(slow) == "running"
+    with samples.open("a") as handle:
+        for time_s, progress in ((1.0, None), (720.4, 0.42)):
+            handle.write(
+                format_sample_row(
+                    time_s,
+                    rss_bytes=310_000_000,
+                    cpu_percent=99.0,
+                    processes=1,
+                    read_b=0,
+                    write_b=0,
+                    progress=progress,
+                    eta_s=None if progress is None else 185.0,
+                    mem_limit_bytes=400_000_000,
+                )
+            )
+    slow = statuses(small_workflow)["slow"]
+    assert slow.live == LiveSample(720.4, 310_000_000, 400_000_000, 0.42, 185.0)
+    table = format_status([slow], "table").splitlines()
+    assert table[1].startswith("slow  running 42 % · ETA 3 min · 310/400 MB · 12 min  "), table
+    [row] = json.loads(format_status([slow], "json"))
+    assert {key: row[key] for key in LIVE_KEYS} == {
+        "progress": 0.42,
+        "eta_s": 185.0,
+        "rss_bytes": 310_000_000,
+        "mem_limit_bytes": 400_000_000,
+        "elapsed_s": 720.4,
+    }
+    assert row["state"] == "running"

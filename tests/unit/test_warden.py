@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from simwarden.warden import Limits, RunOptions, cgroup, run
+from simwarden.warden.record import SAMPLE_COLUMNS
 from tests.conftest import PYTHON, TIMEOUT, pid_alive, simwarden_argv, wait_for_file
 
 MB = 1000**2
@@ -82,7 +83,8 @@ def test_memory_limit_stops_tree_with_137_and_records_memory(tmp_path, mechanism
     pid = int((tmp_path / "pid").read_text())
     assert not pid_alive(pid)
     rows = samples.read_text().splitlines()
-    assert rows[0] == "time_s\trss_bytes\tcpu_percent\tprocesses\tread_bytes\twrite_bytes"
+    assert rows[0] == "\t".join(SAMPLE_COLUMNS)
+    assert {row.split("\t")[8] for row in rows[1:]} == {str(200 * MB)}  # mem_limit_bytes
     assert len(rows) - 1 == data["samples"]
     assert max(int(row.split("\t")[1]) for row in rows[1:]) == data["peak_rss_bytes"]
 
@@ -476,6 +478,9 @@ MARKER_CMD = "import pathlib, sys; pathlib.Path(sys.argv[1]).write_text('ran')"
         (["--mem", "__import__('os')"], "invalid --mem \"__import__('os')\"", 125),
         (["--mem", ""], "invalid --mem ''", 125),
         (["--timeout", "5 parsecs"], "invalid --timeout '5 parsecs'", 125),
+        (["--stall-timeout", "soon"], "invalid --stall-timeout 'soon'", 125),
+        (["--stall-timeout", "0"], "invalid --stall-timeout '0': must be greater than zero", 125),
+        (["--stall-timeout", "-5m"], "invalid --stall-timeout '-5m'", 125),
         (["--host-mem-max", "150%"], "invalid --host-mem-max '150%'", 125),
         (["--grace", "-1"], "invalid --grace '-1'", 125),
         (["--stop-signal", "KILL"], "invalid --stop-signal 'KILL'", 125),
@@ -547,6 +552,7 @@ def test_help_lists_exit_codes():
     result = warden("run", "--help")
     assert result.returncode == 0
     assert "137 memory limit" in result.stdout and "124 timeout" in result.stdout
+    assert "120 no progress reported for --stall-timeout" in result.stdout
 
 
 if sys.platform != "linux":  # pragma: no cover - the suite is run on Linux

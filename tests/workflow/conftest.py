@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -31,7 +32,10 @@ COPIED = ("Snakefile", "config", "profiles")
 BUNDLE = "examples/demo-sim.bundle"
 # 100 neurons for 200 ms (20 ms in the short profile's quick mode): a run takes about a second.
 TINY = {"network": {"n_neurons": 100}, "duration_ms": 200.0, "seed": 1}
-SAMPLES_HEADER = "time_s\trss_bytes\tcpu_percent\tprocesses\tread_bytes\twrite_bytes"
+SAMPLES_HEADER = (
+    "time_s\trss_bytes\tcpu_percent\tprocesses\tread_bytes\twrite_bytes\t"
+    "progress\teta_s\tmem_limit_bytes"
+)
 _JOB = re.compile(r"^\s*(?:local)?rule (\w+):\s*$")
 _WILDCARDS = re.compile(r"^\s*wildcards: .*\brun=([^,\s]+)")
 
@@ -44,6 +48,21 @@ def git(*args: str, cwd: Path) -> str:
     )
     assert done.returncode == 0, f"git {args}: {done.stderr}"
     return done.stdout.strip()
+
+
+def make_scripts_repo(path: Path, scripts: dict[str, str], message: str = "simulations") -> str:
+    """A lab's repository of executable scripts under ``sims/`` (name -> text) and a permissive
+    ``schema.json``, committed once; returns the commit."""
+    (path / "sims").mkdir(parents=True)
+    git("init", "-q", "-b", "main", cwd=path)
+    for name, text in scripts.items():
+        script = path / "sims" / name
+        script.write_text(text)
+        script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    (path / "schema.json").write_text('{"type": "object"}\n')
+    git("add", ".", cwd=path)
+    git("commit", "-q", "-m", message, cwd=path)
+    return git("rev-parse", "HEAD", cwd=path)
 
 
 def bundle_heads(bundle: Path) -> dict[str, str]:

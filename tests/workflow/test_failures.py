@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +26,7 @@ import pytest
 
 from simwarden.pipeline import layout
 from tests.conftest import TIMEOUT
-from tests.workflow.conftest import Workflow, git, output
+from tests.workflow.conftest import Workflow, make_scripts_repo, output
 
 FIRST_BUDGET_MB = 120
 PY = f"#!{sys.executable}\n"
@@ -79,23 +78,9 @@ CAUSES = {
 }
 
 
-def make_sims_repo(path: Path) -> str:
-    """The repository of the five simulations; returns its commit."""
-    (path / "sims").mkdir(parents=True)
-    git("init", "-q", "-b", "main", cwd=path)
-    for name, text in SIMS.items():
-        script = path / "sims" / name
-        script.write_text(text)
-        script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    (path / "schema.json").write_text('{"type": "object"}\n')
-    git("add", ".", cwd=path)
-    git("commit", "-q", "-m", "five simulations", cwd=path)
-    return git("rev-parse", "HEAD", cwd=path)
-
-
 @pytest.fixture
 def failing(workflow: Workflow, tmp_path: Path) -> Workflow:
-    sha = make_sims_repo(tmp_path / "sims-repo")
+    sha = make_scripts_repo(tmp_path / "sims-repo", SIMS, "five simulations")
     config = workflow.config()
     config.update(
         repository=str(tmp_path / "sims-repo"),

@@ -103,6 +103,8 @@ def test_init_then_snakemake_runs_the_project(tmp_path: Path, shared_cache: Path
         "logs/",
         "benchmarks/",
         ".snakemake/",
+        "# The stop file (run_config.stop_file): touch it to stop a sweep; never commit it.",
+        "STOP",
     ]
 
     check_project_ran(project, Workflow(project, shared_cache).snakemake())

@@ -22,14 +22,20 @@ examples:
   simwarden run --mem 4GB --timeout 2h --record record.json -- python sim.py params.json
   simwarden run --mem {resources.mem_mb} --timeout {resources.runtime}m -- ./model --fast
   simwarden run --mem 80% --host-mem-max 95 --stop-signal USR1 --grace 30 -- bonsai.sh
+  simwarden run --stall-timeout 10m -- python sim.py   # sim.py reports progress (below)
 
 sizes:     500MB, 1.5GiB, 4*1024**3 (bytes), 80% (of total memory), a bare number = MB
 durations: 90s, 10m, 2h, 1h30m, 1:30:00, a bare number = seconds
 
+progress: the command prints "SIMWARDEN_PROGRESS 310/400" or "SIMWARDEN_PROGRESS 42%" as a
+  line on stdout or stderr, or writes "310/400" to the file $SIMWARDEN_PROGRESS_FILE; the
+  samples get progress and eta_s columns (docs/progress.md)
+
 exit codes:
   the command's own code when it ends by itself (128+N if it died from signal N)
   137 memory limit   124 timeout   121 disk below --min-free-disk   122 host memory over
-  --host-mem-max   123 stop file appeared   128+N the warden got signal N (130 Ctrl-C)
+  --host-mem-max   123 stop file appeared (or existed: the command was not started)
+  120 no progress reported for --stall-timeout   128+N the warden got signal N (130 Ctrl-C)
   125 bad option or warden error   126 command not executable   127 command not found
 
 email (--notify-email) reads SIMWARDEN_SMTP_HOST, _PORT, _USER, _PASSWORD, _FROM,
@@ -62,6 +68,12 @@ def _add_limits(limits: argparse._ArgumentGroup) -> None:
         help="stop if system-wide memory use goes above PCT percent",
     )
     limits.add_argument("--timeout", metavar="DURATION", help="wall-clock limit")
+    limits.add_argument(
+        "--stall-timeout",
+        metavar="DURATION",
+        help="stop (exit 120) when reported progress has not risen for this long; "
+        "counted from the first report (a command that never reports never stalls)",
+    )
     limits.add_argument("--min-free-disk", metavar="SIZE", help="stop before free disk drops below")
     limits.add_argument(
         "--disk-path",
@@ -84,7 +96,10 @@ def _add_stopping(stopping: argparse._ArgumentGroup) -> None:
         help="wait this long after the stop signal, then SIGKILL (default 5s)",
     )
     stopping.add_argument(
-        "--stop-file", metavar="PATH", help="stop the run (reason 'stopped') when this file appears"
+        "--stop-file",
+        metavar="PATH",
+        help="stop the run (reason 'stopped', exit 123) when this file appears; "
+        "if it exists already, the command is not started",
     )
     stopping.add_argument(
         "--stop-when-orphaned",
@@ -146,6 +161,9 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         if args.host_mem_max is None
         else units.parse_percent(args.host_mem_max, "--host-mem-max"),
         timeout_s=None if args.timeout is None else units.parse_duration(args.timeout, "--timeout"),
+        stall_timeout_s=None
+        if args.stall_timeout is None
+        else units.parse_duration(args.stall_timeout, "--stall-timeout"),
         min_free_disk_bytes=None
         if args.min_free_disk is None
         else units.parse_size(args.min_free_disk, "--min-free-disk", allow_percent=False),
@@ -189,6 +207,7 @@ _VALUE_OPTIONS = (
     "--mem-warn",
     "--host-mem-max",
     "--timeout",
+    "--stall-timeout",
     "--min-free-disk",
     "--grace",
     "--interval",

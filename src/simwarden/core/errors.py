@@ -15,6 +15,8 @@ EXIT_CODES: dict[str, int] = {
     "disk": 121,
     "host_memory": 122,
     "stopped": 123,
+    # No progress reported for run_config.stall_timeout / --stall-timeout (the run hangs).
+    "stalled": 120,
 }
 EXIT_NOT_EXECUTABLE = 126
 EXIT_NOT_FOUND = 127

@@ -10,6 +10,7 @@ and, through :mod:`simwarden.pipeline.attempts`, keeps what a failed attempt mad
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -77,9 +78,11 @@ def run_simulation(job: SimulationJob) -> int:
     (a reason in ``run_config.retry_on`` with attempts left: Snakemake retries with more
     resources) or, when final, writes the run's failure outputs, marks the run to be redone by
     the next invocation and exits 0, so the aggregates still run. One line in the job's log (and
-    stderr) says which, and why.
+    stderr) says which, and why. The events ``run_config.notify`` chooses go to its notifiers
+    (:mod:`simwarden.pipeline.watching`); a delivery problem is one line in the log after the run.
     """
     from simwarden.pipeline.runners import RunnerSpec, build_argv
+    from simwarden.pipeline.watching import run_notifier, say_lines
     from simwarden.warden import run
 
     with logging_to(job.log):
@@ -91,6 +94,9 @@ def run_simulation(job: SimulationJob) -> int:
         _fresh_directories(job)
         context = run_context(job, provenance, params)
         _prepare_logs(job)
+        # While the warden writes the job's log, notifiers write here; said after the run.
+        notes = io.StringIO()
+        notifier = run_notifier(job.run_config, notes)
         with contextlib.ExitStack() as stack:
             repo = Path(provenance["path"])
             if spec.workdir == "repo":  # a private copy: the shared checkout stays untouched
@@ -109,7 +115,10 @@ def run_simulation(job: SimulationJob) -> int:
             options = warden_options(job, env, context)
             if spec.workdir == "repo":
                 options = replace(options, cwd=str(repo))
+            if notifier is not None:
+                options = replace(options, notifiers=[notifier])
             result = run(argv, options)
+        say_lines(notes.getvalue())
         # After the working copy's files were collected into the data directory, so a failed
         # attempt keeps them too.
         record = Record.from_dict(result.record, source=f"record {job.record!r}")
@@ -184,8 +193,10 @@ def decide_attempt(record: Record, attempt: int, run_config: RunConfig) -> Attem
 def warden_options(
     job: SimulationJob, env: Mapping[str, str], context: Mapping[str, Any]
 ) -> RunOptions:
-    """The warden's options for ``job``: limits from its resources and run config, its files,
-    the stop signal and grace, ``env`` and ``context``. Pure: reads and writes nothing."""
+    """The warden's options for ``job``: limits from its resources and run config (memory, time,
+    free disk, host memory, stall), the stop file, its files, the stop signal and grace, ``env``
+    and ``context``; no notifiers (:func:`run_simulation` adds them). Pure: reads and writes
+    nothing."""
     from simwarden.core.units import parse_size
     from simwarden.warden import Limits, RunOptions
 
@@ -197,7 +208,12 @@ def warden_options(
             mem_bytes=mem,
             timeout_s=config.time_limit_s(job.runtime_min, job.attempt),
             mem_warn_bytes=int(mem * warn) if mem and warn else None,
+            host_mem_percent=config.host_mem_percent,
+            min_free_disk_bytes=config.min_free_disk_bytes,
+            disk_path=config.disk_path,
+            stall_timeout_s=config.stall_timeout_s,
         ),
+        stop_file=config.stop_file,
         record=job.record,
         samples=job.samples,
         log=job.log,
@@ -283,8 +299,12 @@ def _attempt_files(job: SimulationJob) -> AttemptFiles:
 
 
 def _prepare_logs(job: SimulationJob) -> None:
+    """The directories of the job's files, and the disk guard's (the warden refuses a disk path
+    that does not exist, and results/, the default, may not exist yet)."""
     for path in (job.record, job.samples, job.log):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if job.run_config.disk_path is not None:
+        Path(job.run_config.disk_path).mkdir(parents=True, exist_ok=True)
 
 
 def _check_bonsai(job: SimulationJob, record: Record) -> Record:

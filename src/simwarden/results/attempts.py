@@ -30,6 +30,7 @@ FAILURE_WHY = {
     "host_memory": "host memory",
     "disk": "disk",
     "stopped": "stopped",
+    "stalled": "stalled",
 }
 
 

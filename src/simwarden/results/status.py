@@ -58,6 +58,7 @@ from simwarden.results.attempts import (
     snakemake_process,
     where_kept,
 )
+from simwarden.results.live import LIVE_KEYS, LiveSample, read_live
 from simwarden.results.snakemake_jobs import Expander
 from simwarden.results.snakemake_view import (
     Job,
@@ -113,9 +114,13 @@ class RunStatus:
     # config names it; status groups the runs by both.
     simulation: str | None = None
     ref: str | None = None
+    # A running simulation's last sample (progress, ETA, memory, elapsed); None otherwise.
+    live: LiveSample | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready, with the same keys for every run (``why`` as a list)."""
+        """JSON-ready, with the same keys for every run (``why`` as a list; the keys of
+        :data:`~simwarden.results.live.LIVE_KEYS` are null unless the run's simulation runs)."""
+        live = self.live.to_dict() if self.live else dict.fromkeys(LIVE_KEYS)
         return {
             "run": self.run,
             "state": self.state,
@@ -135,7 +140,7 @@ class RunStatus:
             "kept": self.kept,
             "simulation": self.simulation,
             "ref": self.ref,
-        }
+        } | live
 
 
 # ------------------------------------------------------------------------------- the warden
@@ -259,6 +264,12 @@ class _RunJobs:
         )
         return simulate.named_outputs.get("record") or fallback
 
+    @property
+    def samples_path(self) -> str:
+        """The samples output of the simulation job (else layout's name beside its record)."""
+        beside = str(Path(self.record_path).with_name(Path(layout.SAMPLES).name))
+        return self.simulate.named_outputs.get("samples") or beside
+
 
 @dataclass(frozen=True)
 class _Seen:
@@ -353,7 +364,8 @@ def _started(run: str, jobs: _RunJobs, seen: _Seen, fields: dict[str, Any]) -> R
             f"started by the Snakemake that holds the lock{holder} "
             "(after a crash: snakemake --unlock)"
         )
-        return RunStatus(run, "running", (), detail, **fields)
+        live = read_live(jobs.samples_path) if jobs.verdict.incomplete else None
+        return RunStatus(run, "running", (), detail, **fields, live=live)
     detail = f"started and never finished: {', '.join(started)} (the next run redoes it)"
     return RunStatus(run, "incomplete", (), detail, **fields)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from simwarden.core.errors import UserError
 from simwarden.core.units import format_mb
+from simwarden.results.live import format_running
 from simwarden.results.status import STATES, RunStatus
 from simwarden.results.status_groups import group_status
 
@@ -28,9 +29,10 @@ TSV_COLUMNS = (
 
 
 def format_status(statuses: Sequence[RunStatus], fmt: str) -> str:
-    """``table`` (aligned, with a summary line), ``tsv`` (header line, empty cell for none) or
-    ``json`` (a list of :meth:`RunStatus.to_dict`). No trailing newline. Raises UserError for
-    another ``fmt``."""
+    """``table`` (aligned, with a summary line; a running simulation's STATE cell has its
+    progress: :func:`state_text`), ``tsv`` (header line, empty cell for none) or ``json`` (a
+    list of :meth:`RunStatus.to_dict`, with a running simulation's last sample). No trailing
+    newline. Raises UserError for another ``fmt``."""
     if fmt == "json":
         return json.dumps([s.to_dict() for s in statuses], indent=2)
     if fmt == "tsv":
@@ -65,7 +67,7 @@ def _table(statuses: Sequence[RunStatus]) -> str:
                 _tsv_cell(cell)
                 for cell in (
                     s.run,
-                    s.state,
+                    state_text(s),
                     ", ".join(s.why),
                     last,
                     format_mb(s.peak_rss_bytes) if s.peak_rss_bytes is not None else "",
@@ -92,6 +94,15 @@ def _table(statuses: Sequence[RunStatus]) -> str:
     plural = "s" if len(statuses) != 1 else ""
     lines.append(f"{len(statuses)} run{plural}: {summary}" if statuses else "no runs")
     return "\n".join(line.rstrip() for line in lines)
+
+
+def state_text(status: RunStatus) -> str:
+    """The STATE cell: the state, and for a running simulation with a readable sample its
+    progress, ETA, memory and elapsed time (``running 42 % · ETA 3 min · 310/400 MB · 12 min``,
+    :func:`~simwarden.results.live.format_running`)."""
+    if status.state == "running" and status.live is not None:
+        return format_running(status.live)
+    return status.state
 
 
 def _duration(seconds: float | None) -> str:

@@ -1,6 +1,7 @@
 """Why a command failed, in its own words: its uncaught exception and its last stderr lines.
 
-- :class:`ErrorFile`: a private temporary directory per run and the path that
+- :class:`ErrorFile`: a private temporary directory per run (it also holds the run's
+  :class:`~simwarden.warden.progress.ProgressFile`) and the path that
   SIMWARDEN_ERROR_FILE names in the command's environment. simwarden's start-up hook (on the
   PYTHONPATH of a Python simulation, see ``simwarden.results.figures``) writes the uncaught
   exception there as JSON; after reaping, :meth:`ErrorFile.read` turns it into a
@@ -52,13 +53,8 @@ class ErrorFile:
 
     def environment(self, base: Mapping[str, str] | None) -> dict[str, str]:
         """``base`` (None: this process's environment) with SIMWARDEN_ERROR_FILE set to
-        :attr:`path` (removed when there is none: an outer run's file is not this run's)."""
-        env = dict(os.environ if base is None else base)
-        if self.path:
-            env[ENV_ERROR_FILE] = self.path
-        else:
-            env.pop(ENV_ERROR_FILE, None)
-        return env
+        :attr:`path` (removed when there is none)."""
+        return with_path(base, ENV_ERROR_FILE, self.path)
 
     def read(self) -> RunError | None:
         """The error the command reported, None when it reported none.
@@ -82,6 +78,17 @@ class ErrorFile:
         """Remove the directory and what is in it; nothing if it is gone already."""
         if self.directory:
             shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def with_path(base: Mapping[str, str] | None, name: str, path: str | None) -> dict[str, str]:
+    """A copy of ``base`` (None: this process's environment) with the variable ``name`` set to
+    ``path``; without ``name`` when ``path`` is None (an outer run's file is not this run's)."""
+    env = dict(os.environ if base is None else base)
+    if path:
+        env[name] = path
+    else:
+        env.pop(name, None)
+    return env
 
 
 def parse_error_report(raw: bytes, source: str) -> RunError:
@@ -131,10 +138,12 @@ class StderrTail:
     Bytes are decoded as UTF-8 with ``errors="replace"``; a line shows what a terminal would
     (the text after its last carriage return), without colour codes; a line longer than
     :data:`LINE_CHARS` characters is cut and ends with ``…``. An unfinished last line counts
-    once the stream ends (an empty chunk).
+    once the stream ends (an empty chunk). A line starting with ``skip`` (when not empty: the
+    progress reports' prefix) is not kept: it says how far the run got, not why it failed.
     """
 
-    def __init__(self, lines: int = STDERR_TAIL_LINES) -> None:
+    def __init__(self, lines: int = STDERR_TAIL_LINES, skip: bytes = b"") -> None:
+        self._skip = skip
         self._lines: deque[bytes] = deque(maxlen=lines)
         self._pending = bytearray()
         self._lock = threading.Lock()
@@ -162,7 +171,7 @@ class StderrTail:
     def _keep(self, line: bytes) -> None:
         line = line.rstrip(b"\r")
         line = line[line.rfind(b"\r") + 1 :][:_LINE_BYTES]
-        if line.strip():
+        if line.strip() and not (self._skip and line.startswith(self._skip)):
             self._lines.append(line)
 
     def lines(self) -> list[str]:

@@ -31,11 +31,14 @@ class Event:
     ``fields`` carries details (``reason``, ``rss_bytes``, ``command``, ``pid``, ``run_id``, ...).
     Field keys and values are converted with ``str()`` and stored in a read-only mapping that keeps
     the caller's order, so later changes to the caller's dict do not leak into a posted event.
+    ``detail`` is optional longer text (several lines allowed) for notifiers with room for it:
+    an email's body, a hook's ``SIMWARDEN_DETAIL``; one-line notifiers leave it out.
     """
 
     kind: str
     message: str
     fields: Mapping[str, str] = field(default_factory=dict)
+    detail: str = ""
 
     def __post_init__(self) -> None:
         frozen = MappingProxyType({str(k): str(v) for k, v in self.fields.items()})

@@ -200,9 +200,9 @@ class EmailNotifier:
     """Send each event as a plain-text email through one SMTP connection per event.
 
     Subject: ``[simwarden] <kind>: <message>`` on one line, cut to :data:`SUBJECT_MAX_CHARS`
-    characters with a trailing ``…``. Body: the message, a blank line, then ``key: value`` per
-    field in the event's order. The password is removed from subject and body should a field
-    ever contain it.
+    characters with a trailing ``…``. Body: the message, a blank line, the event's ``detail`` and
+    a blank line when it has one, then ``key: value`` per field in the event's order. The
+    password is removed from subject and body should a field ever contain it.
 
     ``send`` raises :class:`NotifyError` (one line, no password, no chained exception) when the
     server cannot be reached, refuses the login or refuses any recipient; otherwise the mail was
@@ -231,6 +231,8 @@ class EmailNotifier:
         if len(subject) > SUBJECT_MAX_CHARS:
             subject = subject[: SUBJECT_MAX_CHARS - 1].rstrip() + "…"
         lines = [event.message, ""]
+        if event.detail:
+            lines += [event.detail.rstrip("\n"), ""]
         lines += [f"{key}: {value}" for key, value in event.fields.items()]
         body = scrub("\n".join(lines) + "\n", secrets)
 

@@ -6,8 +6,10 @@ server or hook never delays the monitoring loop, and turns every notifier failur
 
 Secrets: the SMTP password never appears in a log line, an exception message, a repr or an email.
 
-``notify`` holds the hub, the log and hook notifiers; :mod:`simwarden.warden.events` the event and
-its helpers; :mod:`simwarden.warden.mail` email. Every public name is importable from here.
+``notify`` holds the hub, the log and hook notifiers, and :class:`EventFilter`, which passes on
+only the events a person chose, under the names of :data:`NOTIFY_EVENTS` (``memory``, ``failed``,
+...); :mod:`simwarden.warden.events` the event and its helpers; :mod:`simwarden.warden.mail` email.
+Every public name is importable from here.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import IO
 
 from simwarden.core.errors import UserError
@@ -35,22 +37,31 @@ from simwarden.warden.mail import (
 )
 
 __all__ = [
+    "DEFAULT_NOTIFY_EVENTS",
+    "NOTIFY_EVENTS",
     "SUBJECT_MAX_CHARS",
     "TLS_DEFAULT_PORTS",
     "CommandNotifier",
     "EmailNotifier",
     "Event",
+    "EventFilter",
     "LogNotifier",
     "Notifier",
     "NotifierHub",
     "NotifyError",
     "SmtpSettings",
+    "deliver",
+    "headline",
+    "notify_name",
     "parse_email_address",
     "parse_notify_cmd",
+    "secrets_of",
 ]
 
 #: Longest excerpt of a failing hook's output put into the log line.
 _HOOK_OUTPUT_MAX_CHARS = 200
+#: How long :meth:`NotifierHub.close` waits for undelivered events unless a notifier says less.
+CLOSE_TIMEOUT_S = 30.0
 
 
 class LogNotifier:
@@ -75,9 +86,11 @@ def _env_name(key: str) -> str:
 class CommandNotifier:
     """Run a hook command for every event, with the event in its environment.
 
-    The hook gets ``os.environ`` plus ``SIMWARDEN_EVENT`` (the kind), ``SIMWARDEN_MESSAGE`` and
-    ``SIMWARDEN_<KEY>`` for every field (key upper-cased, other characters than letters and digits
-    turned into ``_``; ``SIMWARDEN_EVENT``/``SIMWARDEN_MESSAGE`` win over a clashing field).
+    The hook gets ``os.environ`` without the SMTP settings (``SIMWARDEN_SMTP_*``: the password
+    is none of its business) plus ``SIMWARDEN_EVENT`` (the kind), ``SIMWARDEN_MESSAGE``,
+    ``SIMWARDEN_DETAIL`` (when the event has a detail) and ``SIMWARDEN_<KEY>`` for every field (key
+    upper-cased, other characters than letters and digits turned into ``_``; the first three win
+    over a clashing field).
     argv is run without a shell, stdin is ``/dev/null`` and its output is kept only to quote the
     last line when it fails.
 
@@ -108,11 +121,15 @@ class CommandNotifier:
 
     def environment(self, event: Event) -> dict[str, str]:
         """The environment the hook gets for ``event`` (NUL characters, illegal there, dropped)."""
-        env = dict(os.environ)
+        from simwarden.warden.spawn import without_secrets
+
+        env = without_secrets(os.environ)
         for key, value in event.fields.items():
             env[_env_name(key)] = value.replace("\0", "")
         env["SIMWARDEN_EVENT"] = event.kind.replace("\0", "")
         env["SIMWARDEN_MESSAGE"] = event.message.replace("\0", "")
+        if event.detail:
+            env["SIMWARDEN_DETAIL"] = event.detail.replace("\0", "")
         return env
 
     def send(self, event: Event) -> None:
@@ -202,6 +219,8 @@ class NotifierHub:
     reach each notifier in the order posted; notifiers are called one after another. Any exception
     from a notifier becomes one line ``simwarden: notifier <Name> failed: <error>`` on ``log``
     (``None``: the current ``sys.stderr``), with every notifier's ``secrets`` replaced by ``***``.
+    A notifier may bound how long :meth:`close` waits by a ``close_timeout_s`` attribute: the
+    hub waits the longest any notifier asks for, :data:`CLOSE_TIMEOUT_S` for one that says none.
     """
 
     def __init__(self, notifiers: Sequence[Notifier], *, log: IO[str] | None = None) -> None:
@@ -211,10 +230,8 @@ class NotifierHub:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = False
-        secrets: set[str] = set()
-        for notifier in self.notifiers:
-            secrets.update(getattr(notifier, "secrets", ()))
-        self._secrets = tuple(secrets)
+        waits = [getattr(n, "close_timeout_s", None) or CLOSE_TIMEOUT_S for n in self.notifiers]
+        self.close_timeout_s = max(waits, default=CLOSE_TIMEOUT_S)
 
     def post(self, event: Event) -> None:
         """Queue ``event`` for delivery and return at once.
@@ -235,8 +252,9 @@ class NotifierHub:
                 self._thread.start()
             self._queue.put(event)
 
-    def close(self, timeout_s: float = 30.0) -> None:
-        """Deliver what is queued, then stop the thread; wait at most ``timeout_s`` seconds.
+    def close(self, timeout_s: float | None = None) -> None:
+        """Deliver what is queued, then stop the thread; wait at most ``timeout_s`` seconds
+        (None: :attr:`close_timeout_s`, see the class).
 
         If delivery is still going on after ``timeout_s``, log one line and return; the daemon
         thread then dies with the process. Calling ``close`` again does nothing.
@@ -249,6 +267,7 @@ class NotifierHub:
             if thread is None:
                 return
             self._queue.put(_STOP)
+        timeout_s = self.close_timeout_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + timeout_s
         thread.join(timeout=max(0.0, deadline - time.monotonic()))
         if thread.is_alive():
@@ -269,15 +288,133 @@ class NotifierHub:
             if event is _STOP:
                 return
             assert isinstance(event, Event)
-            for notifier in self.notifiers:
-                try:
-                    notifier.send(event)
-                except Exception as err:  # a notifier must never stop delivery
-                    self._report(notifier, err)
+            deliver(self.notifiers, event, self.log)
 
-    def _report(self, notifier: Notifier, err: Exception) -> None:
-        text = str(err)
-        if not isinstance(err, NotifyError):
-            text = f"{type(err).__name__}: {text}" if text else type(err).__name__
-        line = f"notifier {type(notifier).__name__} failed: {one_line(text)}"
-        write_line(self.log, scrub(line, self._secrets))
+
+def secrets_of(notifiers: Iterable[object]) -> tuple[str, ...]:
+    """Every ``secrets`` string the notifiers declare (see :class:`Notifier`)."""
+    found: set[str] = set()
+    for notifier in notifiers:
+        found.update(getattr(notifier, "secrets", ()))
+    return tuple(found)
+
+
+def deliver(notifiers: Sequence[Notifier], event: Event, log: IO[str] | None = None) -> int:
+    """Send ``event`` to each notifier in turn, now; returns how many failed. Never raises: a
+    failure is one line ``simwarden: notifier <Name> failed: <error>`` on ``log`` (``None``: the
+    current ``sys.stderr``) with every notifier's secrets replaced by ``***``, and the next
+    notifier still gets the event."""
+    failed = 0
+    for notifier in notifiers:
+        try:
+            notifier.send(event)
+        except Exception as err:  # a notifier must never stop delivery
+            failed += 1
+            text = str(err)
+            if not isinstance(err, NotifyError):
+                text = f"{type(err).__name__}: {text}" if text else type(err).__name__
+            line = f"notifier {type(notifier).__name__} failed: {one_line(text)}"
+            write_line(log, scrub(line, secrets_of(notifiers)))
+    return failed
+
+
+# ------------------------------------------------------------------ what a person chooses to hear
+
+#: The events a person can choose (``run_config.notify.events``): each guard's stop by its reason,
+#: ``failed`` (the command ended by itself with a non-zero code), the memory warning, a success.
+NOTIFY_EVENTS = (
+    "memory",
+    "timeout",
+    "stalled",
+    "disk",
+    "host_memory",
+    "stopped",
+    "failed",
+    "mem_warn",
+    "succeeded",
+)
+#: Chosen when none are: every stop by a guard and every failure; not the stop file (whoever
+#: touched it knows), warnings or successes.
+DEFAULT_NOTIFY_EVENTS = ("memory", "timeout", "stalled", "disk", "host_memory", "failed")
+# Stop reasons named after themselves. A stop by a signal to the warden is none of them.
+_STOP_NAMES = NOTIFY_EVENTS[:6]
+
+
+def notify_name(event: Event) -> str | None:
+    """The :data:`NOTIFY_EVENTS` name of a warden event, None for one no person chooses. Pure.
+
+    ``stop`` with reason R: R (None for ``signal``: whoever sent it knows); ``end`` of a command
+    that ended by itself (reason ``exited``): ``succeeded`` for exit code 0, else ``failed``;
+    ``mem_warn``: itself. Any other ``end`` follows a ``stop`` that was the news already.
+    """
+    fields = event.fields
+    if event.kind == "stop":
+        reason = fields.get("reason")
+        return reason if reason in _STOP_NAMES else None
+    if event.kind == "mem_warn":
+        return "mem_warn"
+    if event.kind == "end" and fields.get("reason") == "exited":
+        return "succeeded" if fields.get("exit_code") == "0" else "failed"
+    return None
+
+
+def headline(name: str, event: Event) -> str:
+    """One fixed line for a named event, e.g. ``run big (attempt 1) stopped``: who (the event's
+    ``label``, else ``run <run>``, else ``the command``) and what happened, no measured numbers
+    (those are in the warden's own message, the event's detail once named)."""
+    fields = event.fields
+    who = fields.get("label") or (f"run {fields['run']}" if fields.get("run") else "the command")
+    if name == "succeeded":
+        return f"{who} succeeded"
+    if name == "failed":
+        return f"{who} failed with exit code {fields.get('exit_code', '?')}"
+    if name == "mem_warn":
+        return f"{who} passed its memory warning level"
+    return f"{who} stopped"
+
+
+class EventFilter:
+    """A notifier that passes on only the events a person chose, renamed.
+
+    Each warden event is named by :func:`notify_name`; one whose name is in ``events`` reaches
+    every notifier of ``notifiers`` as ``Event(name, headline(name, event), fields,
+    detail=<the warden's message>)``: an email's subject reads ``[simwarden] memory: run big
+    (attempt 1) stopped``, a hook sees ``SIMWARDEN_EVENT=memory``. Other events are dropped.
+
+    ``send`` never raises: a failing notifier is one line on ``log`` (``None``: the current
+    ``sys.stderr``; see :func:`deliver`) and the others still get the event. ``close_timeout_s``
+    (None: the hub's default) bounds how long a :class:`NotifierHub` holding this filter waits at
+    its close for undelivered events. An unknown name in ``events`` raises :class:`UserError`.
+    """
+
+    def __init__(
+        self,
+        notifiers: Sequence[Notifier],
+        events: Iterable[str] = DEFAULT_NOTIFY_EVENTS,
+        *,
+        log: IO[str] | None = None,
+        close_timeout_s: float | None = None,
+    ) -> None:
+        self.notifiers = list(notifiers)
+        self.events = tuple(events)
+        unknown = [name for name in self.events if name not in NOTIFY_EVENTS]
+        if unknown:
+            msg = f"notify event {unknown[0]!r} is not one of {', '.join(NOTIFY_EVENTS)}"
+            raise UserError(msg)
+        self.log = log
+        self.close_timeout_s = close_timeout_s
+
+    def __repr__(self) -> str:
+        return f"EventFilter({self.notifiers!r}, events={self.events!r})"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The wrapped notifiers' secrets (a hub scrubs them from its lines)."""
+        return secrets_of(self.notifiers)
+
+    def send(self, event: Event) -> None:
+        name = notify_name(event)
+        if name is None or name not in self.events:
+            return
+        named = Event(name, headline(name, event), event.fields, detail=event.message)
+        deliver(self.notifiers, named, self.log)

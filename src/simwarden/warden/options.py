@@ -45,6 +45,9 @@ class Limits:
     timeout_s: float | None = None
     min_free_disk_bytes: int | None = None
     disk_path: str | None = None
+    # Stop (reason "stalled") when the simulation's reported progress has not risen for this
+    # long; the clock starts at its first report (a run that never reports never stalls).
+    stall_timeout_s: float | None = None
 
 
 @dataclass
@@ -79,12 +82,24 @@ class RunOptions:
         """:attr:`context` as the record's typed :class:`RunContext` (None when not given)."""
         return RunContext.from_dict(self.context) if self.context else None
 
+    def event_fields(self) -> dict[str, Any]:
+        """What names this run on every notifier event: ``label``, ``run``, ``simulation``,
+        ``attempt`` (from :attr:`label` and :attr:`context`), only those known."""
+        context = self.context or {}
+        fields = {
+            "label": self.label,
+            "run": context.get("run"),
+            "simulation": context.get("simulation"),
+            "attempt": context.get("attempt"),
+        }
+        return {key: value for key, value in fields.items() if value is not None}
+
     def check(self) -> None:
         """Raise :class:`UserError` for the first bad option, before any process starts.
 
         Output paths must be writable, the disk path must exist, the warning level must be below
-        the limit, grace 0 or more, the interval above 0, the mechanism one of ``auto``, ``poll``,
-        ``cgroup``.
+        the limit, grace 0 or more, the interval and the stall timeout above 0, the mechanism one
+        of ``auto``, ``poll``, ``cgroup``.
         """
         for option, path in (
             ("--record", self.record),
@@ -107,6 +122,9 @@ class RunOptions:
             raise UserError(f"invalid --grace {self.grace_s!r}: must be 0 or more seconds")
         if self.interval_s <= 0:
             raise UserError(f"invalid --interval {self.interval_s!r}: must be above 0")
+        stall = limits.stall_timeout_s
+        if stall is not None and not stall > 0:
+            raise UserError(f"invalid --stall-timeout {stall!r}: must be above 0 seconds")
         if self.mechanism not in MECHANISMS:
             raise UserError(f"invalid mechanism {self.mechanism!r}: use auto, poll or cgroup")
 

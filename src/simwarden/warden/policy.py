@@ -12,6 +12,7 @@ Tests call them with fabricated observations (``tests/unit/test_policy.py``).
 
 from __future__ import annotations
 
+import math
 import signal
 from dataclasses import dataclass
 
@@ -45,6 +46,8 @@ class Observation:
 
     A field the limits do not need may stay at its default: ``host_mem_percent`` is read only
     with a host memory limit, ``free_disk_bytes`` only with a free-disk minimum.
+    ``progress_age_s`` is None until the simulation first reports progress (it never stalls
+    before that).
     """
 
     rss_bytes: int  # summed over the tree
@@ -53,6 +56,8 @@ class Observation:
     free_disk_bytes: int | None = None  # free space where the run writes
     stop_file: str | None = None  # the stop file's path once it exists, else None
     ended_parent: int | None = None  # pid of the watched parent once it ended, else None
+    progress_age_s: float | None = None  # seconds since reported progress last rose, else None
+    progress: float | None = None  # the last progress reported (0..1), for the stall message
 
 
 @dataclass
@@ -107,8 +112,9 @@ def check(limits: Limits, sample: Observation, now: float, state: PolicyState) -
 
     In order: a signal to the warden, a cgroup OOM kill, memory over the limit (strictly above),
     the memory warning (strictly above its level, once: not when ``state.mem_warned``), the
-    timeout (strictly more time than allowed), host memory (strictly above), free disk (strictly
-    below), the stop file, an ended parent. While a stop is under way (``state.stopping``) nothing
+    timeout (strictly more time than allowed), a stall (progress not risen for strictly longer
+    than the stall timeout), host memory (strictly above), free disk (strictly below), the stop
+    file, an ended parent. While a stop is under way (``state.stopping``) nothing
     new is decided. After a :data:`MEM_WARN` breach the caller sets ``mem_warned`` and calls again:
     the warning does not hide a later limit of the same sample.
     """
@@ -141,6 +147,9 @@ def _other_limits(
 ) -> Breach | None:
     if limits.timeout_s is not None and now - state.started > limits.timeout_s:
         return Breach("timeout", f"time limit {limits.timeout_s:g} s reached")
+    stalled = _stall(limits, sample)
+    if stalled is not None:
+        return stalled
     used = sample.host_mem_percent
     if limits.host_mem_percent is not None and used is not None and used > limits.host_mem_percent:
         message = f"host memory use {used:.1f}% over {limits.host_mem_percent:g}%"
@@ -154,6 +163,23 @@ def _other_limits(
         why = f"parent process {sample.ended_parent} ended (nobody is waiting for this run)"
         return Breach("signal", why, signal=signal.SIGHUP)
     return None
+
+
+def _stall(limits: Limits, sample: Observation) -> Breach | None:
+    age, limit = sample.progress_age_s, limits.stall_timeout_s
+    if limit is None or age is None or age <= limit:
+        return None
+    last = "" if sample.progress is None else f"; last report {percent_text(sample.progress)}"
+    # Rounded up to 0.1 s, so an age just above the limit does not read as equal to it (the
+    # 1e-6 keeps float noise such as 0.3 * 10 = 3.0000000000000004 from rounding up).
+    shown = math.ceil(age * 10 - 1e-6) / 10
+    message = f"no progress for {shown:g} s (stall timeout {limit:g} s{last})"
+    return Breach("stalled", message)
+
+
+def percent_text(fraction: float) -> str:
+    """``42%`` for 0.42, ``77.5%`` for 0.775: a progress fraction as a percentage, 0.1 precise."""
+    return f"{round(fraction * 100, 1):g}%"
 
 
 def escalate(limits: Limits, sample: Observation, now: float, state: PolicyState) -> bool:

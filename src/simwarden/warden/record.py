@@ -23,11 +23,27 @@ if TYPE_CHECKING:
     from typing import Any
 
 # Why a run ended. ``exited``: the command ended by itself; the others: the warden stopped it.
-REASONS = ("exited", "memory", "timeout", "host_memory", "disk", "signal", "stopped")
-# One row per sample in samples.tsv, in this order, tab-separated, with this header line.
+REASONS = ("exited", "memory", "timeout", "host_memory", "disk", "signal", "stopped", "stalled")
 # How many of the command's last stderr lines a record keeps.
 STDERR_TAIL_LINES = 20
-SAMPLE_COLUMNS = ("time_s", "rss_bytes", "cpu_percent", "processes", "read_bytes", "write_bytes")
+# One row per sample in samples.tsv, in this order, tab-separated, with this header line.
+# ``progress`` (0..1, the simulation's last report), ``eta_s`` (seconds left at the rate since
+# its first report) and ``mem_limit_bytes`` (the run's memory limit) are empty when unknown.
+SAMPLE_COLUMNS = (
+    "time_s",
+    "rss_bytes",
+    "cpu_percent",
+    "processes",
+    "read_bytes",
+    "write_bytes",
+    "progress",
+    "eta_s",
+    "mem_limit_bytes",
+)
+# Columns whose cell may be empty (read as NaN); a row with any other empty cell is skipped.
+OPTIONAL_SAMPLE_COLUMNS = ("progress", "eta_s", "mem_limit_bytes")
+# How much of a samples file's end read_last_sample reads: several rows, never the whole file.
+_TAIL_BYTES = 4096
 
 
 class RecordError(UserError):
@@ -78,6 +94,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "read_bytes": (int,),
     "write_bytes": (int,),
     "samples": (int,),
+    "progress": _NUMBERS,
     "leftover_processes": (int,),
     "reason": (str,),
     "message": (str,),
@@ -161,6 +178,9 @@ class Record:
     write_bytes: int | None = None
     samples: int | None = None
     mem_warned: bool | None = None
+    # The last progress the simulation reported (0..1; see docs/progress.md): how far a stopped
+    # run got. None when it reported none.
+    progress: float | None = None
     host: dict[str, Any] | None = None
     simwarden_version: str | None = None
     context: RunContext | None = None
@@ -277,7 +297,7 @@ def samples_header() -> str:
     return "\t".join(SAMPLE_COLUMNS) + "\n"
 
 
-def format_sample_row(
+def format_sample_row(  # noqa: PLR0913 - one keyword per column of the row
     time_s: float,
     *,
     rss_bytes: int,
@@ -285,9 +305,22 @@ def format_sample_row(
     processes: int,
     read_b: int,
     write_b: int,
+    progress: float | None = None,
+    eta_s: float | None = None,
+    mem_limit_bytes: int | None = None,
 ) -> str:
-    """One samples.tsv row (newline included), columns as :data:`SAMPLE_COLUMNS`."""
-    return f"{time_s:.3f}\t{rss_bytes}\t{cpu_percent:.1f}\t{processes}\t{read_b}\t{write_b}\n"
+    """One samples.tsv row (newline included), columns as :data:`SAMPLE_COLUMNS`; a None
+    optional value is an empty cell."""
+    optional = (
+        "" if progress is None else f"{progress:.4f}",
+        "" if eta_s is None else f"{eta_s:.1f}",
+        "" if mem_limit_bytes is None else str(mem_limit_bytes),
+    )
+    return (
+        f"{time_s:.3f}\t{rss_bytes}\t{cpu_percent:.1f}\t{processes}\t{read_b}\t{write_b}\t"
+        + "\t".join(optional)
+        + "\n"
+    )
 
 
 @dataclass
@@ -326,11 +359,54 @@ def read_samples(path: str | Path, required: tuple[str, ...] = ("time_s", "rss_b
     columns: dict[str, list[float]] = {name: [] for name in header if name in SAMPLE_COLUMNS}
     index = {name: header.index(name) for name in columns}
     for line in lines[1:]:
-        cells = line.split("\t")
-        try:
-            row = {name: float(cells[i]) for name, i in index.items()}
-        except (IndexError, ValueError):
+        row = _parse_row(line, index)
+        if row is None:
             continue
         for name, value in row.items():
             columns[name].append(value)
     return Samples(columns)
+
+
+def _parse_row(line: str, index: Mapping[str, int]) -> dict[str, float] | None:
+    """One row's values by column name (an empty optional cell is NaN); None for a row cut
+    short or holding a non-number."""
+    cells = line.split("\t")
+    row: dict[str, float] = {}
+    try:
+        for name, i in index.items():
+            cell = cells[i]
+            empty = cell == "" and name in OPTIONAL_SAMPLE_COLUMNS
+            row[name] = float("nan") if empty else float(cell)
+    except (IndexError, ValueError):
+        return None
+    return row
+
+
+def read_last_sample(path: str | Path) -> dict[str, float] | None:
+    """The last complete row of a samples file by column name (empty optional cells NaN),
+    reading only the file's end: cheap for a live view polling many long runs.
+
+    None when the file is missing, unreadable, has no header of :data:`SAMPLE_COLUMNS` names or
+    no complete row yet. Never raises: the run may be writing it right now.
+    """
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline()
+            size = handle.seek(0, 2)
+            start = max(len(first), size - _TAIL_BYTES)
+            handle.seek(start)
+            tail = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    header = first.decode("utf-8", "replace").rstrip("\n").split("\t")
+    index = {name: header.index(name) for name in header if name in SAMPLE_COLUMNS}
+    if "time_s" not in index:
+        return None
+    lines = tail.split("\n")[:-1]  # the last piece has no newline yet: not complete
+    if start > len(first):
+        lines = lines[1:]  # the seek may have cut the first line
+    for line in reversed(lines):
+        row = _parse_row(line, index)
+        if row is not None:
+            return row
+    return None

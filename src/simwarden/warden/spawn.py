@@ -3,8 +3,9 @@
 - :func:`resolve_command` finds the program (126/127 as a shell would say it);
 - :func:`make_cgroup` and :func:`spawn` start it in its own session and process group, in a
   memory cgroup when one is in force;
-- :func:`start_pumps` copies its output to the console and the log file, line by line, and
-  its stderr to a :class:`~simwarden.warden.cause.StderrTail`;
+- :func:`start_pumps` copies its output to the console and the log file, line by line, its
+  stderr to a :class:`~simwarden.warden.cause.StderrTail`, and its progress lines (both
+  streams) to the run's progress (:mod:`simwarden.warden.progress`);
 - :class:`SamplesWriter` appends one samples.tsv row per sample (columns from
   :mod:`simwarden.warden.record`);
 - :class:`Console` writes the warden's own ``simwarden: ...`` lines to the console and the log.
@@ -25,13 +26,14 @@ from simwarden.core.log import PREFIX
 from simwarden.warden import cgroup as cgroups
 from simwarden.warden.options import CommandError
 from simwarden.warden.proctree import IS_POSIX, make_child_setup
+from simwarden.warden.progress import ProgressScanner
 from simwarden.warden.record import format_sample_row, samples_header
 
 # typing costs ~10 ms of start-up and is needed only by type checkers here.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import subprocess
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from typing import IO, Any
 
     from simwarden.warden.cause import StderrTail
@@ -125,14 +127,13 @@ def spawn(
     """Start ``command`` (run as ``executable``) in a new session, in ``group`` if given, with
     ``env`` (None: ``options.env``).
 
-    Its stderr is always piped (see :func:`start_pumps`: the record keeps its last lines); its
-    stdout is piped when there is a log file, discarded when quiet, else inherited. A start
-    failure raises :class:`CommandError` (126/127).
+    Its stdout and stderr are always piped through :func:`start_pumps` (the record keeps the
+    last stderr lines; progress lines are read on both), so the command never sees a terminal.
+    A start failure raises :class:`CommandError` (126/127).
     """
     import subprocess
 
     cgroup_fd = cgroups.join_fd(group) if group else None
-    pipe = subprocess.PIPE if log_file else (subprocess.DEVNULL if options.quiet else None)
     kwargs: dict[str, Any] = {}
     if IS_POSIX:
         kwargs["start_new_session"] = True
@@ -145,7 +146,7 @@ def spawn(
             cwd=options.cwd,
             env=options.env if env is None else env,
             stdin=None,
-            stdout=pipe,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             **kwargs,
         )
@@ -169,10 +170,12 @@ def pump(
     log: IO[bytes] | None,
     lock: threading.Lock,
     tail: StderrTail | None = None,
+    *,
+    scanner: ProgressScanner | None = None,
 ) -> None:
     """Copy the command's output to our own stream at once (unless ``sink`` is None), to the log
     file (if any) in whole lines, so stdout and stderr interleave line by line, never mid-line,
-    and to ``tail`` (if any).
+    to ``tail`` (if any) and to ``scanner`` (if any: progress lines).
 
     Returns at end of file (the command and every process holding the pipe ended).
     """
@@ -186,6 +189,8 @@ def pump(
                 sink.flush()
         if tail is not None:
             tail.feed(chunk)
+        if scanner is not None:
+            scanner.feed(chunk)
         if log is not None:
             pending += chunk
             cut = len(pending) if not chunk else pending.rfind(b"\n") + 1
@@ -220,22 +225,27 @@ def start_pumps(
     quiet: bool,
     lock: threading.Lock,
     tail: StderrTail | None = None,
+    *,
+    progress: Callable[[bytes], None] | None = None,
 ) -> list[threading.Thread]:
-    """One daemon thread per piped output stream running :func:`pump`: stderr always (into
-    ``tail``), stdout when there is a log file. Without a log file stderr goes on to fd 2."""
+    """One daemon thread per piped output stream running :func:`pump`: stdout and stderr (into
+    ``tail``), each with its own :class:`ProgressScanner` calling ``progress`` (if given) with
+    every progress line. Without a log file the output goes on to fd 1 and 2."""
     pumps = []
-    for source, name, stream_tail in (
-        (process.stdout, "stdout", None),
-        (process.stderr, "stderr", tail),
+    for source, fd, name, stream_tail in (
+        (process.stdout, 1, "stdout", None),
+        (process.stderr, 2, "stderr", tail),
     ):
         if source is None:
             continue
         sink: Any = None
         if not quiet:
-            sink = FdWriter(2) if log_file is None else getattr(sys, name).buffer
+            sink = FdWriter(fd) if log_file is None else getattr(sys, name).buffer
+        scanner = ProgressScanner(progress) if progress is not None else None
         thread = threading.Thread(
             target=pump,
             args=(source, sink, log_file, lock, stream_tail),
+            kwargs={"scanner": scanner},
             daemon=True,
             name="simwarden-output",
         )
@@ -248,16 +258,27 @@ class SamplesWriter:
     """Appends one samples.tsv row per sample as it goes, so a killed run still leaves its series.
 
     ``path=None`` writes nothing. Rows are line-buffered: a reader sees whole rows (a row cut by a
-    crash is skipped by :func:`simwarden.warden.record.read_samples`).
+    crash is skipped by :func:`simwarden.warden.record.read_samples`). ``mem_limit_bytes`` (the
+    run's memory limit, None: none) goes into every row.
     """
 
-    def __init__(self, path: str | None) -> None:
+    def __init__(self, path: str | None, mem_limit_bytes: int | None = None) -> None:
         self._handle = open(path, "w", encoding="utf-8", buffering=1) if path else None  # noqa: SIM115
+        self._mem_limit = mem_limit_bytes
         if self._handle:
             self._handle.write(samples_header())
 
-    def write(self, elapsed: float, sample: Sample, cpu_percent: float) -> None:
-        """One row: seconds since the start, the tree's sample, CPU percent since the last one."""
+    def write(
+        self,
+        elapsed: float,
+        sample: Sample,
+        cpu_percent: float,
+        *,
+        progress: float | None = None,
+        eta_s: float | None = None,
+    ) -> None:
+        """One row: seconds since the start, the tree's sample, CPU percent since the last one,
+        the progress last reported and the seconds left (None: empty cells)."""
         if self._handle:
             self._handle.write(
                 format_sample_row(
@@ -267,6 +288,9 @@ class SamplesWriter:
                     processes=sample.processes,
                     read_b=sample.read_bytes,
                     write_b=sample.write_bytes,
+                    progress=progress,
+                    eta_s=eta_s,
+                    mem_limit_bytes=self._mem_limit,
                 )
             )
 

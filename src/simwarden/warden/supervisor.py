@@ -9,9 +9,7 @@ is written is a :class:`~simwarden.warden.record.Record`.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import select
 import shutil
 import signal
 import sys
@@ -29,6 +27,12 @@ from simwarden.warden.cause import ErrorFile, ErrorFileProblem, StderrTail
 from simwarden.warden.options import RunOptions, RunResult
 from simwarden.warden.orphan import OrphanWatch
 from simwarden.warden.proctree import ProcessTree, become_subreaper, host_info, usage_totals
+from simwarden.warden.progress import (
+    PROGRESS_PREFIX,
+    ProgressFile,
+    ProgressTracker,
+    RunProgress,
+)
 from simwarden.warden.record import Record
 from simwarden.warden.sentinel import Sentinel
 from simwarden.warden.spawn import (
@@ -40,14 +44,15 @@ from simwarden.warden.spawn import (
     start_pumps,
     without_secrets,
 )
+from simwarden.warden.wakeup import Wakeup
 
 # typing costs ~10 ms of start-up and is needed only by type checkers here.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import resource
     import subprocess
-    from collections.abc import Callable, Sequence
-    from typing import Any
+    from collections.abc import Mapping, Sequence
+    from typing import IO, Any
 
     from simwarden.warden.cgroup import MemoryCgroup
     from simwarden.warden.events import Event
@@ -66,7 +71,7 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def _event(kind: str, message: str, fields: dict[str, Any]) -> Event:
+def _event(kind: str, message: str, fields: Mapping[str, Any]) -> Event:
     """A notifier event; only text and number fields are kept, as text."""
     from simwarden.warden.events import Event
 
@@ -83,6 +88,7 @@ class _Run:
     process: subprocess.Popen[bytes]
     tree: ProcessTree
     start_iso: str
+    progress: RunProgress
 
     def __init__(self, command: Sequence[str], options: RunOptions) -> None:
         self.command = list(command)
@@ -101,31 +107,60 @@ class _Run:
         self.root_status: int | None = None
         self.cgroup_peak: int | None = None  # read from the cgroup just before it is removed
         self.oom_kills = 0
-        self.wake_fd: int | None = None
-        self.pidfd: int | None = None
         self.hub: NotifierHub | None = None
-        self.tail = StderrTail()  # the command's last stderr lines
+        self.tail = StderrTail(skip=PROGRESS_PREFIX.encode())  # its last stderr lines
         self.error_file: ErrorFile | None = None  # where its uncaught exception is written
 
     def execute(self) -> RunResult:
         executable = resolve_command(self.command, self.opt.cwd)
         self.opt.check()
+        stop_file = self.opt.stop_file
+        if stop_file and os.path.exists(stop_file):
+            return self._not_started(stop_file)
         self.error_file = ErrorFile()
+        progress_file = ProgressFile(self.error_file.directory)  # in the error file's directory
         try:
-            return self._execute(executable, self.error_file)
+            return self._execute(executable, self.error_file, progress_file)
         finally:
+            progress_file.remove()
             self.error_file.remove()
 
+    def _not_started(self, stop_file: str) -> RunResult:
+        """The stop file exists already: write the record (reason "stopped") and a samples file
+        with only its header, post the stop event, and never start the command."""
+        why = f"stop file {stop_file!r} exists: the command was not started (remove it to run)"
+        self.start_iso, self.state.started = _now_iso(), time.monotonic()
+        self.group, self.state.stopping, self.stop_message = None, "stopped", why
+        log_file = self._open_console()
+        try:
+            SamplesWriter(self.opt.samples, self.limits.mem_bytes).close()
+            self.out.say(why)
+            self.hub = self._make_hub()
+            self._post("stop", why, {"reason": "stopped", "command": " ".join(self.command)})
+            wall = time.monotonic() - self.state.started
+            record = self._record("stopped", why, end_iso=_now_iso(), wall=wall)
+            record.mechanism = None  # nothing was enforced
+            return self._end(record)
+        finally:
+            if self.hub is not None:
+                self.hub.close()
+            if log_file:
+                log_file.close()
+
     # -- start ------------------------------------------------------------------------------------
-    def _execute(self, executable: str, error_file: ErrorFile) -> RunResult:
-        log_file = open(self.opt.log, "wb") if self.opt.log else None  # noqa: SIM115
-        self.out = Console(self.opt.console or sys.stderr, log_file, self.lock, self.opt.label)
+    def _execute(
+        self, executable: str, error_file: ErrorFile, progress_file: ProgressFile
+    ) -> RunResult:
+        log_file = self._open_console()
         self.group = make_cgroup(self.opt)
         become_subreaper()
         sentinel = Sentinel.start(self.group.procs_file if self.group else None)
         self.start_iso, self.state.started = _now_iso(), time.monotonic()
+        tracker = ProgressTracker(self.state.started)
+        self.progress = RunProgress(tracker, progress_file, self.out.say, time.monotonic)
         try:
-            env = without_secrets(error_file.environment(self.opt.env))
+            env = progress_file.environment(error_file.environment(self.opt.env))
+            env = without_secrets(env)
             self.process = spawn(executable, self.command, self.opt, self.group, log_file, env=env)
         except BaseException:
             if sentinel:
@@ -136,25 +171,38 @@ class _Run:
                 log_file.close()
             raise
         self.tree = ProcessTree(self.process.pid, cgroup=self.group)
-        pumps = start_pumps(self.process, log_file, self.opt.quiet, self.lock, self.tail)
-        samples_file = SamplesWriter(self.opt.samples)
+        pumps = start_pumps(
+            self.process,
+            log_file,
+            self.opt.quiet,
+            self.lock,
+            self.tail,
+            progress=self.progress.line,
+        )
+        samples_file = SamplesWriter(self.opt.samples, self.limits.mem_bytes)
         self.hub = self._make_hub()
-        restore = self._install_signal_handlers()
+        wakeup = Wakeup(self.state)
         try:
-            self._loop(sentinel, samples_file)
+            self._loop(sentinel, samples_file, wakeup)
         finally:
-            restore()
+            wakeup.close()
             self._reap(sentinel)
             samples_file.close()
             for thread in pumps:
                 thread.join(timeout=2)
+            self.progress.poll_file(time.monotonic(), always=True)  # a last report at the end
             result = self._finish()
             if self.hub is not None:
-                self.hub.post(_event("end", result.record["message"], result.record))
                 self.hub.close()
             if log_file:
                 log_file.close()
         return result
+
+    def _open_console(self) -> IO[bytes] | None:
+        """Open the log file (None without one) and the warden's console that also writes it."""
+        log_file = open(self.opt.log, "wb") if self.opt.log else None  # noqa: SIM115
+        self.out = Console(self.opt.console or sys.stderr, log_file, self.lock, self.opt.label)
+        return log_file
 
     def _make_hub(self) -> NotifierHub | None:
         if not self.opt.notifiers:
@@ -163,75 +211,46 @@ class _Run:
 
         return NotifierHub(self.opt.notifiers, log=self.opt.console or sys.stderr)
 
-    def _install_signal_handlers(self) -> Callable[[], None]:
-        """Catch SIGINT/SIGTERM/SIGHUP so the tree is stopped, not orphaned; returns a restorer."""
-        if threading.current_thread() is not threading.main_thread():
-            return lambda: None
-        reader, writer = os.pipe()
-        os.set_blocking(reader, False)
-        os.set_blocking(writer, False)
-        previous_fd = signal.set_wakeup_fd(writer, warn_on_full_buffer=False)
-        self.wake_fd = reader
-        names = ("SIGINT", "SIGTERM", "SIGHUP")
-        signums = [getattr(signal, n) for n in names if hasattr(signal, n)]
-        previous = {s: signal.getsignal(s) for s in signums}
-        state = self.state
-
-        def handler(signum: int, frame: object) -> None:
-            state.signal_received = state.signal_received or signum
-            state.signal_count += 1
-
-        for signum in signums:
-            signal.signal(signum, handler)
-
-        def restore() -> None:
-            for signum, old in previous.items():
-                signal.signal(signum, old)
-            signal.set_wakeup_fd(previous_fd)
-            os.close(reader)
-            os.close(writer)
-
-        return restore
+    def _post(self, kind: str, message: str, fields: Mapping[str, Any]) -> None:
+        """Post an event to the notifiers (if any), with the fields naming the run."""
+        if self.hub is not None:
+            self.hub.post(_event(kind, message, {**fields, **self.opt.event_fields()}))
 
     # -- sample, check, stop ----------------------------------------------------------------------
-    def _loop(self, sentinel: Sentinel | None, samples_file: SamplesWriter) -> None:
-        if hasattr(os, "pidfd_open"):
-            with contextlib.suppress(OSError):
-                self.pidfd = os.pidfd_open(self.process.pid)
+    def _loop(self, sentinel: Sentinel | None, samples_file: SamplesWriter, wakeup: Wakeup) -> None:
+        wakeup.watch(self.process.pid)
         last_refresh = -1.0
         previous: tuple[float, Sample] | None = None
-        try:
-            while True:
-                now = time.monotonic()
-                previous_rss = previous[1].rss_bytes if previous else None
-                if now - last_refresh >= policy.refresh_period(
-                    self.limits, previous_rss, self.state
-                ):
-                    self.tree.refresh()
-                    last_refresh = now
-                    if sentinel:
-                        sentinel.update([self.process.pid, *self.tree.pids()])
-                sample = self._measure(now, previous, samples_file)
-                if self._command_ended() and not self._leftovers():
+        while True:
+            now = time.monotonic()
+            previous_rss = previous[1].rss_bytes if previous else None
+            if now - last_refresh >= policy.refresh_period(self.limits, previous_rss, self.state):
+                self.tree.refresh()
+                last_refresh = now
+                if sentinel:
+                    sentinel.update([self.process.pid, *self.tree.pids()])
+            sample = self._measure(now, previous, samples_file)
+            if self._command_ended():
+                wakeup.forget_process()
+                if not self._leftovers():
                     return
-                self._check(sample, now)
-                interval = policy.next_interval(
-                    self.limits,
-                    self.opt.interval_s,
-                    self.state,
-                    rss_bytes=sample.rss_bytes,
-                    now=now,
-                    previous=(previous[0], previous[1].rss_bytes) if previous else None,
-                )
-                previous = (now, sample)
-                self._wait(interval)
-        finally:
-            self._close_pidfd()
+            self._check(sample, now)
+            interval = policy.next_interval(
+                self.limits,
+                self.opt.interval_s,
+                self.state,
+                rss_bytes=sample.rss_bytes,
+                now=now,
+                previous=(previous[0], previous[1].rss_bytes) if previous else None,
+            )
+            previous = (now, sample)
+            wakeup.wait(interval)
 
     def _measure(
         self, now: float, previous: tuple[float, Sample] | None, samples_file: SamplesWriter
     ) -> Sample:
-        """Sample the tree, keep the peak, write the samples row, reap adopted orphans."""
+        """Sample the tree and the progress file, keep the peak, write the samples row, reap
+        adopted orphans."""
         sample = self.tree.sample()
         self.samples += 1
         self.peak_rss = max(self.peak_rss, sample.rss_bytes)
@@ -239,15 +258,21 @@ class _Run:
         if previous is not None and now > previous[0]:
             used = sample.cpu_seconds - previous[1].cpu_seconds
             cpu_percent = max(0.0, used / (now - previous[0]) * 100)
-        samples_file.write(now - self.state.started, sample, cpu_percent)
+        self.progress.poll_file(now)
+        tracker = self.progress.tracker
+        samples_file.write(
+            now - self.state.started,
+            sample,
+            cpu_percent,
+            progress=tracker.value,
+            eta_s=tracker.eta_s(now),
+        )
         self.rusages += self.tree.reap_adopted()
         return sample
 
     def _command_ended(self) -> bool:
         if self.root_status is None:
             self._poll_root()
-        if self.root_status is not None:
-            self._close_pidfd()
         return self.root_status is not None
 
     def _leftovers(self) -> bool:
@@ -259,7 +284,7 @@ class _Run:
             self._begin_stop(None, why)
         return bool(alive)
 
-    def _observe(self, sample: Sample) -> policy.Observation:
+    def _observe(self, sample: Sample, now: float) -> policy.Observation:
         """What the policy needs besides memory, measured only while it can decide a stop."""
         if self.state.stopping is not None or self.state.signal_received:
             return policy.Observation(rss_bytes=sample.rss_bytes)
@@ -270,7 +295,7 @@ class _Run:
             host_percent = psutil.virtual_memory().percent
         if limits.min_free_disk_bytes is not None:
             free_disk = shutil.disk_usage(limits.disk_path or self.cwd).free
-        stop_file = self.opt.stop_file
+        stop_file, tracker = self.opt.stop_file, self.progress.tracker
         return policy.Observation(
             rss_bytes=sample.rss_bytes,
             oom_kills=self.group.oom_kills() if self.group is not None else 0,
@@ -278,11 +303,13 @@ class _Run:
             free_disk_bytes=free_disk,
             stop_file=stop_file if stop_file and os.path.exists(stop_file) else None,
             ended_parent=self.orphans.ended() if self.orphans is not None else None,
+            progress_age_s=tracker.stall_age(now),
+            progress=tracker.value,
         )
 
     def _check(self, sample: Sample, now: float) -> None:
         """Ask the policy; warn, begin a stop or send SIGKILL as it says."""
-        observation = self._observe(sample)
+        observation = self._observe(sample, now)
         breach = policy.check(self.limits, observation, now, self.state)
         if breach is not None and not breach.stops:
             self._warn(breach, sample)
@@ -300,14 +327,13 @@ class _Run:
     def _warn(self, breach: policy.Breach, sample: Sample) -> None:
         self.state.mem_warned = True
         self.out.say(breach.message)
-        if self.hub:
-            fields = {
-                "rss_bytes": sample.rss_bytes,
-                "limit_bytes": self.limits.mem_warn_bytes,
-                "command": " ".join(self.command),
-                "pid": self.process.pid,
-            }
-            self.hub.post(_event(breach.reason, breach.message, fields))
+        fields = {
+            "rss_bytes": sample.rss_bytes,
+            "limit_bytes": self.limits.mem_warn_bytes,
+            "command": " ".join(self.command),
+            "pid": self.process.pid,
+        }
+        self._post(breach.reason, breach.message, fields)
 
     def _begin_stop(self, reason: str | None, why: str) -> None:
         """Send the stop signal to the tree and start the grace period.
@@ -321,7 +347,7 @@ class _Run:
         self.out.say(
             f"{why}: sending {name} to {count} process(es), SIGKILL after {self.opt.grace_s:g} s"
         )
-        if self.hub and reason is not None:
+        if reason is not None:
             fields = {
                 "reason": reason,
                 "command": " ".join(self.command),
@@ -329,25 +355,9 @@ class _Run:
                 "rss_bytes": self.peak_rss,
                 "limit_bytes": self.limits.mem_bytes or "",
             }
-            self.hub.post(_event("stop", why, fields))
+            self._post("stop", why, fields)
         self.tree.signal_all(self.opt.stop_signal)
         self.state.stop_deadline = time.monotonic() + self.opt.grace_s
-
-    def _wait(self, timeout: float) -> None:
-        """Sleep until the timeout, the command's exit, or a signal to the warden."""
-        watch = [fd for fd in (self.pidfd, self.wake_fd) if fd is not None]
-        if not watch or os.name != "posix":
-            time.sleep(timeout)
-            return
-        ready, _, _ = select.select(watch, [], [], timeout)
-        if self.wake_fd is not None and self.wake_fd in ready:
-            with contextlib.suppress(OSError):
-                os.read(self.wake_fd, 4096)
-
-    def _close_pidfd(self) -> None:
-        if self.pidfd is not None:
-            os.close(self.pidfd)
-            self.pidfd = None
 
     # -- reap -------------------------------------------------------------------------------------
     def _poll_root(self) -> None:
@@ -396,21 +406,32 @@ class _Run:
         reason = self.state.stopping or "exited"
         if reason == "exited":
             exit_code = own_code
-        elif reason == "signal":
-            exit_code = 128 + (self.state.signal_received or signal.SIGTERM)
+            message = f"command exited with code {own_code} after {wall:.1f} s"
         else:
-            exit_code = EXIT_CODES[reason]
-        record = self._record(
-            reason, exit_code, own_code, command_signal, end_iso=end_iso, wall=wall
-        )
-        if reason != "exited":
-            self.out.say(record.message or "")
+            if reason == "signal":
+                exit_code = 128 + (self.state.signal_received or signal.SIGTERM)
+            else:
+                exit_code = EXIT_CODES[reason]
+            message = (
+                f"stopped ({reason}): {self.stop_message}; peak {self._peak_text()} "
+                f"after {wall:.1f} s; exit {exit_code}"
+            )
+            self.out.say(message)
+        record = self._record(reason, message, end_iso=end_iso, wall=wall)
+        record.exit_code, record.command_exit_code = exit_code, own_code
+        record.command_signal = policy.signal_name(command_signal) if command_signal else None
+        record.progress = self.progress.tracker.value
         error, record.stderr_tail = self._reported_error(), self.tail.lines()
         record.error = error if record.failed else None
+        return self._end(record)
+
+    def _end(self, record: Record) -> RunResult:
+        """Write the record (if asked), post the end event; the result to return."""
         data = record.to_dict()
         if self.opt.record:
             write_json_atomic(self.opt.record, data)
-        return RunResult(exit_code, reason, data)
+        self._post("end", record.message or "", data)
+        return RunResult(record.exit_code or 0, record.reason or "exited", data)
 
     def _reported_error(self) -> RunError | None:
         """The uncaught exception the command wrote to its error file; a file that is not a
@@ -430,23 +451,9 @@ class _Run:
             return f"{cgroup} (the cgroup's; the last sample saw {sampled})"
         return sampled
 
-    def _record(
-        self,
-        reason: str,
-        exit_code: int,
-        own_code: int,
-        command_signal: int | None,
-        *,
-        end_iso: str,
-        wall: float,
-    ) -> Record:
-        if reason == "exited":
-            message = f"command exited with code {own_code} after {wall:.1f} s"
-        else:
-            message = (
-                f"stopped ({reason}): {self.stop_message}; peak {self._peak_text()} "
-                f"after {wall:.1f} s; exit {exit_code}"
-            )
+    def _record(self, reason: str, message: str, *, end_iso: str, wall: float) -> Record:
+        """The record of what this run measured; its exit code is the warden's code for
+        ``reason`` (the caller sets the command's own code when it ran)."""
         usage = usage_totals(self.rusages)
         return Record(
             command=self.command,
@@ -454,11 +461,9 @@ class _Run:
             start=self.start_iso,
             end=end_iso,
             wall_s=round(wall, 3),
-            exit_code=exit_code,
+            exit_code=EXIT_CODES.get(reason),
             reason=reason,
             message=message,
-            command_exit_code=own_code,
-            command_signal=policy.signal_name(command_signal) if command_signal else None,
             stopped_by=self.stopped_by if reason == "memory" else None,
             stop_signal=policy.signal_name(self.opt.stop_signal),
             grace_s=self.opt.grace_s,
@@ -485,7 +490,9 @@ def run(command: Sequence[str], options: RunOptions | None = None) -> RunResult:
     """Run ``command`` (argv, no shell) under the warden and return what happened.
 
     Raises UserError (CommandError for 126/127) before any process starts when an option or the
-    command is bad. Signal handling (SIGINT/SIGTERM/SIGHUP stop the tree) is installed only when
-    called from the main thread. On Linux the calling process becomes a child subreaper for good.
+    command is bad. When ``options.stop_file`` exists already the command is not started: the
+    result (and record) say reason ``stopped``, exit 123. Signal handling (SIGINT/SIGTERM/SIGHUP
+    stop the tree) is installed only when called from the main thread. On Linux the calling
+    process becomes a child subreaper for good.
     """
     return _Run(command, options or RunOptions()).execute()
