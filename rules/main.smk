@@ -43,6 +43,7 @@ except UserError as error:
 # common.smk; every path and rule name comes from simwarden.pipeline.layout.
 include: "common.smk"
 include: "fetch_code.smk"
+include: "build_env.smk"
 include: "validate_params.smk"
 include: "run_simulation.smk"
 include: "plot_resources.smk"

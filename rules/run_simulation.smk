@@ -1,3 +1,6 @@
+from simwarden.pipeline.manifest import ConfigFilesInForce
+
+
 rule run_simulation:
     # The simulation under the warden: memory (resources.mem_mb) and time limits enforced,
     # the tree stopped and reaped on a breach, a record of why it ended. A stop for a reason in
@@ -8,6 +11,9 @@ rule run_simulation:
     input:
         params=layout.PARAMS,
         code=code_file,
+        # The run's own environment (runner.environment), when it names one; none otherwise,
+        # so a run without one gets no new job.
+        env=lambda w: RUNS[w.run].env_files,
         # A run whose last attempt failed is redone by the next invocation, and only such a run.
         rerun=rerun_marker,
     output:
@@ -60,5 +66,8 @@ rule run_simulation:
         # The same, checked and typed once in common.smk, handed to the script as it is
         # (Snakemake does not track a param it cannot serialise; run_config above is tracked).
         checked_run_config=RUN_CONFIG,
+        # The config files in force (config/config.yaml, the profiles' files), hashed into the
+        # record; an object Snakemake does not track, so another profile alone reruns nothing.
+        config_files=ConfigFilesInForce.of_workflow(workflow.configfiles, sys.argv),
     script:
         "../scripts/run_simulation.py"

@@ -57,6 +57,7 @@ class Board:
     done: int = 0
     total: int | None = None
     first_start: float | None = None
+    ended: bool = False  # Snakemake is done: no time is left to estimate, whatever is undone
 
     def start(self, attributes: Mapping[str, Any], now: float) -> Job | None:
         """Register the job of a JOB_INFO event's attributes (``jobid``, ``rule_name``,
@@ -93,9 +94,9 @@ class Board:
 
     def eta(self, now: float) -> float | None:
         """Seconds left at the pace so far (elapsed / done x left); None until one job is done,
-        or once all are."""
+        once all are, and once Snakemake ended (jobs left undone after a failure never run)."""
         elapsed = self.elapsed(now)
-        if elapsed is None or self.total is None or not 0 < self.done < self.total:
+        if self.ended or elapsed is None or self.total is None or not 0 < self.done < self.total:
             return None
         return elapsed / self.done * (self.total - self.done)
 

@@ -127,6 +127,7 @@ class LogHandler(LogHandlerBase):
 
     def _finish(self) -> None:
         with self._lock():
+            self.view.board.ended = True
             try:
                 self.view.refresh()
                 self.screen.update([] if self.tty else self.view.last_line(), self._frame())

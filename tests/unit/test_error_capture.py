@@ -536,3 +536,76 @@ def test_a_complete_report_reads_back() -> None:
 
 if sys.platform != "linux":  # pragma: no cover - the suite is run on Linux
     pytestmark = pytest.mark.skip(reason="process tests are written for Linux")
+
+
+# -- the imported distributions ------------------------------------------------------------------
+IMPORTS_NOTHING = """\
+    import os
+    print("child sees", os.environ.get("SIMWARDEN_IMPORTS_FILE"))
+"""
+IMPORTS_NUMPY = """\
+    import numpy.linalg
+
+    print(float(numpy.linalg.norm([3.0, 4.0])))
+"""
+
+
+def run_recording_imports(tmp_path: Path, name: str, source: str, target: Path) -> str:
+    """Run ``source`` as a simulation whose imports are recorded to ``target``; its stdout."""
+    repo = lab_repo(tmp_path / name, {"sim.py": source})
+    env = simulation_env(tmp_path / "figures", SIMWARDEN_IMPORTS_FILE=str(target))
+    done = subprocess.run(
+        [PYTHON, "sim.py"], cwd=repo, env=env, capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    return done.stdout
+
+
+def test_the_imported_distributions_are_written_at_exit_with_their_versions(
+    tmp_path: Path,
+) -> None:
+    from importlib.metadata import version
+
+    baseline, with_numpy = tmp_path / "baseline.json", tmp_path / "numpy.json"
+    # The variable is claimed: the simulation's own environment no longer holds it.
+    stdout = run_recording_imports(tmp_path, "plain", IMPORTS_NOTHING, baseline)
+    assert stdout == "child sees None\n"
+    assert run_recording_imports(tmp_path, "numeric", IMPORTS_NUMPY, with_numpy) == "5.0\n"
+
+    before, after = json.loads(baseline.read_text()), json.loads(with_numpy.read_text())
+    # What start-up imports (a .pth's module) is listed in both; numpy only where imported.
+    assert "numpy" not in before
+    assert after == {**before, "numpy": version("numpy")}
+    assert list(after) == sorted(after)
+
+
+def test_an_unwritable_imports_file_changes_nothing(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory\n")
+    stdout = run_recording_imports(tmp_path, "numeric", IMPORTS_NUMPY, blocker / "imports.json")
+    assert stdout == "5.0\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "numeric"]
+
+
+def test_distributions_come_from_top_level_names_each_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.syspath_prepend(str(HOOK_DIR))  # as in a simulation: the hook's modules import
+    spec = importlib.util.spec_from_file_location(
+        "simwarden_autosave_imports", HOOK_DIR / "simwarden_autosave_imports.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from importlib.metadata import version
+
+    providers = {"numpy": ["numpy"], "h5py": ["h5py"], "gone": ["no-such-dist-xyz"]}
+    names = ["numpy.linalg", "numpy", "h5py._hl", "json", "gone", "mysim"]
+    assert module.imported_distributions(names, providers) == {
+        "h5py": version("h5py"),
+        "numpy": version("numpy"),
+    }
+
+    from simwarden.pipeline.manifest import ENV_IMPORTS_FILE
+
+    assert module.ENV_IMPORTS_FILE == ENV_IMPORTS_FILE

@@ -267,6 +267,7 @@ def test_hand_run_import_saves_pngs_with_git_commit(tmp_path: Path) -> None:
     expected = dict.fromkeys(
         ["run", "params_hash", "run_config", "attempt", "mem_mb", "runtime_min"]
         + ["simulation", "param_set", "ref"]
+        + ["runner", "params", "run_config_section", "source_diff_sha256"]
     )
     expected.update(
         repository=git(repo, "rev-parse", "--show-toplevel"),

@@ -116,6 +116,11 @@ def test_a_running_run_in_one_line_with_or_without_progress_limit_or_sample() ->
     assert format_running(no_limit) == "running · 310 MB · 12 min"
     first_report = LiveSample(elapsed_s=5, rss_bytes=310 * MB, progress=0.1)
     assert format_running(first_report) == "running 10 % · 310 MB · 5 s"
+    # The estimate ran out before the run reported its end: slower than it was, or stalled.
+    late = LiveSample(elapsed_s=60, rss_bytes=310 * MB, progress=0.3, eta_s=0.0)
+    assert format_running(late) == "running 30 % · ETA overdue · 310 MB · 1 min"
+    done = LiveSample(elapsed_s=60, rss_bytes=310 * MB, progress=1.0, eta_s=0.0)
+    assert format_running(done) == "running 100 % · ETA 0 s · 310 MB · 1 min"
     # The sample's own elapsed time wins over the caller's clock.
     assert format_running(sample, elapsed_s=3) == format_running(sample)
     assert format_running(None) == "running · ?"
@@ -187,6 +192,10 @@ def test_jobs_line_has_the_total_eta_and_elapsed_time_once_known() -> None:
     assert jobs_line(board, 70.0) == "jobs 5/20 done (25 %) · ETA 3 min · elapsed 1 min"
     board.progress(20, 20)
     assert jobs_line(board, 100.0) == "jobs 20/20 done (100 %) · elapsed 1 min"
+    # Snakemake ended with jobs undone (a failure): they never run, so no ETA.
+    board.progress(18, 20)
+    board.ended = True
+    assert jobs_line(board, 100.0) == "jobs 18/20 done (90 %) · elapsed 1 min"
 
 
 def test_fit_cuts_to_the_width_with_an_ellipsis() -> None:
@@ -436,7 +445,7 @@ def test_plain_lines_say_each_start_end_and_failure_with_its_cause(
         re.escape("WorkflowError:"),
         re.escape("At least one job did not complete successfully."),
         re.escape("Complete log(s): /wf/.snakemake/log/x.snakemake.log"),
-        rf"{TIME} jobs 3/5 done \(60 %\) · ETA \d+ s · elapsed \d+ s",
+        rf"{TIME} jobs 3/5 done \(60 %\) · elapsed \d+ s",  # ended: no ETA for jobs never run
     ]
     assert len(lines) == len(expected), "\n".join(lines)
     for line, pattern in zip(lines, expected, strict=True):

@@ -405,7 +405,7 @@ def test_email_wrong_password_logs_one_line_without_password(smtp_server: SmtpSe
     assert smtp_server.messages == []
     assert (USER, wrong) in smtp_server.logins  # the server really saw the attempt
     assert log.getvalue() == (
-        f"simwarden: notifier EmailNotifier failed: SMTP login as 'alice' on "
+        f"simwarden: email to ops@example.org failed: SMTP login as 'alice' on "
         f"127.0.0.1:{smtp_server.port} failed: 535 5.7.8 Authentication credentials invalid\n"
     )
     assert wrong not in log.getvalue() and PASSWORD not in log.getvalue()
@@ -430,7 +430,7 @@ def test_email_unreachable_server_logs_one_line() -> None:
     hub.post(STOP_EVENT)
     hub.close(timeout_s=DEADLINE_S)
     assert log.getvalue() == (
-        f"simwarden: notifier EmailNotifier failed: connecting to SMTP server 127.0.0.1:{port} "
+        f"simwarden: email to ops@example.org failed: connecting to SMTP server 127.0.0.1:{port} "
         "failed: Connection refused\n"
     )
 
@@ -825,6 +825,8 @@ def test_event_filter_passes_the_chosen_events_renamed_with_a_fixed_headline() -
     chosen.send(Event("end", "ended", {"reason": "memory", "exit_code": "137"}))
     chosen.send(Event("end", "exit 3", {"run": "crash", "reason": "exited", "exit_code": "3"}))
     chosen.send(Event("end", "exit 0", {"reason": "exited", "exit_code": "0"}))
+    said = {"run": "lab", "reason": "exited", "exit_code": "1", "cause": "KeyError: 'b' (s.py:6)"}
+    chosen.send(Event("end", "exit 1", said))
     warning = "memory 410 MB over 400 MB"
     chosen.send(Event("mem_warn", warning, {"label": "run w (attempt 1)"}))
     chosen.send(Event("stop", "stop file appeared", {"reason": "stopped"}))  # not chosen
@@ -832,6 +834,7 @@ def test_event_filter_passes_the_chosen_events_renamed_with_a_fixed_headline() -
         ("memory", "run big (attempt 2) stopped", "memory 612 MB over limit 500 MB"),
         ("failed", "run crash failed with exit code 3", "exit 3"),
         ("succeeded", "the command succeeded", "exit 0"),
+        ("failed", "run lab failed: KeyError: 'b' (s.py:6)", "exit 1"),
         (
             "mem_warn",
             "run w (attempt 1) passed its memory warning level",

@@ -34,6 +34,7 @@ from simwarden.pipeline.job import (
     AttemptDecision,
     SimulationJob,
     decide_attempt,
+    figure_context,
     run_context,
     run_simulation,
     simulation_env,
@@ -616,6 +617,16 @@ def ended(reason: str, code: int) -> Record:
             ("memory",),
             AttemptDecision("interrupted", 130, "stopped from outside, not judged as the run's"),
         ),
+        (
+            ended("stopped", 123),
+            1,
+            ("memory",),
+            AttemptDecision(
+                "stopped",
+                0,
+                "the stop file asked for it: remove the file and run again to redo this run",
+            ),
+        ),
     ],
 )
 def test_decide_attempt(
@@ -1055,6 +1066,7 @@ def test_the_simulation_environment(tmp_path: Path) -> None:
         "SIMWARDEN_PARAMS": str(Path(job.params_file).resolve()),
         "SIMWARDEN_OUTDIR": str(Path(job.outdir).resolve()),
         "MPLBACKEND": "Agg",
+        "SIMWARDEN_IMPORTS_FILE": str(Path(job.log).with_suffix(".imports.json").absolute()),
     }
     assert seen == [((tmp_path / "figs").resolve(), (), {"run": "r1"}, "/p")]
     assert "MPLBACKEND" not in simulation_env(job, base, {}, figures=False)  # a Bonsai run
@@ -1117,6 +1129,7 @@ def test_the_rules_declare_the_rule_names_of_the_layout() -> None:
         layout.COLLECT_BENCHMARKS,
         layout.PLOT_SUMMARY,
         layout.CHECK_RUNS,
+        layout.BUILD_ENV,
     }
     assert declared == {*names, "all"}
     # Paths come from the layout: no literal results/, logs/ or benchmarks/ path in a rule.
@@ -1140,5 +1153,18 @@ def test_run_context_names_the_simulation_param_set_and_ref(tmp_path: Path) -> N
         "simulation": "lif",
         "param_set": "small",
         "ref": "v0.3",
+        "runner": dict(job.runner),
+        "params": {"seed": 1},
+        "run_config_section": None,
+        "source_diff_sha256": None,
     }
     assert set(context) == {f.name for f in dataclasses.fields(RunContext)}
+
+
+def test_a_figure_carries_small_parameters_and_never_a_variable_linux_refuses() -> None:
+    """Linux refuses a variable over 128 KiB: big parameters stay in the record only."""
+    context = {"run": "r", "params": {"seed": 1}, "runner": {"kind": "python"}}
+    context["run_config_section"] = {"name": "std"}
+    assert figure_context(context) == {"run": "r", "params": {"seed": 1}}
+    big = {"run": "r", "params": {"weights": list(range(40_000))}}
+    assert figure_context(big) == {"run": "r", "params": None}

@@ -57,6 +57,8 @@ RECORD_KEYS = [
     "stderr_tail",
     "attempts",
     "retry_note",
+    "manifest",
+    "environment",
 ]
 
 CONTEXT = RunContext(
@@ -68,7 +70,27 @@ CONTEXT = RunContext(
     attempt=2,
     mem_mb=800,
     runtime_min=10,
+    runner={"kind": "python", "script": "sim.py"},
+    params={"n": 400, "seed": 1},
+    run_config_section={"name": "short", "mem_mb": 800},
+    source_diff_sha256="d1ff" * 16,
 )
+MANIFEST = [
+    {"path": "results/figures/big/png/raster.png", "size": 2048, "sha256": "aa" * 32},
+    {"path": "results/runs/big/data/output.h5", "size": 4096, "sha256": "bb" * 32},
+]
+ENVIRONMENT = {
+    "python": "/usr/bin/python3.11",
+    "python_version": "3.11.2",
+    "executable": "/usr/bin/python3.11",
+    "executable_sha256": None,
+    "version_line": "Python 3.11.2",
+    "packages": {"h5py": "3.12.1", "numpy": "2.1.3"},
+    "config_files": {"config/config.yaml": "cc" * 32},
+    "simwarden_version": "0.9.0",
+    "snakemake_version": "9.27.1",
+    "env_id": None,
+}
 FULL = Record(
     command=["python", "sim.py"],
     cwd="/work",
@@ -108,6 +130,8 @@ FULL = Record(
     ),
     stderr_tail=["step 90", "Traceback (most recent call last):", "KeyboardInterrupt"],
     attempts=1,
+    manifest=MANIFEST,
+    environment=ENVIRONMENT,
 )
 
 
@@ -127,7 +151,12 @@ def test_record_round_trips_through_json_with_keys_in_order(tmp_path):
         "simulation": None,
         "param_set": None,
         "ref": None,
+        "runner": {"kind": "python", "script": "sim.py"},
+        "params": {"n": 400, "seed": 1},
+        "run_config_section": {"name": "short", "mem_mb": 800},
+        "source_diff_sha256": "d1ff" * 16,
     }
+    assert (data["manifest"], data["environment"]) == (MANIFEST, ENVIRONMENT)
     assert data["error"] == {
         "type": "KeyboardInterrupt",
         "message": "",
@@ -146,6 +175,7 @@ def test_an_old_record_missing_keys_reads_with_defaults():
     old = Record.from_dict({"command": ["sim"], "reason": "exited", "exit_code": 0, "wall_s": 2})
     assert old == Record(command=["sim"], reason="exited", exit_code=0, wall_s=2)
     assert (old.context, old.limits, old.extra, old.peak_rss_bytes) == (None, {}, {}, None)
+    assert (old.manifest, old.environment) == ([], None)
     assert (old.cpu_s, old.mem_limit_bytes) == (None, None)
     assert (old.error, old.stderr_tail, old.attempts, old.failed, old.cause, old.progress) == (
         None,
@@ -228,6 +258,8 @@ def test_an_unknown_context_key_is_ignored_and_missing_ones_are_none():
         ("peak_rss_bytes", True, "a whole number"),
         ("reason", 7, "text"),
         ("progress", "42%", "a number"),
+        ("manifest", {"path": "x"}, "a list"),
+        ("environment", ["python"], "an object"),
     ],
 )
 def test_a_wrong_typed_value_raises_naming_the_file_and_key(tmp_path, key, value, expected):
@@ -236,6 +268,11 @@ def test_a_wrong_typed_value_raises_naming_the_file_and_key(tmp_path, key, value
     with pytest.raises(RecordError) as info:
         read_record(path)
     assert str(info.value) == f"record {str(path)!r}: {key} is {value!r}, expected {expected}"
+
+
+def test_manifest_entries_that_are_not_objects_are_dropped():
+    record = Record.from_dict({"manifest": [MANIFEST[0], "junk", 3]})
+    assert record.manifest == [MANIFEST[0]]
 
 
 def test_a_context_that_is_not_an_object_raises():

@@ -727,8 +727,7 @@ def test_a_killed_snakemake_s_runs_are_incomplete_a_live_one_s_running(
     slow = statuses(small_workflow)["slow"]
     assert (slow.state, slow.detail) == (
         "running",
-        f"started by the Snakemake that holds the lock (pid {me.pid}) "
-        "(after a crash: snakemake --unlock)",
+        f"running in Snakemake pid {me.pid}",
     )
     pid, started = ended_process()
     write_process(small_workflow, pid, started)

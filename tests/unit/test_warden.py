@@ -107,6 +107,8 @@ def test_cgroup_backstop_kills_at_the_limit_when_polling_is_too_slow(tmp_path):
         "30s",
         "--record",
         str(record),
+        "--notify-cmd",
+        f"sh -c 'echo \"$SIMWARDEN_EVENT $SIMWARDEN_REASON\" >> {tmp_path / 'events'}'",
         "--",
         PYTHON,
         grow,
@@ -115,6 +117,8 @@ def test_cgroup_backstop_kills_at_the_limit_when_polling_is_too_slow(tmp_path):
     assert result.returncode == 137, explain(result)
     data = json.loads(record.read_text())
     assert (data["reason"], data["mechanism"], data["stopped_by"]) == ("memory", "cgroup", "cgroup")
+    # A stop no sample saw is still told as a stop (a mail per memory stop), then the end.
+    assert (tmp_path / "events").read_text().splitlines() == ["stop memory", "end memory"]
     # Zero overshoot of what the cgroup charges; RSS also counts shared libraries loaded elsewhere.
     assert data["cgroup_peak_bytes"] <= 150 * MB
     assert data["kernel_peak_rss_bytes"] < 150 * MB + 20 * MB

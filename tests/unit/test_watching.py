@@ -120,7 +120,7 @@ def test_an_unreachable_server_costs_the_end_message_one_line(
         monkeypatch.setenv(key, value)
     notify_workflow_end(notifying(tmp_path, env, email=["ops@example.org"]), ["a"], tmp_path)
     assert capsys.readouterr().err.splitlines() == [
-        f"simwarden: notifier EmailNotifier failed: connecting to SMTP server 127.0.0.1:{port} "
+        f"simwarden: email to ops@example.org failed: connecting to SMTP server 127.0.0.1:{port} "
         "failed: Connection refused"
     ]
 

@@ -217,10 +217,7 @@ def test_a_killed_snakemake_s_run_is_incomplete_not_running(
     sims = wait_until(simulating, "the simulation to start")
     rows = status(workflow)
     assert states(rows) == {"slow": ("running", ())}
-    assert rows["slow"]["detail"] == (
-        f"started by the Snakemake that holds the lock (pid {process.pid}) "
-        "(after a crash: snakemake --unlock)"
-    )
+    assert rows["slow"]["detail"] == f"running in Snakemake pid {process.pid}"
 
     # Killed outright: Snakemake cannot clean up, so the marker and its lock stay behind; the
     # process the onstart handler recorded is gone, so status says what happened.

@@ -75,8 +75,8 @@ with open(os.path.join(os.environ["FILL_DIR"], "fill.bin"), "wb") as out:
 }
 EMAIL = "ops@example.org"
 UNREACHABLE = (
-    "simwarden: notifier EmailNotifier failed: connecting to SMTP server 127.0.0.1:{port} failed: "
-    "Connection refused"
+    "simwarden: email to ops@example.org failed: connecting to SMTP server 127.0.0.1:{port} "
+    "failed: Connection refused"
 )
 NOT_STARTED = "stop file '{path}' exists: the command was not started (remove it to run)"
 STOP_AT_START = (

@@ -20,6 +20,8 @@ COMMANDS = {
     "bench": "benchmark table: collect, compare two tables, suggest mem_mb/runtime",
     "figures": "figure autosave: print a figure's provenance, or the PYTHONPATH that enables it",
     "init": "write a new project directory (config, profiles, a Snakefile using these rules)",
+    "trace": "where did this file come from: the run, commit, parameters, packages of a file",
+    "reproduce": "run a recorded run again from its record and compare its outputs",
 }
 
 
@@ -51,6 +53,14 @@ def _command(name: str) -> Callable[[list[str]], int]:
         from simwarden.cli.init import main as init_main
 
         return init_main
+    if name == "trace":
+        from simwarden.cli.trace import main as trace_main
+
+        return trace_main
+    if name == "reproduce":
+        from simwarden.cli.reproduce import main as reproduce_main
+
+        return reproduce_main
     from simwarden.cli.figures import main as figures_main
 
     return figures_main

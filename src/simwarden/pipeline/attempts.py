@@ -99,7 +99,7 @@ def keep_attempt(
     if kept.exists():  # only an interrupted keep of this same attempt leaves one
         shutil.rmtree(kept)
     kept.mkdir(parents=True)
-    write_json_atomic(kept / "record.json", record.to_dict())
+    write_json_atomic(kept / "record.json", kept_record(files, record, kept, root).to_dict())
     files.record.unlink(missing_ok=True)
     if files.samples.exists():
         os.replace(files.samples, kept / "samples.tsv")
@@ -114,10 +114,34 @@ def keep_attempt(
     return kept
 
 
-def write_failed_run(files: AttemptFiles, record: Record, kept: Path) -> None:
-    """The outputs of a run whose last attempt failed: ``record`` (the failure record), the
-    samples of the kept attempt, and empty data and figures directories."""
+def kept_record(
+    files: AttemptFiles, record: Record, kept: Path, root: str | os.PathLike[str]
+) -> Record:
+    """``record`` with its manifest naming the copies in ``kept`` (``kept/data/...``,
+    ``kept/figures/...``) in place of the attempt's data and figures directories; paths stay
+    relative to ``root``, the workflow directory."""
+    from dataclasses import replace
+
+    from simwarden.pipeline.manifest import relocate_manifest
+
+    def shown(path: Path) -> str:
+        return Path(os.path.relpath(path.absolute(), Path(root).absolute())).as_posix()
+
+    moves = {shown(files.data): shown(kept / "data")}
+    if files.figures is not None:
+        moves[shown(files.figures)] = shown(kept / "figures")
+    return replace(record, manifest=relocate_manifest(record.manifest, moves))
+
+
+def write_failed_run(
+    files: AttemptFiles, record: Record, kept: Path, root: str | os.PathLike[str] = "."
+) -> None:
+    """The outputs of a run whose last attempt failed: ``record`` (the failure record, its
+    manifest naming the kept files under ``root``), the samples of the kept attempt, and empty
+    data and figures directories."""
     from simwarden.core.fsutil import write_json_atomic
+
+    record = kept_record(files, record, kept, root)
 
     for directory in (files.data, files.figures):
         if directory is not None:

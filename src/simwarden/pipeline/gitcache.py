@@ -5,6 +5,7 @@ Layout under the cache directory (see :func:`default_cache_dir`)::
     mirrors/<slug>-<hash12>.git            bare mirror, one per repository URL
     checkouts/<slug>-<hash12>@<sha40>/     one checkout per commit, never modified once made
     locks/<slug>-<hash12>.lock             serialises mirror and checkout creation per repository
+    diffs/<sha256>.diff                    uncommitted changes of a local source, once per content
 
 Mirrors and checkouts are built in ``.tmp-*`` directories next to their final place and renamed
 into place, so a directory at a final path is always complete.
@@ -19,7 +20,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -46,6 +47,8 @@ class Provenance:
 
     ``ref`` is None when the user named a full SHA; ``dirty`` is True when the files differ from
     ``commit`` (tracked changes or untracked files, except the provenance file itself).
+    ``source_diff_sha256``: for a local-directory source with uncommitted changes, the hash of
+    its diff (see :func:`source_diff`); the checkout is still ``commit``, not the dirty tree.
     """
 
     url: str
@@ -53,6 +56,7 @@ class Provenance:
     ref: str | None
     dirty: bool
     path: str
+    source_diff_sha256: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -252,10 +256,53 @@ def fetch(
     Branches and tags are fetched first; if that fails and the mirror resolves the ref, a
     warning is logged and the cached commit is used. Raises UserError for refused URLs or refs,
     unreachable repositories, unknown refs and a lock held longer than ``lock_timeout_s``.
+    A local-directory source with uncommitted changes is said in the log and its diff kept
+    (:func:`source_diff`, ``source_diff_sha256`` of the result).
     """
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    provenance = _fetch_checkout(url, ref, cache, lock_timeout_s, log)
+    source = Path(url).expanduser()
+    if check_url_syntax(url) is None and source.is_dir():
+        digest = source_diff(source, cache, provenance.commit, log)
+        provenance = replace(provenance, source_diff_sha256=digest)
+    return provenance
+
+
+def source_diff(source: Path, cache: Path, commit: str, log: Log = say) -> str | None:
+    """The sha256 of the uncommitted changes of the local repository ``source``: ``git diff
+    HEAD --binary`` followed by one ``untracked: <path>`` line per untracked file (ignored
+    files do not count); None when there are none. The diff is kept once per hash as
+    ``<cache>/diffs/<sha256>.diff``. A dirty source is one line in the log (the run uses
+    ``commit``, not the dirty files); a source whose state git cannot tell is one warning line
+    and None."""
+    shown = str(source.absolute())
+    try:
+        diff = _git("diff", "HEAD", "--binary", cwd=source)
+        untracked = _git("ls-files", "--others", "--exclude-standard", "-z", cwd=source)
+    except _GitFailed as exc:
+        log(f"Warning: cannot tell whether {shown} has uncommitted changes ({exc})")
+        return None
+    names = [name for name in untracked.split("\0") if name]
+    text = (diff + "\n" if diff else "") + "".join(f"untracked: {n}\n" for n in names)
+    if not text:
+        return None
+    digest = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+    kept = cache / "diffs" / f"{digest}.diff"
+    if not kept.is_file():
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        tmp = kept.with_name(f".tmp-{digest}-{os.getpid()}")
+        tmp.write_bytes(text.encode("utf-8", "surrogateescape"))
+        os.replace(tmp, kept)
+    log(
+        f"Warning: {shown} has uncommitted changes (diff sha256 {digest[:12]}, kept in "
+        f"{kept}); the run uses commit {commit[:12]}, not these changes"
+    )
+    return digest
+
+
+def _fetch_checkout(url: str, ref: str, cache: Path, lock_timeout_s: float, log: Log) -> Provenance:
     from filelock import FileLock, Timeout
 
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     try:
         url = check_repo_url(url)
     except UserError:

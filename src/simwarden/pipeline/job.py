@@ -28,6 +28,7 @@ from simwarden.pipeline.attempts import (
     write_failed_run,
 )
 from simwarden.pipeline.config import RunConfig
+from simwarden.pipeline.manifest import ENV_IMPORTS_FILE
 from simwarden.pipeline.scripting import logging_to
 from simwarden.pipeline.workcopy import working_copy
 from simwarden.warden.record import Record
@@ -68,6 +69,13 @@ class SimulationJob:
     simulation: str | None = None
     param_set: str | None = None
     ref: str | None = None
+    # Provenance for the record: the run_config section as the rule tracks it (no notify, no
+    # SMTP setting) and the config files in force (pipeline.manifest.config_files_in_force).
+    run_config_section: Mapping[str, Any] | None = None
+    config_files: tuple[str, ...] = ()
+    # The interpreter of the run's own environment (rule build_env), in place of runner.python.
+    python: str | None = None
+    env_id: str | None = None  # that environment's id (results/envs/<env_id>.json)
 
 
 def run_simulation(job: SimulationJob) -> int:
@@ -89,6 +97,8 @@ def run_simulation(job: SimulationJob) -> int:
         provenance = json.loads(Path(job.code).read_text())
         params = json.loads(Path(job.params_file).read_text())
         spec = RunnerSpec.from_config(job.runner)
+        if job.python is not None:
+            spec = replace(spec, python=job.python)
         if job.attempt == 1:  # an earlier invocation's attempts are history now: shelved
             shelve_kept_attempts(job.run, job.workdir)
         _fresh_directories(job)
@@ -124,19 +134,47 @@ def run_simulation(job: SimulationJob) -> int:
         record = Record.from_dict(result.record, source=f"record {job.record!r}")
         if spec.kind == "bonsai" and not record.failed:
             record = _check_bonsai(job, record)
+        record = _add_provenance(job, record, spec.kind, argv, options)
         return _finish_attempt(job, record)
+
+
+def _add_provenance(
+    job: SimulationJob, record: Record, kind: str, argv: Sequence[str], options: RunOptions
+) -> Record:
+    """The manifest and environment into the attempt's record (before a failure is kept)."""
+    from simwarden.pipeline import manifest
+
+    imports = imports_file(job)
+    environment = manifest.run_environment(
+        kind,
+        argv,
+        env=options.env or {},
+        cwd=options.cwd,
+        imports_file=imports,
+        config_files=job.config_files,
+        env_id=job.env_id,
+    )
+    imports.unlink(missing_ok=True)
+    dirs = (job.outdir, job.figures_dir)
+    return manifest.add_provenance(record, job.record, dirs, job.workdir, environment)
+
+
+def imports_file(job: SimulationJob) -> Path:
+    """Where the hook writes what the simulation imported: beside the job's log (not among the
+    run's outputs), removed once read."""
+    return Path(job.log).with_suffix(".imports.json").absolute()
 
 
 def _finish_attempt(job: SimulationJob, record: Record) -> int:
     decision = decide_attempt(record, job.attempt, job.run_config)
     if decision.outcome == "success":
         return 0
-    final = decision.outcome == "final"
+    final = decision.outcome in ("final", "stopped")
     record = replace(record, attempts=job.attempt, retry_note=decision.why if final else None)
     files = _attempt_files(job)
     kept = keep_attempt(files, record, job.run, job.attempt, job.workdir)
     if final:
-        write_failed_run(files, record, kept)
+        write_failed_run(files, record, kept, job.workdir)
         touch_rerun_marker(job.run, job.workdir, f"run {job.run} failed: {record.cause}")
     shown = os.path.relpath(kept, job.workdir)
     say(
@@ -151,23 +189,28 @@ class AttemptDecision:
     """What one attempt's end means for the job (see :func:`decide_attempt`)."""
 
     # success: exit 0. retry: keep the attempt, exit with the warden's code so Snakemake retries.
-    # final: keep it, write the run's failure outputs, exit 0. interrupted: keep it, exit with
-    # the warden's code (the warden was told to stop: Ctrl-C, a Snakemake that ended, a signal).
+    # final: keep it, write the run's failure outputs, exit 0. stopped: the same, for a run the
+    # stop file stopped (or never started). interrupted: keep it, exit with the warden's code
+    # (the warden was told to stop: Ctrl-C, a Snakemake that ended, a signal).
     outcome: str
     exit_code: int
     why: str = ""  # for a failure: "not retried: ...", "no attempts left", "retried: ..."
 
     @property
     def verb(self) -> str:
-        """How the log line says the attempt ended: ``failed`` or ``was interrupted``."""
-        return "was interrupted" if self.outcome == "interrupted" else "failed"
+        """How the log line says the attempt ended: ``failed``, ``was interrupted`` or ``was
+        stopped``."""
+        return {"interrupted": "was interrupted", "stopped": "was stopped"}.get(
+            self.outcome, "failed"
+        )
 
 
 def decide_attempt(record: Record, attempt: int, run_config: RunConfig) -> AttemptDecision:
     """Judge attempt ``attempt`` (1, 2, ...) of a run from its record. Pure.
 
     A run that did not fail is a ``success``. A run stopped by a signal to the warden is
-    ``interrupted``: not the run's fault, never final. A failure whose reason is in
+    ``interrupted``: not the run's fault, never final. A run the stop file stopped is
+    ``stopped``: final for this invocation (the next one redoes it). A failure whose reason is in
     ``run_config.retry_on`` with attempts left (``attempt <= run_config.retries``) is retried;
     any other failure is ``final``: more resources cannot fix it, or no attempts are left.
     """
@@ -176,6 +219,9 @@ def decide_attempt(record: Record, attempt: int, run_config: RunConfig) -> Attem
         return AttemptDecision("success", 0)
     if record.reason == "signal":
         return AttemptDecision("interrupted", code, "stopped from outside, not judged as the run's")
+    if record.reason == "stopped":
+        why = "the stop file asked for it: remove the file and run again to redo this run"
+        return AttemptDecision("stopped", 0, why)
     reason = record.reason or "exited"
     listed = f"run_config.retry_on [{', '.join(run_config.retry_on)}]"
     if reason not in run_config.retry_on:
@@ -255,8 +301,26 @@ def simulation_env(
     # Even with no formats, the hook keeps plt.show() from blocking or opening a window.
     if figures and job.figures_dir and job.figure_env is not None:
         figures_dir = Path(job.figures_dir).resolve()
-        env.update(job.figure_env(figures_dir, job.figure_formats, context, env.get("PYTHONPATH")))
+        shown = figure_context(context)
+        env.update(job.figure_env(figures_dir, job.figure_formats, shown, env.get("PYTHONPATH")))
+        env[ENV_IMPORTS_FILE] = str(imports_file(job))
     return env
+
+
+# A figure carries its provenance through one environment variable, and Linux refuses to start
+# a program with a variable over 128 KiB: parameters bigger than this stay in the record only
+# (``simwarden trace`` finds them there through the run id, commit and params hash).
+FIGURE_PARAMS_MAX_BYTES = 16 * 1024
+
+
+def figure_context(context: Mapping[str, Any]) -> dict[str, Any]:
+    """What every figure of a run carries: ``context`` without the runner and run config (the
+    record holds them), and without ``params`` when they are over
+    :data:`FIGURE_PARAMS_MAX_BYTES` as JSON."""
+    shown = {k: v for k, v in context.items() if k not in ("runner", "run_config_section")}
+    if len(json.dumps(shown.get("params"), default=str)) > FIGURE_PARAMS_MAX_BYTES:
+        shown["params"] = None
+    return shown
 
 
 def run_context(
@@ -265,6 +329,7 @@ def run_context(
     """What a record, a table row or a figure's metadata says about where a run came from."""
     from simwarden.pipeline.params import params_hash
 
+    section = job.run_config_section
     return {
         "run": job.run,
         "repository": provenance.get("url"),
@@ -277,6 +342,10 @@ def run_context(
         "simulation": job.simulation,
         "param_set": job.param_set,
         "ref": job.ref,
+        "runner": dict(job.runner),
+        "params": dict(params),
+        "run_config_section": dict(section) if section is not None else None,
+        "source_diff_sha256": provenance.get("source_diff_sha256"),
     }
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 # Rule names, as the .smk files declare them.
 FETCH_CODE = "fetch_code"
+BUILD_ENV = "build_env"
 VALIDATE_PARAMS = "validate_params"
 RUN_SIMULATION = "run_simulation"
 PLOT_RESOURCES = "plot_resources"
@@ -38,6 +39,9 @@ BENCHMARKS = "benchmarks"
 CODE = f"{RESULTS}/code/{{code}}.json"
 # The one provenance file older versions wrote; read only for records without a context.
 PROVENANCE = f"{RESULTS}/code/provenance.json"
+# One file per simulation environment ({env}: the code id and its runner.environment's digest):
+# the interpreter a run of that environment uses, and the package versions in it.
+ENV = f"{RESULTS}/envs/{{env}}.json"
 PARAMS = f"{RESULTS}/params/{{run}}.json"
 RUN_DIR = f"{RESULTS}/runs/{{run}}"
 DATA = f"{RUN_DIR}/data"

@@ -50,7 +50,8 @@ class RunPlan:
     script filled in, ``args: []`` for a parameterless Python script); ``schema`` the
     param_schema (None: parameters are not validated); ``script`` the glob member's script;
     ``group`` the run id without its ``@<commit>`` when the simulation runs at several commits
-    (``model/small`` of ``model/small@v2``), else "".
+    (``model/small`` of ``model/small@v2``), else ""; ``env`` the id of the environment
+    build_env makes for it (:func:`~simwarden.pipeline.envs.env_id`), None without one.
     """
 
     run: str
@@ -64,11 +65,19 @@ class RunPlan:
     schema: str | None = None
     script: str | None = None
     group: str = ""
+    env: str | None = None  # its environment's id (results/envs/<env>.json); None: none built
 
     @property
     def side_by_side(self) -> bool:
         """The simulation runs at several commits (the run id ends in ``@<commit>``)."""
         return bool(self.group)
+
+    @property
+    def env_files(self) -> list[str]:
+        """``[results/envs/<env>.json]`` for a run with an environment, else []."""
+        from simwarden.pipeline.layout import ENV
+
+        return [ENV.replace("{env}", self.env)] if self.env else []
 
     @property
     def figure_group(self) -> str:
@@ -94,11 +103,23 @@ class Checkout:
 
 
 @dataclass(frozen=True)
+class EnvPlan:
+    """One environment build_env makes: the checkout (code id) it reads its files from and the
+    checked ``runner.environment`` (as a dict, for the rule's params)."""
+
+    env: str
+    code: str
+    environment: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Plan:
-    """Every run, keyed by run id in config order, and every checkout, keyed by code id."""
+    """Every run, keyed by run id in config order, every checkout, keyed by code id, and every
+    environment to build, keyed by env id (none when no runner names one)."""
 
     runs: dict[str, RunPlan]
     checkouts: dict[str, Checkout]
+    envs: dict[str, EnvPlan] = field(default_factory=dict)
 
 
 def plan_runs(
@@ -150,9 +171,26 @@ def make_plan(
             origins[plan.run] = origin
     checkouts = _checkouts(wanted)
     code_of = {f"{c.repository}\0{c.ref}": c.code for c in checkouts.values()}
-    return Plan(
-        {run: replace(plan, code=code_of[plan.code]) for run, plan in runs.items()}, checkouts
-    )
+    runs = {run: replace(plan, code=code_of[plan.code]) for run, plan in runs.items()}
+    return _with_envs(runs, checkouts, origins, source)
+
+
+def _with_envs(
+    runs: dict[str, RunPlan], checkouts: dict[str, Checkout], origins: dict[str, str], source: str
+) -> Plan:
+    """The plan with each run's environment id, and one :class:`EnvPlan` per id; the runner's
+    environment is checked here (UserError naming ``source`` and where)."""
+    from simwarden.pipeline.envs import env_id, environment_of
+
+    envs: dict[str, EnvPlan] = {}
+    for run, plan in runs.items():
+        spec = environment_of(plan.runner, f"{source}: {origins[run]}")
+        if spec is None:
+            continue
+        env = env_id(plan.code, spec)
+        envs.setdefault(env, EnvPlan(env, plan.code, spec.to_dict()))
+        runs[run] = replace(plan, env=env)
+    return Plan(runs, checkouts, envs)
 
 
 def _checkouts(wanted: Mapping[tuple[str, str], list[str]]) -> dict[str, Checkout]:

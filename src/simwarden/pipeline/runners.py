@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from simwarden.core.errors import UserError
+from simwarden.pipeline.envs import EnvironmentSpec, environment_of
 from simwarden.warden.record import RunError
 
 KINDS = ("python", "command", "bonsai")
@@ -47,6 +48,8 @@ class RunnerSpec:
     mono: bool = False  # bonsai: run Bonsai.exe through mono (Linux)
     python: str = field(default_factory=lambda: sys.executable)
     workdir: str = "outdir"  # one of WORKDIRS
+    # python: an environment simwarden builds (build_env); the job passes its interpreter.
+    environment: EnvironmentSpec | None = None
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any], source: str = "config") -> RunnerSpec:
@@ -63,6 +66,7 @@ class RunnerSpec:
             mono=bool(section.get("mono", False)),
             python=section.get("python") or sys.executable,
             workdir=section.get("workdir", "outdir"),
+            environment=environment_of(section, source),
         )
         if spec.workdir not in WORKDIRS:
             raise UserError(

@@ -109,6 +109,14 @@ def format_memory(rss_bytes: int | None, limit_bytes: int | None = None) -> str:
     return f"{number(rss_bytes)}/{number(limit_bytes)} {unit}"
 
 
+def format_eta(eta_s: float, progress: float) -> str:
+    """``3 min``; ``overdue`` when the estimate ran out (under a second left) before the run
+    reported its end: it is slower than it was, or stalled."""
+    if eta_s < 1 and progress < 1:
+        return "overdue"
+    return format_duration(eta_s)
+
+
 def format_percent(fraction: float) -> str:
     """``42 %`` for 0.4251: rounded down (a run at 99.9 % is not done), held to 0..100."""
     return f"{min(100, max(0, math.floor(fraction * 100)))} %"
@@ -126,7 +134,7 @@ def format_running(sample: LiveSample | None, elapsed_s: float | None = None) ->
     if sample.progress is not None:
         head += " " + format_percent(sample.progress)
         if sample.eta_s is not None:
-            parts.append(f"ETA {format_duration(sample.eta_s)}")
+            parts.append(f"ETA {format_eta(sample.eta_s, sample.progress)}")
     parts.append(format_memory(sample.rss_bytes, sample.mem_limit_bytes))
     elapsed = sample.elapsed_s if sample.elapsed_s is not None else elapsed_s
     if elapsed is not None:

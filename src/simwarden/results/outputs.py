@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -125,13 +125,19 @@ class OutputComparison:
 
     def describe(self) -> str:
         """``3 files: 2 identical, 1 different``, or ``no output files``."""
-        if not self.files:
-            return "no output files"
-        counts: dict[str, int] = {}
-        for item in self.files:
-            counts[item.verdict] = counts.get(item.verdict, 0) + 1
-        listed = ", ".join(f"{count} {verdict}" for verdict, count in counts.items())
-        return f"{len(self.files)} file{'s' if len(self.files) != 1 else ''}: {listed}"
+        return count_verdicts([item.verdict for item in self.files])
+
+
+def count_verdicts(verdicts: Sequence[str]) -> str:
+    """``3 files: 2 identical, 1 different`` (verdicts in their first order), or ``no output
+    files`` for none."""
+    if not verdicts:
+        return "no output files"
+    counts: dict[str, int] = {}
+    for verdict in verdicts:
+        counts[verdict] = counts.get(verdict, 0) + 1
+    listed = ", ".join(f"{count} {verdict}" for verdict, count in counts.items())
+    return f"{len(verdicts)} file{'s' if len(verdicts) != 1 else ''}: {listed}"
 
 
 def check_tolerance(option: str, value: float) -> float:

@@ -20,7 +20,7 @@ from typing import Any
 
 from simwarden.core.errors import UserError
 from simwarden.core.log import PREFIX
-from simwarden.pipeline.layout import FETCH_CODE, RUN_SIMULATION, VALIDATE_PARAMS
+from simwarden.pipeline.layout import BUILD_ENV, FETCH_CODE, RUN_SIMULATION, VALIDATE_PARAMS
 
 # A change of a named param: (rule, param) -> (category, what to call it).
 PARAM_LABELS = {
@@ -36,7 +36,9 @@ PARAM_LABELS = {
     (RUN_SIMULATION, "run_config"): ("run config", "run_config"),
 }
 # What any other change of a rule's job counts as.
-RULE_CATEGORY = {FETCH_CODE: "code", VALIDATE_PARAMS: "parameters"}
+# A simulation's own environment (build_env) is part of its code: a new requirements file
+# comes with a new commit.
+RULE_CATEGORY = {FETCH_CODE: "code", BUILD_ENV: "code", VALIDATE_PARAMS: "parameters"}
 
 # ------------------------------------------------------------------------ Snakemake's records
 
@@ -234,7 +236,8 @@ class Judge:
         return verdict
 
     def _is_code(self, path: str) -> bool:
-        return self.producers.get(path) == FETCH_CODE
+        """A checkout's file (results/code/...) or a simulation environment's (results/envs/...)."""
+        return self.producers.get(path) in (FETCH_CODE, BUILD_ENV)
 
     def _remade(self, job: Job, path: str) -> str:
         """Why an input another job will make counts: ``<path> to be remade``, or for a checkout

@@ -359,11 +359,12 @@ def _started(run: str, jobs: _RunJobs, seen: _Seen, fields: dict[str, Any]) -> R
                 "the workflow again"
             )
             return RunStatus(run, "incomplete", (), detail, **fields)
-        holder = f" (pid {process.pid})" if process else ""
-        detail = (
-            f"started by the Snakemake that holds the lock{holder} "
-            "(after a crash: snakemake --unlock)"
-        )
+        if process is not None:  # alive: it was checked above
+            detail = f"running in Snakemake pid {process.pid}"
+        else:  # which Snakemake is unknown: it may have crashed
+            detail = (
+                "started by the Snakemake that holds the lock (after a crash: snakemake --unlock)"
+            )
         live = read_live(jobs.samples_path) if jobs.verdict.incomplete else None
         return RunStatus(run, "running", (), detail, **fields, live=live)
     detail = f"started and never finished: {', '.join(started)} (the next run redoes it)"

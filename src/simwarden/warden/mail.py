@@ -224,6 +224,11 @@ class EmailNotifier:
         """Strings :class:`NotifierHub` must scrub from log lines."""
         return self.settings.secrets
 
+    @property
+    def what(self) -> str:
+        """What a failure line calls this notifier: ``email to a@b.org``."""
+        return f"email to {', '.join(self.recipients)}"
+
     def build_message(self, event: Event) -> EmailMessage:
         """The email for ``event``, headers included, as it will be sent."""
         secrets = self.secrets

@@ -217,7 +217,7 @@ class NotifierHub:
 
     No thread exists until the first :meth:`post` (the warden forks its child before that). Events
     reach each notifier in the order posted; notifiers are called one after another. Any exception
-    from a notifier becomes one line ``simwarden: notifier <Name> failed: <error>`` on ``log``
+    from a notifier becomes one line ``simwarden: <notifier_name> failed: <error>`` on ``log``
     (``None``: the current ``sys.stderr``), with every notifier's ``secrets`` replaced by ``***``.
     A notifier may bound how long :meth:`close` waits by a ``close_timeout_s`` attribute: the
     hub waits the longest any notifier asks for, :data:`CLOSE_TIMEOUT_S` for one that says none.
@@ -299,9 +299,16 @@ def secrets_of(notifiers: Iterable[object]) -> tuple[str, ...]:
     return tuple(found)
 
 
+def notifier_name(notifier: Notifier) -> str:
+    """How a failure line names ``notifier``: its ``what`` (``email to a@b.org``) when it has
+    one, else ``notifier <ClassName>``."""
+    what = getattr(notifier, "what", None)
+    return what if isinstance(what, str) and what else f"notifier {type(notifier).__name__}"
+
+
 def deliver(notifiers: Sequence[Notifier], event: Event, log: IO[str] | None = None) -> int:
     """Send ``event`` to each notifier in turn, now; returns how many failed. Never raises: a
-    failure is one line ``simwarden: notifier <Name> failed: <error>`` on ``log`` (``None``: the
+    failure is one line ``simwarden: <notifier_name> failed: <error>`` on ``log`` (``None``: the
     current ``sys.stderr``) with every notifier's secrets replaced by ``***``, and the next
     notifier still gets the event."""
     failed = 0
@@ -313,7 +320,7 @@ def deliver(notifiers: Sequence[Notifier], event: Event, log: IO[str] | None = N
             text = str(err)
             if not isinstance(err, NotifyError):
                 text = f"{type(err).__name__}: {text}" if text else type(err).__name__
-            line = f"notifier {type(notifier).__name__} failed: {one_line(text)}"
+            line = f"{notifier_name(notifier)} failed: {one_line(text)}"
             write_line(log, scrub(line, secrets_of(notifiers)))
     return failed
 
@@ -361,13 +368,19 @@ def notify_name(event: Event) -> str | None:
 def headline(name: str, event: Event) -> str:
     """One fixed line for a named event, e.g. ``run big (attempt 1) stopped``: who (the event's
     ``label``, else ``run <run>``, else ``the command``) and what happened, no measured numbers
-    (those are in the warden's own message, the event's detail once named)."""
+    (those are in the warden's own message, the event's detail once named). A failure says its
+    ``cause`` field (``KeyError: 'b' (sim.py:6)``) when the end event has one."""
     fields = event.fields
     who = fields.get("label") or (f"run {fields['run']}" if fields.get("run") else "the command")
     if name == "succeeded":
         return f"{who} succeeded"
-    if name == "failed":
-        return f"{who} failed with exit code {fields.get('exit_code', '?')}"
+    if name == "failed":  # the simulation's own cause when it said one (end events carry it)
+        cause = fields.get("cause")
+        return (
+            f"{who} failed: {cause}"
+            if cause
+            else f"{who} failed with exit code " + (fields.get("exit_code") or "?")
+        )
     if name == "mem_warn":
         return f"{who} passed its memory warning level"
     return f"{who} stopped"

@@ -68,6 +68,15 @@ class RunContext:
     simulation: str | None = None
     param_set: str | None = None
     ref: str | None = None
+    # What ``simwarden reproduce`` needs without the files, which may have changed since: the
+    # runner section, the validated parameter values and the run_config section as the rule
+    # tracks it (no notify settings, never an SMTP setting); ``run_config`` above is its name.
+    runner: dict[str, Any] | None = None
+    params: dict[str, Any] | None = None
+    run_config_section: dict[str, Any] | None = None
+    # For a local-directory repository with uncommitted changes: the sha256 of its diff (stored
+    # as ``<cache_dir>/diffs/<sha256>.diff``). The run used ``commit``, not the dirty tree.
+    source_diff_sha256: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -102,6 +111,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "end": (str,),
     "attempts": (int,),
     "retry_note": (str,),
+    "manifest": (list,),
+    "environment": (dict,),
 }
 
 
@@ -109,7 +120,12 @@ def _expected(types: tuple[type, ...]) -> str:
     """What a key of these JSON types holds, for an error message."""
     if types == _NUMBERS:
         return "a number"
-    return "a whole number" if types == (int,) else "text"
+    names: dict[tuple[type, ...], str] = {
+        (int,): "a whole number",
+        (list,): "a list",
+        (dict,): "an object",
+    }
+    return names.get(types, "text")
 
 
 @dataclass
@@ -193,6 +209,12 @@ class Record:
     # Why the pipeline made a failed attempt the last one ("not retried: exit code 1 is not in
     # run_config.retry_on [memory]", "no attempts left ..."); None otherwise.
     retry_note: str | None = None
+    # Every file under the run's data and figures directories when the attempt ended, sorted by
+    # path: ``{"path", "size", "sha256"}``, the path relative to the workflow directory (a kept
+    # attempt's: the kept copy's path). Empty for a run the pipeline did not make.
+    manifest: list[dict[str, Any]] = field(default_factory=list)
+    # What the run ran with (see simwarden.pipeline.manifest.ENVIRONMENT_KEYS); None by hand.
+    environment: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # keys of newer versions, kept as read
 
     @property
@@ -271,6 +293,9 @@ class Record:
         values["stderr_tail"] = [str(line) for line in tail] if isinstance(tail, list) else []
         if not isinstance(values.get("limits", {}), dict):
             values["limits"] = {}
+        values["manifest"] = [
+            entry for entry in values.get("manifest") or [] if isinstance(entry, dict)
+        ]
         if not isinstance(values.get("command", []), list):
             values["command"] = [str(values["command"])]
         extra = {key: data[key] for key in data.keys() - known - {"extra"}}

@@ -216,6 +216,12 @@ class _Run:
         if self.hub is not None:
             self.hub.post(_event(kind, message, {**fields, **self.opt.event_fields()}))
 
+    def _post_stop(self, reason: str, why: str) -> None:
+        """The ``stop`` event of a stop decided now, or found after the fact (a kernel kill)."""
+        fields = {"reason": reason, "command": " ".join(self.command), "pid": self.process.pid}
+        limit = self.limits.mem_bytes or ""
+        self._post("stop", why, {**fields, "rss_bytes": self.peak_rss, "limit_bytes": limit})
+
     # -- sample, check, stop ----------------------------------------------------------------------
     def _loop(self, sentinel: Sentinel | None, samples_file: SamplesWriter, wakeup: Wakeup) -> None:
         wakeup.watch(self.process.pid)
@@ -348,14 +354,7 @@ class _Run:
             f"{why}: sending {name} to {count} process(es), SIGKILL after {self.opt.grace_s:g} s"
         )
         if reason is not None:
-            fields = {
-                "reason": reason,
-                "command": " ".join(self.command),
-                "pid": self.process.pid,
-                "rss_bytes": self.peak_rss,
-                "limit_bytes": self.limits.mem_bytes or "",
-            }
-            self._post("stop", why, fields)
+            self._post_stop(reason, why)
         self.tree.signal_all(self.opt.stop_signal)
         self.state.stop_deadline = time.monotonic() + self.opt.grace_s
 
@@ -403,6 +402,7 @@ class _Run:
             # The kernel killed the whole tree before a sample saw it happen.
             self.state.stopping, self.stopped_by = "memory", "cgroup"
             self.stop_message = policy.kernel_kill_message(self.limits)
+            self._post_stop("memory", self.stop_message)
         reason = self.state.stopping or "exited"
         if reason == "exited":
             exit_code = own_code
@@ -430,7 +430,7 @@ class _Run:
         data = record.to_dict()
         if self.opt.record:
             write_json_atomic(self.opt.record, data)
-        self._post("end", record.message or "", data)
+        self._post("end", record.message or "", {**data, "cause": record.cause or ""})
         return RunResult(record.exit_code or 0, record.reason or "exited", data)
 
     def _reported_error(self) -> RunError | None:

@@ -43,6 +43,10 @@ CONTEXT_KEYS = (
     "simulation",
     "param_set",
     "ref",
+    "runner",
+    "params",
+    "run_config_section",
+    "source_diff_sha256",
 )
 
 

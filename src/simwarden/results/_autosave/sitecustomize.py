@@ -6,9 +6,10 @@ autosave configured by the SIMWARDEN_* variables (see simwarden_autosave_impl.in
 then runs the ``sitecustomize`` that would otherwise have been imported (Debian's system Python
 has one), skipping every directory that holds a copy of this hook, and last installs the error
 capture (simwarden_autosave_error.install_from_env), so that its ``sys.excepthook`` wraps any
-that the other module installed. An error in that other module is reported by Python exactly as
-without this hook. Standalone: stdlib only, never imports simwarden, so it works in an
-interpreter that cannot. ``python -S`` and ``-I`` skip it.
+that the other module installed, and the record of imported distributions
+(simwarden_autosave_imports.install_from_env). An error in that other module is reported by
+Python exactly as without this hook. Standalone: stdlib only, never imports simwarden, so it works
+in an interpreter that cannot. ``python -S`` and ``-I`` skip it.
 """
 
 from __future__ import annotations
@@ -34,12 +35,16 @@ def _enable() -> None:
 
 
 def _enable_error_capture() -> None:
-    try:
-        capture = importlib.import_module("simwarden_autosave_error")
-    except Exception as error:  # a broken hook must not stop the program from starting
-        sys.stderr.write(f"simwarden: error capture off: {type(error).__name__}: {error}\n")
-        return
-    capture.install_from_env()
+    for name, what in (
+        ("simwarden_autosave_error", "error capture"),
+        ("simwarden_autosave_imports", "imported-package record"),
+    ):
+        try:
+            module = importlib.import_module(name)
+        except Exception as error:  # a broken hook must not stop the program from starting
+            sys.stderr.write(f"simwarden: {what} off: {type(error).__name__}: {error}\n")
+            continue
+        module.install_from_env()
 
 
 def _chain() -> ModuleType | None:
