@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from simwarden.pipeline.envs import (
     EnvironmentSpec,
     EnvRequest,
     env_id,
+    env_python,
     environment_of,
     find_builder,
     last_error_line,
@@ -119,3 +121,20 @@ def test_freeze_lines_and_error_lines() -> None:
     uv = "  × No solution found:\n  ╰─▶ Because zz was not found, we can conclude ...\n"
     assert last_error_line(uv) == "Because zz was not found, we can conclude ..."
     assert last_error_line("") == "(no output)"
+
+
+def test_an_environment_that_left_the_cache_says_how_to_build_it_again(tmp_path: Path) -> None:
+    python = tmp_path / "envs" / "h" / "venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("")
+    env_file = tmp_path / "lab@abc-env1.json"
+    env_file.write_text(json.dumps({"python": str(python)}))
+    assert env_python([str(env_file)]) == str(python)
+    assert env_python([]) is None
+    python.unlink()
+    with pytest.raises(UserError) as caught:
+        env_python(str(env_file))
+    assert str(caught.value) == (
+        f"{env_file}: its environment's interpreter {str(python)!r} is gone from the cache (was "
+        "the cache cleared?); build it again: snakemake --forcerun build_env with your profile"
+    )

@@ -23,6 +23,7 @@ from simwarden.pipeline.gitcache import (
     check_repo_url,
     fetch,
     provenance_of,
+    read_code_file,
     strip_credentials,
 )
 from tests.conftest import GIT_FIXED
@@ -395,3 +396,20 @@ def test_two_processes_fetch_at_once(repo: dict, cache: Path) -> None:
     git("fsck", "--strict", cwd=mirror)
     assert len(checkout_entries(cache)) == 1
     assert_no_temp_dirs(cache)
+
+
+def test_a_code_file_whose_checkout_left_the_cache_says_how_to_fetch_it_again(
+    tmp_path: Path,
+) -> None:
+    checkout = tmp_path / "cache" / "checkouts" / "lab@abc"
+    checkout.mkdir(parents=True)
+    code_file = tmp_path / "lab@master.json"
+    code_file.write_text(json.dumps({"url": "/lab", "commit": "abc", "path": str(checkout)}))
+    assert read_code_file(code_file)["path"] == str(checkout)
+    checkout.rmdir()
+    with pytest.raises(UserError) as caught:
+        read_code_file(code_file)
+    assert str(caught.value) == (
+        f"{code_file}: its checkout {str(checkout)!r} is gone from the cache (was the cache "
+        "cleared?); fetch it again: snakemake --forcerun fetch_code with your profile"
+    )

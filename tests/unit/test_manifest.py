@@ -150,7 +150,9 @@ def test_the_environment_of_a_python_run(tmp_path: Path) -> None:
         config_files=[str(tmp_path / "config/config.yaml"), str(tmp_path / "gone.yaml")],
     )
 
-    real = os.path.realpath(sys.executable)
+    # The path as run, not its link's target: a venv's bin/python links to the base Python.
+    real = os.path.abspath(sys.executable)
+    assert os.path.islink(real) and os.path.realpath(real) != real  # the .venv's own python
     python_version = ".".join(map(str, sys.version_info[:3]))
     assert environment == {
         "python": real,

@@ -48,7 +48,8 @@ results/runs/r1/data/out.txt
   record        results/runs/r1/record.json
   repository    /lab/sim.bundle
   commit        {COMMIT} (v0.4)
-  local changes diff sha256 d1ff
+  local changes diff sha256 d1ff (uncommitted, not in the run: it ran the commit; the diff is \
+diffs/d1ff.diff in the cache)
   parameters    params hash 9c1d
     network.n = 100
     seed = 1

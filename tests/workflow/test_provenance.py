@@ -122,5 +122,5 @@ def test_a_dirty_local_source_and_a_kept_failure(workflow: Workflow, tmp_path: P
     # trace says the source was dirty, for the kept file as for any other.
     traced = workflow.simwarden("trace", "results/failed/fails/attempt-1/data/nested/.partial.txt")
     assert traced.returncode == 0, traced.stderr
-    assert f"  local changes diff sha256 {digest}\n" in traced.stdout, traced.stdout
+    assert f"  local changes diff sha256 {digest} (uncommitted, not in the run" in traced.stdout
     assert git("status", "--porcelain", cwd=source) == "?? notes.txt"

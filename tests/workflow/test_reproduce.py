@@ -96,6 +96,21 @@ def test_reproduce_of_a_demo_run_is_identical_or_equal(demo: Workflow) -> None:
     )
 
 
+def test_reproduce_of_a_figure_reproduces_the_run_that_made_it(
+    demo: Workflow, tmp_path: Path
+) -> None:
+    copy = tmp_path / "for-the-paper.png"
+    shutil.copy(demo.root / "results/figures/b/png/raster.png", copy)
+    done = demo.simwarden("reproduce", str(copy), "--summary")
+    assert done.returncode == 0, output(done)
+    assert done.stdout.split(" (")[0] == "b: reproduced", done.stdout
+    stray = tmp_path / "notes.txt"
+    stray.write_text("mine\n")
+    done = demo.simwarden("reproduce", str(stray))
+    assert (done.returncode, done.stdout) == (125, ""), output(done)
+    assert done.stderr.startswith(f"simwarden: {stray}: no run of this workflow made this file")
+
+
 def test_reproduce_all_gives_one_line_per_run(demo: Workflow) -> None:
     done = demo.simwarden("reproduce", "--all", "--cores", "2")
     assert done.returncode == 0, output(done)

@@ -180,7 +180,9 @@ def test_an_unreachable_smtp_server_costs_one_line_per_event_and_no_run(sims: Wo
     warning = UNREACHABLE.format(port=port)
     for run in ("fine", "also"):
         assert (sims.record(run)["reason"], sims.record(run)["exit_code"]) == ("exited", 0)
-        assert [line for line in log_lines(sims, run) if "notifier" in line] == [warning], run
+        assert [line for line in log_lines(sims, run) if "failed: connecting" in line] == [
+            warning
+        ], run
     # Each job's line reaches Snakemake's stderr too; the end message's is the third.
     assert done.stderr.splitlines().count(warning) == 3, output(done)
 

@@ -23,6 +23,7 @@ from simwarden.core.errors import EXIT_CHECK_FAILED, UserError
 EPILOG = """\
 examples:
   simwarden reproduce small                  # rerun run 'small' from its record, compare
+  simwarden reproduce results/figures/small/png/raster.png   # the run that made this file
   simwarden reproduce small --keep /tmp/re   # keep what the rerun made
   simwarden reproduce --all --cores 4        # every run with a record, one line each
 
@@ -56,7 +57,12 @@ def build_parser() -> Parser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("run", nargs="?", metavar="RUN", help="the run id, as in results/runs/")
+    parser.add_argument(
+        "run",
+        nargs="?",
+        metavar="RUN",
+        help="the run id, as in results/runs/, or a file a run made (a figure, a data file)",
+    )
     parser.add_argument("--all", action="store_true", help="every run that has a record")
     parser.add_argument(
         "--cores", type=_cores, metavar="N", help="--all: runs at once (default: the CPU count)"
@@ -103,9 +109,10 @@ def _reproduce_one(args: argparse.Namespace, workdir: Path) -> int:
     )
     from simwarden.warden.record import read_record
 
-    relative = layout.for_run(layout.RECORD, args.run)
+    run = run_of(args.run, workdir)
+    relative = layout.for_run(layout.RECORD, run)
     if not (workdir / relative).is_file():
-        raise UserError(no_record(args.run, workdir))
+        raise UserError(no_record(run, workdir))
     record = read_record(workdir / relative)
     plan = recipe(record, f"record {relative}")
     cache = workflow_cache_dir(workdir)
@@ -124,6 +131,24 @@ def _reproduce_one(args: argparse.Namespace, workdir: Path) -> int:
     where = str(scratch.root) if args.keep else "a temporary directory, removed"
     print(summary_line(report) if args.summary else format_report(report, where), flush=True)
     return 0 if report.reproduced else EXIT_CHECK_FAILED
+
+
+def run_of(given: str, workdir: Path) -> str:
+    """``given`` itself (a run id), or when it names a file (a figure, a data file, copied or
+    not) and no run is called so, the run that made the file, found as ``simwarden trace`` does.
+    A file no run made raises UserError (exit 125: nothing is run)."""
+    from simwarden.pipeline import layout
+    from simwarden.results.trace import NotTraced, trace
+
+    if (workdir / layout.for_run(layout.RECORD, given)).is_file() or not os.path.isfile(given):
+        return given
+    try:
+        run = trace(given, workdir).context.run
+    except NotTraced as error:
+        raise UserError(str(error)) from None
+    if not run:
+        raise UserError(f"{given}: its provenance names no run; give the run id")
+    return run
 
 
 def _scratch_dir(keep: str | None) -> Path:

@@ -31,6 +31,7 @@ from typing import Any
 
 from simwarden.core.errors import UserError
 from simwarden.core.log import say
+from simwarden.pipeline.gitcache import read_code_file
 
 ENV_FILE = "simwarden-env.json"
 # The files that make ``project: true`` what it installs (besides the commit).
@@ -367,9 +368,18 @@ def read_env_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def env_python(files: str | Sequence[str] | None) -> str | None:
     """The interpreter of a run's environment file (the rule's ``env`` input: one path, or none
-    for a run without an environment)."""
+    for a run without an environment). UserError naming the file and the way out when the
+    environment was removed from the cache since (Snakemake does not know)."""
     paths = [files] if isinstance(files, str) else list(files or [])
-    return str(read_env_file(paths[0])["python"]) if paths else None
+    if not paths:
+        return None
+    python = str(read_env_file(paths[0])["python"])
+    if not os.path.exists(python):
+        raise UserError(
+            f"{paths[0]}: its environment's interpreter {python!r} is gone from the cache (was "
+            "the cache cleared?); build it again: snakemake --forcerun build_env with your profile"
+        )
+    return python
 
 
 def env_id_of(files: str | Sequence[str] | None) -> str | None:
@@ -391,7 +401,7 @@ def build_env(
     from simwarden.core.fsutil import write_json_atomic
     from simwarden.pipeline.gitcache import default_cache_dir
 
-    provenance = json.loads(Path(code_file).read_text())
+    provenance = read_code_file(code_file)
     spec = EnvironmentSpec(environment.get("requirements"), bool(environment.get("project")))
     request = EnvRequest(spec, Path(provenance["path"]), str(provenance["commit"]))
     cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()

@@ -28,6 +28,7 @@ from simwarden.pipeline.attempts import (
     write_failed_run,
 )
 from simwarden.pipeline.config import RunConfig
+from simwarden.pipeline.gitcache import read_code_file
 from simwarden.pipeline.manifest import ENV_IMPORTS_FILE
 from simwarden.pipeline.scripting import logging_to
 from simwarden.pipeline.workcopy import working_copy
@@ -94,7 +95,7 @@ def run_simulation(job: SimulationJob) -> int:
     from simwarden.warden import run
 
     with logging_to(job.log):
-        provenance = json.loads(Path(job.code).read_text())
+        provenance = read_code_file(job.code)
         params = json.loads(Path(job.params_file).read_text())
         spec = RunnerSpec.from_config(job.runner)
         if job.python is not None:

@@ -174,13 +174,15 @@ def _hashes(paths: Iterable[str]) -> dict[str, str]:
 
 
 def resolve_executable(program: str, env: Mapping[str, str], cwd: str | None) -> str | None:
-    """The real path of ``program`` as the command would find it: a path with ``/`` against
-    ``cwd``, else on ``env``'s PATH; None when it is not found."""
+    """The absolute path of ``program`` as the command would find it: a path with ``/``
+    against ``cwd``, else on ``env``'s PATH; None when it is not found. Symbolic links are kept:
+    a virtual environment's ``bin/python`` links to its base interpreter, and which environment
+    ran is the point."""
     if os.sep in program:
         path = Path(cwd or ".", program)
-        return os.path.realpath(path) if path.is_file() else None
+        return os.path.abspath(path) if path.is_file() else None
     found = shutil.which(program, path=env.get("PATH", os.defpath))
-    return os.path.realpath(found) if found else None
+    return os.path.abspath(found) if found else None
 
 
 def python_version_line(python: str) -> str | None:

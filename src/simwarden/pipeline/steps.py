@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from simwarden.core.errors import UserError
+from simwarden.pipeline.gitcache import read_code_file
 
 # Kept importable from here while readers move to simwarden.pipeline.plan (results.status).
 from simwarden.pipeline.plan import RunPlan, plan_runs
@@ -85,7 +86,7 @@ def schema_path(schema: str, code: str) -> Path:
     if schema.startswith("workflow:"):
         path = Path(schema.removeprefix("workflow:"))
     else:
-        checkout = Path(json.loads(Path(code).read_text())["path"])
+        checkout = Path(read_code_file(code)["path"])
         path = checkout / schema
         if not path.resolve().is_relative_to(checkout.resolve()):
             raise UserError(f"config: param_schema {schema!r} points outside the repository")

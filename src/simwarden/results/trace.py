@@ -231,8 +231,18 @@ def _run_lines(data: Mapping[str, Any]) -> list[str]:
         f"  record        {data['record'] or 'none in this workflow directory'}",
         f"  repository    {data['repository']}",
         f"  commit        {data['commit']}" + (f" ({ref})" if ref else ""),
-        f"  local changes {f'diff sha256 {diff}' if diff else 'none'}",
+        f"  local changes {_changes(diff)}",
     ]
+
+
+def _changes(diff: str | None) -> str:
+    """A dirty local source, said with what it means: the run used the commit."""
+    if not diff:
+        return "none"
+    return (
+        f"diff sha256 {diff} (uncommitted, not in the run: it ran the commit; the diff is "
+        f"diffs/{diff}.diff in the cache)"
+    )
 
 
 def _environment_lines(data: Mapping[str, Any]) -> list[str]:
@@ -245,7 +255,9 @@ def _environment_lines(data: Mapping[str, Any]) -> list[str]:
     version = environment.get("version_line") or environment.get("python_version")
     return [
         f"  packages      {listed or 'not recorded'}",
-        f"  interpreter   {python or 'not recorded'}" + (f" ({version})" if version else ""),
+        f"  interpreter   {python or 'not recorded'}"
+        + (f" ({version})" if version else "")
+        + (f", environment {environment['env_id']}" if environment.get("env_id") else ""),
         f"  host          {where}",
         f"  time          {data['start'] or '?'} to {data['end'] or '?'}",
         f"  versions      simwarden {data['simwarden_version'] or '?'}, "
