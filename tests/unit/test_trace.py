@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import pytest
 
 from simwarden.cli import main as simwarden_main
 from simwarden.results.figures import save_figures
+from tests.conftest import TIMEOUT, simwarden_argv
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 DATA = b"spikes 1 2 3\n"
@@ -210,6 +213,13 @@ def test_a_figure_copied_elsewhere_is_found_by_its_provenance_and_bytes(
     ]
     code, out, _ = trace(capsys, rel)  # in place: by its path
     assert out.splitlines()[1] == "  file          unchanged since the run"
+    # From another directory: the provenance alone, and the line says why nothing was checked.
+    code, out, _ = trace(capsys, str(copy), "-d", str(copy.parent))
+    assert code == 0
+    assert out.splitlines()[1] == (
+        "  file          not checked: no record of its run here (trace in the workflow "
+        "directory, or -d DIR)"
+    )
 
 
 def test_a_file_no_run_made_is_one_line_and_exit_1(
@@ -259,3 +269,21 @@ def test_an_older_record_without_a_manifest_is_traced_unchecked(
         "  file          not checked: the record has no manifest (it predates manifests)"
     )
     assert "  packages      not recorded" in lines
+
+
+def test_a_reader_gone_is_exit_141_without_a_traceback(workdir: Path) -> None:
+    """``simwarden trace F | head`` once head has gone: no traceback, the shell's SIGPIPE code."""
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader is gone before simwarden writes a byte
+    try:
+        done = subprocess.run(
+            simwarden_argv("trace", "results/runs/r1/data/out.txt"),
+            cwd=workdir,
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=TIMEOUT,
+        )
+    finally:
+        os.close(writer)
+    assert (done.returncode, done.stderr) == (141, "")

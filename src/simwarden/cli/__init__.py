@@ -68,11 +68,13 @@ def _command(name: str) -> Callable[[list[str]], int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code. A user error in any subcommand is one
-    ``simwarden: ...`` line and exit 125; Ctrl-C exits 130."""
+    ``simwarden: ...`` line and exit 125; Ctrl-C exits 130; a closed output pipe 141."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
         if args_list and args_list[0] in COMMANDS:
-            return _command(args_list[0])(args_list[1:])
+            code = _command(args_list[0])(args_list[1:])
+            sys.stdout.flush()  # here, not at exit: a reader gone is then caught below
+            return code
         args = build_parser().parse_args(args_list)
         if args.subcommand is None:
             build_parser().print_help()
@@ -84,6 +86,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(error)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _reader_gone() -> int:
+    """Our output's reader went away (``simwarden trace F | head``): nothing more to say, and no
+    traceback when Python flushes stdout at exit; 141 (128 + SIGPIPE) as a shell reports it."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 UNCHANGED = "unchanged since the run"
 CHANGED = "changed since the run"
 NO_MANIFEST = "not checked: the record has no manifest (it predates manifests)"
+NO_RECORD = "not checked: no record of its run here (trace in the workflow directory, or -d DIR)"
+LATER_RUN = "not checked: the run's record here is of a later run (another commit or parameters)"
 RECORD_FILE = "the run's record"
 SAMPLES_FILE = "the run's samples file"
 _ATTEMPT = re.compile(r"attempt-\d+")
@@ -152,13 +154,13 @@ def _trace_figure(file: Path, root: Path) -> Trace:
     context = RunContext.from_dict(provenance)
     record_path = layout.for_run(layout.RECORD, context.run) if context.run else None
     if record_path is None or not (root / record_path).is_file():
-        check = FileCheck(str(file), sha256_of(file), file.stat().st_size, NO_MANIFEST)
+        check = FileCheck(str(file), sha256_of(file), file.stat().st_size, NO_RECORD)
         note = "no record of this run in this workflow directory: the figure's provenance only"
         return Trace(check, context, None, None, note)
     record = read_record(root / record_path)
     recorded = record.context or RunContext()
     if (recorded.commit, recorded.params_hash) != (context.commit, context.params_hash):
-        check = FileCheck(str(file), sha256_of(file), file.stat().st_size, NO_MANIFEST)
+        check = FileCheck(str(file), sha256_of(file), file.stat().st_size, LATER_RUN)
         note = f"{record_path} is of a later run (another commit or parameters): provenance only"
         return Trace(check, context, None, None, note)
     return Trace(_check(file, record, None, True), recorded, record, record_path)
