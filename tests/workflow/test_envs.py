@@ -21,6 +21,7 @@ from tests.workflow.conftest import Workflow, git, make_workflow, output
 
 PACKAGE, VERSION = "pyjokes", "0.8.3"
 SCRIPT = """\
+import json
 import sys
 from importlib.metadata import version
 from pathlib import Path
@@ -28,7 +29,8 @@ from pathlib import Path
 import pyjokes
 
 joke = pyjokes.get_joke()
-Path(sys.argv[2], "joke.txt").write_text(f"{version('pyjokes')} {sys.prefix} {joke!r}")
+told = {"version": version("pyjokes"), "prefix": sys.prefix, "joke": joke}
+Path(sys.argv[2], "joke.json").write_text(json.dumps(told))
 """
 BUILDER = """\
 import sys
@@ -110,8 +112,10 @@ def test_the_first_run_builds_the_environment_and_a_second_workflow_reuses_it(
     venv = Path(str(env["path"]))
     assert venv.parent.parent == cache / "envs"
     for run in ("a", "b"):
-        joke = (first.run_dir(run) / "data" / "joke.txt").read_text()
-        assert joke.startswith(f"{VERSION} {venv} '"), joke
+        told = json.loads((first.run_dir(run) / "data" / "joke.json").read_text())
+        # A random joke (any text); the package and the interpreter are the environment's.
+        assert (told["version"], told["prefix"]) == (VERSION, str(venv)), told
+        assert isinstance(told["joke"], str) and told["joke"], told
     built = venv.parent.stat().st_mtime_ns
 
     second = env_workflow(tmp_path / "two", tmp_path / "repo", commit, cache)
