@@ -95,6 +95,22 @@ class Workflow:
     def write_config(self, config: dict[str, Any]) -> None:
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
 
+    def use_scripts(
+        self, repo: Path, scripts: dict[str, str], figure_formats: list[str], message: str
+    ) -> None:
+        """Point the config at a new repository of executable ``scripts`` (made at ``repo``):
+        a ``command`` runner running ``sims/<run id>``, its permissive ``schema.json``."""
+        sha = make_scripts_repo(repo, scripts, message)
+        config = self.config()
+        config.update(
+            repository=str(repo),
+            commit=sha,
+            runner={"kind": "command", "command": ["{repo}/sims/{run}", "{params}", "{outdir}"]},
+            param_schema="schema.json",
+            figure_formats=figure_formats,
+        )
+        self.write_config(config)
+
     def run_config_path(self, profile: str = "short") -> Path:
         return self.root / "profiles" / profile / "run.yaml"
 

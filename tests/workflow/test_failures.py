@@ -26,7 +26,7 @@ import pytest
 
 from simwarden.pipeline import layout
 from tests.conftest import TIMEOUT
-from tests.workflow.conftest import Workflow, make_scripts_repo, output
+from tests.workflow.conftest import Workflow, output
 
 FIRST_BUDGET_MB = 120
 PY = f"#!{sys.executable}\n"
@@ -80,16 +80,7 @@ CAUSES = {
 
 @pytest.fixture
 def failing(workflow: Workflow, tmp_path: Path) -> Workflow:
-    sha = make_scripts_repo(tmp_path / "sims-repo", SIMS, "five simulations")
-    config = workflow.config()
-    config.update(
-        repository=str(tmp_path / "sims-repo"),
-        commit=sha,
-        runner={"kind": "command", "command": ["{repo}/sims/{run}", "{params}", "{outdir}"]},
-        param_schema="schema.json",
-        figure_formats=["png"],
-    )
-    workflow.write_config(config)
+    workflow.use_scripts(tmp_path / "sims-repo", SIMS, ["png"], "five simulations")
     workflow.set_runs(**{name: {"seed": 1} for name in SIMS})
     workflow.update_run_config(mem_mb=FIRST_BUDGET_MB, retries=1, timeout="60s")
     return workflow

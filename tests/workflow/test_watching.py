@@ -32,7 +32,7 @@ from simwarden.pipeline import layout
 from simwarden.warden.record import read_last_sample
 from tests.conftest import TIMEOUT, pid_alive
 from tests.smtp import PASSWORD, USER, SmtpServer, free_port, plain_smtp_server
-from tests.workflow.conftest import Workflow, make_scripts_repo, output, wait_until
+from tests.workflow.conftest import Workflow, output, wait_until
 
 PY = f"#!{sys.executable}\n"
 FINE = PY + 'import sys\nopen(sys.argv[2] + "/result.txt", "w").write("42")\n'
@@ -94,16 +94,7 @@ REQUIRE_TMPFS = "SIMWARDEN_REQUIRE_TMPFS"
 def sims(workflow: Workflow, tmp_path: Path) -> Workflow:
     """The workflow on the simulations' repository, budget 120 MB, one retry, 60 s per run, the
     stop file STOP; each test chooses its runs and guards."""
-    sha = make_scripts_repo(tmp_path / "sims-repo", SIMS, "simulations")
-    config = workflow.config()
-    config.update(
-        repository=str(tmp_path / "sims-repo"),
-        commit=sha,
-        runner={"kind": "command", "command": ["{repo}/sims/{run}", "{params}", "{outdir}"]},
-        param_schema="schema.json",
-        figure_formats=[],
-    )
-    workflow.write_config(config)
+    workflow.use_scripts(tmp_path / "sims-repo", SIMS, [], "simulations")
     workflow.update_run_config(mem_mb=120, retries=1, timeout="60s", stop_file="STOP")
     return workflow
 

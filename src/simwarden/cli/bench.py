@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from simwarden.cli.parser import Parser, at_least_zero, fraction
+from simwarden.cli.parser import Parser, add_tolerance_options, at_least_zero, fraction
 from simwarden.core.errors import EXIT_CHECK_FAILED, UserError
 from simwarden.pipeline import layout
 
@@ -125,8 +125,6 @@ def _add_compare(commands: argparse._SubParsersAction[Parser]) -> None:
 
 
 def _add_commit_options(compare_cmd: Parser) -> None:
-    from simwarden.results.outputs import DEFAULT_ATOL, DEFAULT_RTOL
-
     compare_cmd.add_argument(
         "--by",
         choices=["commit"],
@@ -140,18 +138,7 @@ def _add_commit_options(compare_cmd: Parser) -> None:
         metavar="DIR",
         help="with --by commit: where runs/<run>/data are (default: the table's directory)",
     )
-    compare_cmd.add_argument(
-        "--rtol",
-        type=at_least_zero("--rtol", "a number >= 0, e.g. 1e-05"),
-        default=DEFAULT_RTOL,
-        help="HDF5 values are equal within |new - old| <= atol + rtol * |old| (default 1e-05)",
-    )
-    compare_cmd.add_argument(
-        "--atol",
-        type=at_least_zero("--atol", "a number >= 0, e.g. 1e-08"),
-        default=DEFAULT_ATOL,
-        help="see --rtol (default 1e-08)",
-    )
+    add_tolerance_options(compare_cmd)
     compare_cmd.add_argument(
         "--check",
         action="store_true",

@@ -40,3 +40,22 @@ def at_least_zero(option: str, accepted: str) -> Callable[[str], float]:
 def fraction(option: str) -> Callable[[str], float]:
     """An argparse ``type``: a fraction >= 0 (``0.1`` for 10 %), else UserError naming it."""
     return at_least_zero(option, "a fraction >= 0, e.g. 0.1 for 10%")
+
+
+def add_tolerance_options(parser: argparse.ArgumentParser) -> None:
+    """``--rtol`` and ``--atol``: how HDF5 values are judged equal (``bench compare --by commit``
+    and ``reproduce`` judge them alike, with the defaults of :mod:`simwarden.results.outputs`)."""
+    from simwarden.results.outputs import DEFAULT_ATOL, DEFAULT_RTOL
+
+    parser.add_argument(
+        "--rtol",
+        type=at_least_zero("--rtol", "a number >= 0, e.g. 1e-05"),
+        default=DEFAULT_RTOL,
+        help="HDF5 values are equal within |new - old| <= atol + rtol * |old| (default 1e-05)",
+    )
+    parser.add_argument(
+        "--atol",
+        type=at_least_zero("--atol", "a number >= 0, e.g. 1e-08"),
+        default=DEFAULT_ATOL,
+        help="see --rtol (default 1e-08)",
+    )

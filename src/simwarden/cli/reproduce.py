@@ -17,7 +17,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from simwarden.cli.parser import Parser, at_least_zero
+from simwarden.cli.parser import Parser, add_tolerance_options
 from simwarden.core.errors import EXIT_CHECK_FAILED, UserError
 
 EPILOG = """\
@@ -47,8 +47,6 @@ def _cores(text: str) -> int:
 
 def build_parser() -> Parser:
     """The parser of ``simwarden reproduce``."""
-    from simwarden.results.outputs import DEFAULT_ATOL, DEFAULT_RTOL
-
     parser = Parser(
         prog="simwarden reproduce",
         description="Run a recorded run again from its record (same commit from the cache, "
@@ -70,9 +68,7 @@ def build_parser() -> Parser:
     parser.add_argument(
         "--keep", metavar="DIR", help="rerun into DIR (new or empty) and keep it; --all: DIR/RUN"
     )
-    tolerance = "a number >= 0, e.g. 1e-05"
-    parser.add_argument("--rtol", type=at_least_zero("--rtol", tolerance), default=DEFAULT_RTOL)
-    parser.add_argument("--atol", type=at_least_zero("--atol", tolerance), default=DEFAULT_ATOL)
+    add_tolerance_options(parser)
     parser.add_argument("-d", "--directory", default=".", metavar="DIR", help="workflow directory")
     parser.add_argument("--summary", action="store_true", help=argparse.SUPPRESS)
     return parser
