@@ -35,6 +35,7 @@ from simwarden.pipeline.job import (
     SimulationJob,
     decide_attempt,
     figure_context,
+    missing_module_hint,
     run_context,
     run_simulation,
     simulation_env,
@@ -1168,3 +1169,15 @@ def test_a_figure_carries_small_parameters_and_never_a_variable_linux_refuses() 
     assert figure_context(context) == {"run": "r", "params": {"seed": 1}}
     big = {"run": "r", "params": {"weights": list(range(40_000))}}
     assert figure_context(big) == {"run": "r", "params": None}
+
+
+def test_a_missing_module_failure_says_where_the_packages_go() -> None:
+    missing = Record(reason="exited", exit_code=1)
+    missing.error = RunError("ModuleNotFoundError", "No module named 'brian2'", "sim.py:2")
+    assert missing_module_hint(missing) == (
+        "; to give the simulation its packages, list them in a requirements.txt in its "
+        "repository and name it in runner.environment (README: The simulation's own environment)"
+    )
+    other = Record(reason="exited", exit_code=1, error=RunError("KeyError", "'gain'", "c.py:8"))
+    assert missing_module_hint(other) == ""
+    assert missing_module_hint(Record(reason="memory", exit_code=137)) == ""

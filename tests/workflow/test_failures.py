@@ -160,7 +160,9 @@ def check_kept(flow: Workflow) -> None:
     assert (
         f"simwarden: run missing failed (attempt 1): {CAUSES['missing']}; not retried: exit "
         "code 1 is not in run_config.retry_on [memory]; its files are kept in "
-        "results/failed/missing/attempt-1"
+        "results/failed/missing/attempt-1; to give the simulation its packages, list them in a "
+        "requirements.txt in its repository and name it in runner.environment (README: The "
+        "simulation's own environment)"
     ) in log.splitlines(), log
 
 

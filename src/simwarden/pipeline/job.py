@@ -180,9 +180,19 @@ def _finish_attempt(job: SimulationJob, record: Record) -> int:
     shown = os.path.relpath(kept, job.workdir)
     say(
         f"run {job.run} {decision.verb} (attempt {job.attempt}): {record.cause}; "
-        f"{decision.why}; its files are kept in {shown}"
+        f"{decision.why}; its files are kept in {shown}{missing_module_hint(record)}"
     )
     return decision.exit_code
+
+
+def missing_module_hint(record: Record) -> str:
+    """For a run that failed importing a module: where the simulation's packages go; else ""."""
+    if record.error is None or record.error.type != "ModuleNotFoundError":
+        return ""
+    return (
+        "; to give the simulation its packages, list them in a requirements.txt in its "
+        "repository and name it in runner.environment (README: The simulation's own environment)"
+    )
 
 
 @dataclass(frozen=True)
