@@ -1,14 +1,14 @@
 """``simwarden run [options] -- COMMAND [ARG...]``: the warden's command line.
 
 This is the start-up path of every guarded simulation: it imports argparse and the warden
-(stdlib + psutil) only.
+(stdlib only on Linux) only.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from simwarden.cli.parser import Parser
+from simwarden.cli.parser import Parser, RawDescriptionFormatter
 from simwarden.core.errors import UserError
 from simwarden.core.log import say
 
@@ -50,7 +50,7 @@ def build_parser() -> Parser:
         description="Run a command under memory/time/disk limits and record what happened.",
         usage="simwarden run [options] -- COMMAND [ARG...]",
         epilog=RUN_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionFormatter,
     )
     _add_limits(parser.add_argument_group("limits"))
     _add_stopping(parser.add_argument_group("stopping"))
@@ -111,7 +111,7 @@ def _add_stopping(stopping: argparse._ArgumentGroup) -> None:
         choices=("auto", "poll", "cgroup"),
         default="auto",
         help="memory enforcement: cgroup hard limit where writable (auto), "
-        "psutil polling only (poll), or require the cgroup (cgroup)",
+        "polling only (poll), or require the cgroup (cgroup)",
     )
 
 

@@ -14,18 +14,16 @@ Stdlib only (this module is on the ``simwarden run`` path).
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import threading
 import time
 from collections import deque
 
-from simwarden.warden.record import STDERR_TAIL_LINES, RunError
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from simwarden.warden.record import RunError
 
 # The variable naming the error file; the stdlib-only hook spells it too (a test keeps them equal).
 ENV_ERROR_FILE = "SIMWARDEN_ERROR_FILE"
@@ -77,7 +75,7 @@ class ErrorFile:
     def remove(self) -> None:
         """Remove the directory and what is in it; nothing if it is gone already."""
         if self.directory:
-            shutil.rmtree(self.directory, ignore_errors=True)
+            _remove_tree(self.directory)
 
 
 def with_path(base: Mapping[str, str] | None, name: str, path: str | None) -> dict[str, str]:
@@ -97,6 +95,8 @@ def parse_error_report(raw: bytes, source: str) -> RunError:
     where = f"error file {source!r}"
     if len(raw) > ERROR_FILE_MAX_BYTES:
         raise ErrorFileProblem(f"{where} is over {ERROR_FILE_MAX_BYTES} bytes: not a report")
+    import json  # only when the command wrote an error report
+
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
@@ -108,12 +108,32 @@ def parse_error_report(raw: bytes, source: str) -> RunError:
     for key in ("message", "where", "traceback"):
         if data.get(key) is not None and not isinstance(data[key], str):
             raise ErrorFileProblem(f"{where} has a {key} that is not text: {data[key]!r}")
+    from simwarden.warden.record import RunError
+
     return RunError(
         type=data["type"],
         message=data.get("message"),
         where=data.get("where"),
         traceback=data.get("traceback"),
     )
+
+
+def _remove_tree(directory: str) -> None:
+    """Remove ``directory`` and what is in it, ignoring errors: its files one by one (all it
+    normally holds), shutil.rmtree (an import the start-up path skips) only for subdirectories."""
+    try:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    raise IsADirectoryError(entry.path)
+                os.unlink(entry.path)
+        os.rmdir(directory)
+    except FileNotFoundError:
+        return
+    except OSError:
+        import shutil
+
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _private_directory() -> str | None:
@@ -142,7 +162,11 @@ class StderrTail:
     progress reports' prefix) is not kept: it says how far the run got, not why it failed.
     """
 
-    def __init__(self, lines: int = STDERR_TAIL_LINES, skip: bytes = b"") -> None:
+    def __init__(self, lines: int | None = None, skip: bytes = b"") -> None:
+        """``lines`` None: the record's :data:`~simwarden.warden.record.STDERR_TAIL_LINES`."""
+        if lines is None:
+            # The record module loads after the command starts, not on the start-up path.
+            from simwarden.warden.record import STDERR_TAIL_LINES as lines
         self._skip = skip
         self._lines: deque[bytes] = deque(maxlen=lines)
         self._pending = bytearray()

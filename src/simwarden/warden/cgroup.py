@@ -3,7 +3,7 @@
 Used when the kernel offers a memory cgroup this process may write to: the cgroup v1 memory
 controller (as root), or a delegated cgroup v2 subtree with the memory controller enabled. The
 cgroup is created beneath the warden's own, so it nests inside whatever limits already apply.
-Everywhere else :func:`create` returns ``None`` and the warden polls with psutil.
+Everywhere else :func:`create` returns ``None`` and the warden polls alone.
 
 Edge semantics: the cgroup charges page cache as well as resident memory; the kernel reclaims cache
 before it invokes the OOM killer, so only memory the tree cannot give back triggers a kill. When the

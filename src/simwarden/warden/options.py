@@ -10,19 +10,19 @@ import os
 import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from simwarden.core.errors import EXIT_CODES, UserError
 from simwarden.core.fsutil import check_output_path
 from simwarden.core.units import format_bytes
-from simwarden.warden.record import REASONS, RunContext
 
 # typing costs ~10 ms of start-up and is needed only by type checkers here.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import IO, Any
 
-__all__ = ["EXIT_CODES", "REASONS", "CommandError", "Limits", "RunOptions", "RunResult"]
+    from simwarden.warden.record import RunContext
+
+__all__ = ["EXIT_CODES", "CommandError", "Limits", "RunOptions", "RunResult"]
 
 MECHANISMS = ("auto", "poll", "cgroup")
 
@@ -80,7 +80,11 @@ class RunOptions:
 
     def run_context(self) -> RunContext | None:
         """:attr:`context` as the record's typed :class:`RunContext` (None when not given)."""
-        return RunContext.from_dict(self.context) if self.context else None
+        if not self.context:
+            return None
+        from simwarden.warden.record import RunContext  # the record module: after the start
+
+        return RunContext.from_dict(self.context)
 
     def event_fields(self) -> dict[str, Any]:
         """What names this run on every notifier event: ``label``, ``run``, ``simulation``,
@@ -111,7 +115,7 @@ class RunOptions:
         limits = self.limits
         if limits.min_free_disk_bytes is not None:
             disk = limits.disk_path or self.cwd or os.getcwd()
-            if not Path(disk).exists():
+            if not os.path.exists(disk):
                 raise UserError(f"--disk-path {disk!r} does not exist")
         if limits.mem_bytes and limits.mem_warn_bytes and limits.mem_warn_bytes >= limits.mem_bytes:
             raise UserError(

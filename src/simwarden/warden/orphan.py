@@ -9,26 +9,27 @@ from __future__ import annotations
 
 import os
 
+from simwarden.warden import procfs
+from simwarden.warden.proctree import processes
+
 # typing costs ~10 ms of start-up and is needed only by type checkers here.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import psutil
+    from simwarden.warden.procfs import Proc
 
 #: Process names taken for a shell that may outlive the process that started it.
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "fish"})
 
 
-def shell_parent_of(pid: int) -> psutil.Process | None:
-    """The process (psutil) that started ``pid`` when ``pid`` is a shell, else None.
-
-    None too when ``pid`` is gone or cannot be inspected.
+def shell_parent_of(pid: int) -> Proc | None:
+    """The process that started ``pid`` (held by pid and start time) when ``pid`` is a shell,
+    else None. None too when ``pid`` or its parent is gone or cannot be inspected.
     """
-    import psutil
-
+    procs = processes()
     try:
-        process = psutil.Process(pid)
-        return process.parent() if process.name() in SHELLS else None
-    except psutil.Error:
+        process = procs.Proc(pid)
+        return procs.Proc(process.ppid) if process.name() in SHELLS else None
+    except (procfs.ProcessGone, OSError):
         return None
 
 
@@ -49,10 +50,5 @@ class OrphanWatch:
         starter = self.shell_parent
         if starter is None:
             return None
-        import psutil
-
-        try:  # is_running() also tells a reused pid from the original process
-            gone = not starter.is_running() or starter.status() == psutil.STATUS_ZOMBIE
-        except psutil.Error:
-            gone = True
-        return starter.pid if gone else None
+        # alive() also tells a reused pid from the original process
+        return None if starter.alive() else starter.pid

@@ -40,7 +40,8 @@ REFRESH_PERIOD_S = 0.5
 REFRESH_NEAR_LIMIT_S = 0.05
 
 
-@dataclass(frozen=True)
+# Observation and PolicyState are plain classes, not dataclasses: each dataclass costs ~1 ms of
+# the `simwarden run` start-up, and neither needs comparing or printing.
 class Observation:
     """What one round of sampling saw, as plain data (the supervisor measures it).
 
@@ -50,27 +51,62 @@ class Observation:
     before that).
     """
 
-    rss_bytes: int  # summed over the tree
-    oom_kills: int = 0  # processes the kernel killed in the run's memory cgroup so far
-    host_mem_percent: float | None = None  # the host's used memory, percent
-    free_disk_bytes: int | None = None  # free space where the run writes
-    stop_file: str | None = None  # the stop file's path once it exists, else None
-    ended_parent: int | None = None  # pid of the watched parent once it ended, else None
-    progress_age_s: float | None = None  # seconds since reported progress last rose, else None
-    progress: float | None = None  # the last progress reported (0..1), for the stall message
+    __slots__ = (
+        "rss_bytes",  # summed over the tree
+        "oom_kills",  # processes the kernel killed in the run's memory cgroup so far
+        "host_mem_percent",  # the host's used memory, percent
+        "free_disk_bytes",  # free space where the run writes
+        "stop_file",  # the stop file's path once it exists, else None
+        "ended_parent",  # pid of the watched parent once it ended, else None
+        "progress_age_s",  # seconds since reported progress last rose, else None
+        "progress",  # the last progress reported (0..1), for the stall message
+    )
+
+    def __init__(  # noqa: PLR0913 - one keyword per quantity observed
+        self,
+        rss_bytes: int,
+        *,
+        oom_kills: int = 0,
+        host_mem_percent: float | None = None,
+        free_disk_bytes: int | None = None,
+        stop_file: str | None = None,
+        ended_parent: int | None = None,
+        progress_age_s: float | None = None,
+        progress: float | None = None,
+    ) -> None:
+        self.rss_bytes, self.oom_kills = rss_bytes, oom_kills
+        self.host_mem_percent, self.free_disk_bytes = host_mem_percent, free_disk_bytes
+        self.stop_file, self.ended_parent = stop_file, ended_parent
+        self.progress_age_s, self.progress = progress_age_s, progress
 
 
-@dataclass
 class PolicyState:
     """What the policy remembers between samples; the supervisor updates it as it acts."""
 
-    started: float  # monotonic time the command started
-    stopping: str | None = None  # reason of the stop under way (then no new stop is decided)
-    stop_deadline: float | None = None  # end of the grace period of the stop signal sent
-    killed: bool = False  # SIGKILL was sent
-    mem_warned: bool = False  # the memory warning was given
-    signal_received: int | None = None  # the first signal the warden itself got
-    signal_count: int = 0  # how many such signals (a second one means: kill now)
+    __slots__ = (
+        "started",  # monotonic time the command started
+        "stopping",  # reason of the stop under way (then no new stop is decided)
+        "stop_deadline",  # end of the grace period of the stop signal sent
+        "killed",  # SIGKILL was sent
+        "mem_warned",  # the memory warning was given
+        "signal_received",  # the first signal the warden itself got
+        "signal_count",  # how many such signals (a second one means: kill now)
+    )
+
+    def __init__(
+        self,
+        started: float,
+        *,
+        stopping: str | None = None,
+        stop_deadline: float | None = None,
+        killed: bool = False,
+        mem_warned: bool = False,
+        signal_received: int | None = None,
+        signal_count: int = 0,
+    ) -> None:
+        self.started, self.stopping, self.stop_deadline = started, stopping, stop_deadline
+        self.killed, self.mem_warned = killed, mem_warned
+        self.signal_received, self.signal_count = signal_received, signal_count
 
 
 @dataclass(frozen=True)

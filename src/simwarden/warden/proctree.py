@@ -17,16 +17,19 @@ import os
 import signal
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
-import psutil
+from simwarden.warden import procfs
+from simwarden.warden.procfs import ProcessGone
 
 # typing costs ~10 ms of start-up and is needed only by type checkers here.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import resource
     from collections.abc import Callable
+    from types import ModuleType
     from typing import Any
+
+    from simwarden.warden.procfs import Proc
 
 IS_LINUX = sys.platform.startswith("linux")
 IS_POSIX = os.name == "posix"
@@ -34,6 +37,20 @@ PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 
 _libc: ctypes.CDLL | None = None
+
+
+def processes() -> ModuleType:
+    """How processes are read: :mod:`~simwarden.warden.procfs` where /proc can be read (no
+    psutil import), else :mod:`~simwarden.warden.psproc` (psutil); both offer ``Proc``,
+    ``children``, ``host_memory`` and ``host_memory_percent``."""
+    if procfs.AVAILABLE:
+        return procfs
+    from simwarden.warden import psproc
+
+    return psproc
+
+
+_procs = processes()
 
 
 def _prctl(option: int, value: int) -> bool:
@@ -69,82 +86,58 @@ def make_child_setup(parent_pid: int, cgroup_fd: int | None) -> Callable[[], Non
     return setup
 
 
-def _ppid_map() -> dict[int, int]:
-    """pid -> parent pid for every process, from one scan of the process table."""
-    fast = getattr(psutil, "_ppid_map", None)  # psutil's own one-pass reader, where present
-    if fast is not None:
-        with contextlib.suppress(Exception):
-            return dict(fast())
-    parents = {}
-    for process in psutil.process_iter(["ppid"]):
-        parents[process.pid] = process.info["ppid"]
-    return parents
-
-
-@dataclass
 class Sample:
-    """One measurement of the whole tree."""
+    """One measurement of the whole tree (a plain class: a dataclass costs start-up time)."""
 
-    rss_bytes: int
-    cpu_seconds: float
-    processes: int
-    read_bytes: int
-    write_bytes: int
+    __slots__ = ("rss_bytes", "cpu_seconds", "processes", "read_bytes", "write_bytes")
+
+    def __init__(
+        self, rss_bytes: int, cpu_seconds: float, processes: int, read_bytes: int, write_bytes: int
+    ) -> None:
+        self.rss_bytes, self.cpu_seconds, self.processes = rss_bytes, cpu_seconds, processes
+        self.read_bytes, self.write_bytes = read_bytes, write_bytes
 
 
-@dataclass
 class _Seen:
-    process: psutil.Process
-    parent: int
-    cpu: float = 0.0
-    read: int = 0
-    write: int = 0
+    """A member and its last readings (kept while it is a zombie or may not be read)."""
+
+    __slots__ = ("process", "parent", "cpu", "read", "write")
+
+    def __init__(self, process: Proc) -> None:
+        self.process, self.parent = process, process.ppid
+        self.cpu, self.read, self.write = 0.0, 0, 0
 
 
-@dataclass
 class ProcessTree:
-    """The watched tree rooted at ``root_pid`` (the command the warden started)."""
+    """The watched tree rooted at ``root_pid`` (the command the warden started).
 
-    root_pid: int
-    cgroup: Any = None  # a cgroup.MemoryCgroup whose pids are members too, when one is in force
-    _seen: dict[int, _Seen] = field(default_factory=dict)
-    _finished_cpu: float = 0.0
-    _finished_read: int = 0
-    _finished_write: int = 0
-    _foreign: set[int] = field(default_factory=set)
-    _own_pid: int = field(default_factory=os.getpid)
-    _own_sid: int = -1
+    ``cgroup`` is a cgroup.MemoryCgroup whose pids are members too, when one is in force.
+    """
 
-    def __post_init__(self) -> None:
-        if IS_POSIX:
-            self._own_sid = os.getsid(0)
-        with contextlib.suppress(psutil.Error):
-            self._foreign = {p.pid for p in psutil.Process(self._own_pid).children()}
-        self._foreign.discard(self.root_pid)
+    def __init__(self, root_pid: int, cgroup: Any = None) -> None:
+        self.root_pid, self.cgroup = root_pid, cgroup
+        self._seen: dict[int, _Seen] = {}
+        self._finished_cpu, self._finished_read, self._finished_write = 0.0, 0, 0
+        self._own_pid = os.getpid()
+        self._own_sid = os.getsid(0) if IS_POSIX else -1
+        # Our children from before the command (notifier hooks, the sentinel) are not members.
+        self._foreign = set(_procs.children(self._own_pid)) - {root_pid}
 
     def refresh(self) -> None:
         """Rediscover members: descendants of the root and of adopted orphans, and cgroup pids.
 
-        One scan of the process table serves the whole refresh.
+        Walks down from those roots (Linux: /proc/PID/task/*/children), not the whole process
+        table, unless the tree's threads are so many that one pass over it costs less.
         """
-        parents = _ppid_map()
-        children: dict[int, list[int]] = {}
-        for pid, parent in parents.items():
-            children.setdefault(parent, []).append(pid)
         roots = [
             self.root_pid,
-            *self._adopted_roots(children.get(self._own_pid, ())),
+            *self._adopted_roots(_procs.children(self._own_pid)),
             *(self.cgroup.pids() if self.cgroup else ()),
         ]
-        stack = [pid for pid in roots if pid in parents]
-        while stack:
-            pid = stack.pop()
-            if pid in self._seen:
-                stack.extend(c for c in children.get(pid, ()) if c not in self._seen)
-                continue
-            with contextlib.suppress(psutil.Error):
-                self._seen[pid] = _Seen(psutil.Process(pid), parents[pid])
-                stack.extend(children.get(pid, ()))
+        for pid in _procs.descendants(roots):
+            if pid not in self._seen:
+                with contextlib.suppress(ProcessGone, OSError):
+                    self._seen[pid] = _Seen(_procs.Proc(pid))
 
     def _adopted_roots(self, own_children: Iterable[int]) -> list[int]:
         """Our own children that are neither the root, nor ours from before, nor in our session."""
@@ -160,24 +153,24 @@ class ProcessTree:
         return adopted
 
     def sample(self) -> Sample:
-        """Measure every member; members found gone are dropped (their totals kept once)."""
+        """Measure every member; members found gone are dropped (their totals kept once).
+        A zombie or a member that may not be read keeps its last readings and adds no RSS."""
         rss = 0
         gone = []
         for pid, seen in self._seen.items():
             try:
-                with seen.process.oneshot():
-                    if seen.process.status() == psutil.STATUS_ZOMBIE:
-                        continue
-                    rss += seen.process.memory_info().rss
-                    times = seen.process.cpu_times()
-                    seen.cpu = times.user + times.system
-                    with contextlib.suppress(psutil.AccessDenied, AttributeError):
-                        io = seen.process.io_counters()
-                        seen.read, seen.write = io.read_bytes, io.write_bytes
-            except psutil.NoSuchProcess:
+                reading = seen.process.measure()
+            except ProcessGone:
                 gone.append(pid)
-            except psutil.AccessDenied:
                 continue
+            except OSError:  # PermissionError: hidden from us (hidepid)
+                continue
+            if reading is None:
+                continue
+            rss += reading[0]
+            seen.cpu = reading[1]
+            if reading[2] is not None and reading[3] is not None:
+                seen.read, seen.write = reading[2], reading[3]
         for pid in gone:
             self._forget(pid)
         live = self._seen.values()
@@ -199,6 +192,7 @@ class ProcessTree:
             self._finished_write += seen.write
 
     def pids(self) -> list[int]:
+        """The members found so far (the last refresh), gone ones dropped at the last sample."""
         return list(self._seen)
 
     def alive(self) -> list[int]:
@@ -206,10 +200,12 @@ class ProcessTree:
         self.refresh()
         alive = []
         for pid, seen in list(self._seen.items()):
-            try:
-                if seen.process.status() != psutil.STATUS_ZOMBIE:
-                    alive.append(pid)
-            except psutil.NoSuchProcess:
+            if seen.process.alive():
+                alive.append(pid)
+            else:
+                with contextlib.suppress(ProcessGone, OSError):
+                    seen.process.measure()
+                    continue  # a zombie: still a member until reaped
                 self._forget(pid)
         return alive
 
@@ -222,16 +218,13 @@ class ProcessTree:
             with contextlib.suppress(OSError):
                 os.killpg(self.root_pid, signum)
         for pid, seen in list(self._seen.items()):
-            with contextlib.suppress(psutil.Error, OSError):
-                if not seen.process.is_running():  # also guards against a reused pid
-                    continue
-                if IS_POSIX:
-                    # The killpg above reached the root's group; signalling twice could hit a
-                    # handler that is already exiting and turn a clean exit into a signal death.
-                    if os.getpgid(pid) != self.root_pid:
-                        os.kill(pid, signum)
-                else:
-                    seen.process.terminate()
+            if not seen.process.alive():  # also guards against a reused pid
+                continue
+            with contextlib.suppress(OSError):
+                # The killpg above reached the root's group; signalling twice could hit a
+                # handler that is already exiting and turn a clean exit into a signal death.
+                if not IS_POSIX or os.getpgid(pid) != self.root_pid:
+                    os.kill(pid, signum)
 
     def reap_adopted(self) -> list[resource.struct_rusage]:
         """Reap members that are the warden's own zombie children (adopted orphans).
@@ -270,14 +263,23 @@ def usage_totals(rusages: list[resource.struct_rusage]) -> dict[str, Any]:
 
 def host_info() -> dict[str, Any]:
     """The record's ``host``: name, platform, CPUs, memory, Python version."""
-    import platform
-
-    uname = os.uname() if hasattr(os, "uname") else None
-    return {
-        "name": platform.node(),
+    if hasattr(os, "uname"):
+        uname = os.uname()
         # Not platform.platform(): it runs `uname -p` in a subprocess.
-        "platform": f"{uname.sysname}-{uname.release}-{uname.machine}" if uname else sys.platform,
+        name, system = uname.nodename, f"{uname.sysname}-{uname.release}-{uname.machine}"
+    else:
+        import platform  # ~8 ms of imports; needed only where os.uname is missing (Windows)
+
+        name, system = platform.node(), sys.platform
+    return {
+        "name": name,
+        "platform": system,
         "cpus": os.cpu_count(),
-        "memory_bytes": psutil.virtual_memory().total,
-        "python": platform.python_version(),
+        "memory_bytes": _procs.host_memory()[0],
+        "python": "{}.{}.{}".format(*sys.version_info[:3]),
     }
+
+
+def host_memory_percent() -> float:
+    """Percent of the host's memory in use (psutil.virtual_memory().percent)."""
+    return float(_procs.host_memory_percent())

@@ -11,15 +11,14 @@ does not know is kept in :attr:`Record.extra` and written back by :meth:`Record.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 
 from simwarden.core.errors import UserError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
     from typing import Any
 
 # Why a run ended. ``exited``: the command ended by itself; the others: the warden stopped it.
@@ -307,6 +306,9 @@ def read_record(path: str | Path) -> Record:
 
     A missing file raises ``FileNotFoundError`` (callers decide whether that is an error).
     """
+    import json  # readers only: the warden loads this module but never reads records
+    from pathlib import Path
+
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -367,6 +369,8 @@ def read_samples(path: str | Path, required: tuple[str, ...] = ("time_s", "rss_b
     A header lacking a ``required`` column raises :class:`RecordError` naming the file. A row
     with a short or non-numeric field (the run was killed mid-line) is skipped.
     """
+    from pathlib import Path  # readers only (see read_record)
+
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()

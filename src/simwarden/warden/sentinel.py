@@ -12,7 +12,10 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from pathlib import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class Sentinel:

@@ -15,19 +15,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sys
 import threading
 import time
-from pathlib import Path
 
 from simwarden.core.errors import EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, UserError
 from simwarden.core.log import PREFIX
-from simwarden.warden import cgroup as cgroups
 from simwarden.warden.options import CommandError
 from simwarden.warden.proctree import IS_POSIX, make_child_setup
 from simwarden.warden.progress import ProgressScanner
-from simwarden.warden.record import format_sample_row, samples_header
 
 # typing costs ~10 ms of start-up and is needed only by type checkers here.
 TYPE_CHECKING = False
@@ -36,6 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from typing import IO, Any
 
+    from simwarden.warden import cgroup as cgroups
     from simwarden.warden.cause import StderrTail
     from simwarden.warden.options import RunOptions
     from simwarden.warden.proctree import Sample
@@ -57,18 +54,38 @@ def resolve_command(command: Sequence[str], cwd: str | None) -> str:
         raise UserError("no command given: put it after '--', e.g. simwarden run -- python sim.py")
     program = command[0]
     if os.sep in program or (os.altsep and os.altsep in program):
-        path = Path(cwd or ".") / program
-        if not path.exists():
+        path = os.path.join(cwd or ".", program)
+        if not os.path.exists(path):
             raise CommandError(f"command not found: {program!r} does not exist", EXIT_NOT_FOUND)
-        if path.is_dir() or not os.access(path, os.X_OK):
+        if os.path.isdir(path) or not os.access(path, os.X_OK):
             raise CommandError(f"command not executable: {program!r}", EXIT_NOT_EXECUTABLE)
         # As given: the child runs it after changing to ``cwd`` (str(path) would turn
         # "./run.sh" into "run.sh", which is looked up on PATH instead).
         return program
-    found = shutil.which(program)
+    found = which(program)
     if found is None:
         raise CommandError(f"command not found: {program!r} is not on PATH", EXIT_NOT_FOUND)
     return found
+
+
+def which(program: str) -> str | None:
+    """``shutil.which(program)`` on POSIX (the first executable file of that name on PATH; an
+    empty PATH entry is the current directory), without importing shutil and its compression
+    modules on the start-up path. Elsewhere (PATHEXT, Windows' rules) it is shutil.which."""
+    if not IS_POSIX:
+        import shutil
+
+        return shutil.which(program)
+    seen = set()
+    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        directory = directory or os.curdir
+        if directory in seen:
+            continue
+        seen.add(directory)
+        path = os.path.join(directory, program)
+        if os.access(path, os.F_OK | os.X_OK) and not os.path.isdir(path):
+            return path
+    return None
 
 
 class Console:
@@ -105,6 +122,8 @@ def make_cgroup(options: RunOptions) -> cgroups.MemoryCgroup | None:
     mem_bytes = options.limits.mem_bytes
     if not mem_bytes or options.mechanism == "poll":
         return None
+    from simwarden.warden import cgroup as cgroups  # only with a memory limit
+
     name = f"simwarden-{os.getpid()}-{time.monotonic_ns()}"
     group = cgroups.create(mem_bytes, name)
     if group is None and options.mechanism == "cgroup":
@@ -133,7 +152,11 @@ def spawn(
     """
     import subprocess
 
-    cgroup_fd = cgroups.join_fd(group) if group else None
+    cgroup_fd = None
+    if group is not None:
+        from simwarden.warden.cgroup import join_fd  # loaded already: make_cgroup made ``group``
+
+        cgroup_fd = join_fd(group)
     kwargs: dict[str, Any] = {}
     if IS_POSIX:
         kwargs["start_new_session"] = True
@@ -263,6 +286,10 @@ class SamplesWriter:
     """
 
     def __init__(self, path: str | None, mem_limit_bytes: int | None = None) -> None:
+        # The record module loads here, after the command started, not on the start-up path.
+        from simwarden.warden.record import format_sample_row, samples_header
+
+        self._format = format_sample_row
         self._handle = open(path, "w", encoding="utf-8", buffering=1) if path else None  # noqa: SIM115
         self._mem_limit = mem_limit_bytes
         if self._handle:
@@ -281,7 +308,7 @@ class SamplesWriter:
         the progress last reported and the seconds left (None: empty cells)."""
         if self._handle:
             self._handle.write(
-                format_sample_row(
+                self._format(
                     elapsed,
                     rss_bytes=sample.rss_bytes,
                     cpu_percent=cpu_percent,

@@ -10,30 +10,21 @@ is written is a :class:`~simwarden.warden.record.Record`.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sys
 import threading
 import time
 from dataclasses import asdict
-from datetime import UTC, datetime
 
 from simwarden._version import __version__
 from simwarden.core.errors import EXIT_CODES
 from simwarden.core.fsutil import write_json_atomic
 from simwarden.core.units import format_bytes
-from simwarden.warden import policy
+from simwarden.warden import policy, proctree
 from simwarden.warden.cause import ErrorFile, ErrorFileProblem, StderrTail
 from simwarden.warden.options import RunOptions, RunResult
 from simwarden.warden.orphan import OrphanWatch
-from simwarden.warden.proctree import ProcessTree, become_subreaper, host_info, usage_totals
-from simwarden.warden.progress import (
-    PROGRESS_PREFIX,
-    ProgressFile,
-    ProgressTracker,
-    RunProgress,
-)
-from simwarden.warden.record import Record
+from simwarden.warden.progress import PROGRESS_PREFIX, ProgressFile, ProgressTracker, RunProgress
 from simwarden.warden.sentinel import Sentinel
 from simwarden.warden.spawn import (
     Console,
@@ -58,7 +49,7 @@ if TYPE_CHECKING:
     from simwarden.warden.events import Event
     from simwarden.warden.notify import NotifierHub
     from simwarden.warden.proctree import Sample
-    from simwarden.warden.record import RunError
+    from simwarden.warden.record import Record, RunError
 
 __all__ = ["run"]
 
@@ -68,7 +59,11 @@ _REAP_DEADLINE_S = 10.0
 
 
 def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    """Now in UTC, ISO 8601 with milliseconds (``2026-01-02T03:04:05.678+00:00``, as datetime's
+    isoformat writes it), without datetime's import on the start-up path."""
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+    return f"{stamp}.{int(now % 1 * 1000):03d}+00:00"
 
 
 def _event(kind: str, message: str, fields: Mapping[str, Any]) -> Event:
@@ -86,9 +81,10 @@ class _Run:
     out: Console
     group: MemoryCgroup | None
     process: subprocess.Popen[bytes]
-    tree: ProcessTree
+    tree: proctree.ProcessTree
     start_iso: str
     progress: RunProgress
+    tail: StderrTail  # its last stderr lines
 
     def __init__(self, command: Sequence[str], options: RunOptions) -> None:
         self.command = list(command)
@@ -108,7 +104,6 @@ class _Run:
         self.cgroup_peak: int | None = None  # read from the cgroup just before it is removed
         self.oom_kills = 0
         self.hub: NotifierHub | None = None
-        self.tail = StderrTail(skip=PROGRESS_PREFIX.encode())  # its last stderr lines
         self.error_file: ErrorFile | None = None  # where its uncaught exception is written
 
     def execute(self) -> RunResult:
@@ -153,7 +148,7 @@ class _Run:
     ) -> RunResult:
         log_file = self._open_console()
         self.group = make_cgroup(self.opt)
-        become_subreaper()
+        proctree.become_subreaper()
         sentinel = Sentinel.start(self.group.procs_file if self.group else None)
         self.start_iso, self.state.started = _now_iso(), time.monotonic()
         tracker = ProgressTracker(self.state.started)
@@ -170,7 +165,10 @@ class _Run:
             if log_file:
                 log_file.close()
             raise
-        self.tree = ProcessTree(self.process.pid, cgroup=self.group)
+        # From here on, the command starts up while the warden loads what it needs only now
+        # (StderrTail and SamplesWriter load the record module).
+        self.tail = StderrTail(skip=PROGRESS_PREFIX.encode())
+        self.tree = proctree.ProcessTree(self.process.pid, cgroup=self.group)
         pumps = start_pumps(
             self.process,
             log_file,
@@ -296,10 +294,10 @@ class _Run:
             return policy.Observation(rss_bytes=sample.rss_bytes)
         limits, host_percent, free_disk = self.limits, None, None
         if limits.host_mem_percent is not None:
-            import psutil
-
-            host_percent = psutil.virtual_memory().percent
+            host_percent = proctree.host_memory_percent()
         if limits.min_free_disk_bytes is not None:
+            import shutil  # only with --min-free-disk: off the start-up path
+
             free_disk = shutil.disk_usage(limits.disk_path or self.cwd).free
         stop_file, tracker = self.opt.stop_file, self.progress.tracker
         return policy.Observation(
@@ -454,7 +452,9 @@ class _Run:
     def _record(self, reason: str, message: str, *, end_iso: str, wall: float) -> Record:
         """The record of what this run measured; its exit code is the warden's code for
         ``reason`` (the caller sets the command's own code when it ran)."""
-        usage = usage_totals(self.rusages)
+        from simwarden.warden.record import Record  # loaded after the command started
+
+        usage = proctree.usage_totals(self.rusages)
         return Record(
             command=self.command,
             cwd=self.cwd,
@@ -480,7 +480,7 @@ class _Run:
             write_bytes=usage["write_bytes"],
             samples=self.samples,
             mem_warned=self.state.mem_warned,
-            host=host_info(),
+            host=proctree.host_info(),
             simwarden_version=__version__,
             context=self.opt.run_context(),
         )
