@@ -1,14 +1,33 @@
 """The pipeline's own plots: one figure per run (memory and CPU over time) and one per workflow.
 
-:func:`plot_run` (:mod:`.run`) reads a run's ``samples.tsv`` and ``record.json`` through
-:mod:`simwarden.warden.record`; :func:`plot_summary` (:mod:`.summary`) takes the benchmark
-table's rows (a list of dicts or a pandas DataFrame). Both draw on matplotlib's Agg canvas (no
-pyplot, never a window) and write the PNG atomically: a temp file in the same directory, fsynced,
-then renamed over the output, so a run killed half way never leaves a half PNG. matplotlib is
-imported inside the functions, as the CLI must start fast. Colours and saving: :mod:`.common`.
+:func:`plot_run` (:mod:`.run`) reads a run's ``samples.tsv`` and ``record.json`` and writes an
+SVG with the standard library alone: the run_simulation job draws it at its end in milliseconds
+(no matplotlib import per run). :func:`plot_summary` (:mod:`.summary`) takes the benchmark
+table's rows (a list of dicts or a pandas DataFrame) and draws a PNG on matplotlib's Agg canvas
+(no pyplot, never a window; matplotlib imported inside the function). Both write atomically: a
+temp file in the same directory, fsynced, then renamed over the output, so a run killed half way
+never leaves half a plot. Colours: :mod:`.common`.
 """
 
-from simwarden.results.plots.run import plot_run
-from simwarden.results.plots.summary import plot_summary
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from simwarden.results.plots.run import plot_run
+    from simwarden.results.plots.summary import plot_summary
 
 __all__ = ["plot_run", "plot_summary"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import each plot on first use: a run's job imports the run plot and not the summary."""
+    if name == "plot_run":
+        from simwarden.results.plots.run import plot_run
+
+        return plot_run
+    if name == "plot_summary":
+        from simwarden.results.plots.summary import plot_summary
+
+        return plot_summary
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
