@@ -29,7 +29,6 @@ import math
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from benchkit import SNAKEMAKE, VENV_BIN, copy_workflow, fmt_load, machine
+from benchkit import run as benchkit_run
 
 TARGET_S = 5.0
 PROFILE = ["--profile", "profiles/short"]
@@ -55,14 +55,9 @@ def write_config(wf: Path, runs: int) -> None:
 
 
 def run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:
-    """Run ``argv``; return (wall time, stdout). Raise with the output's tail on failure."""
-    start = time.perf_counter()
-    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        tail = (proc.stdout + proc.stderr)[-3000:]
-        raise RuntimeError(f"{argv} in {cwd} exited {proc.returncode}:\n{tail}")
-    return elapsed, proc.stdout
+    """(wall time, stdout) of ``argv`` (see :func:`benchkit.run`)."""
+    elapsed, out, _ = benchkit_run(argv, cwd, env)
+    return elapsed, out
 
 
 def status_argv(fmt: str = "json") -> list[str]:

@@ -1,7 +1,7 @@
 """What the workflow benchmarks share: a private copy of the workflow and the machine facts.
 
-Imported by ``bench_pipeline.py`` and ``bench_status.py`` (run as scripts from the repository
-root, so this directory is on ``sys.path``).
+Imported by ``bench_pipeline.py``, ``bench_status.py`` and ``bench_sweep.py`` (run as scripts from
+the repository root, so this directory is on ``sys.path``).
 """
 
 from __future__ import annotations
@@ -56,3 +56,32 @@ def machine() -> dict[str, Any]:
 def fmt_load(load: tuple[float, ...] | list[float]) -> str:
     """A load-average triple, ``1.4/1.2/1.6``."""
     return "/".join(f"{x:.1f}" for x in load)
+
+
+def run(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, str, str]:
+    """Run ``argv`` in ``cwd``; return (wall time, stdout, stderr). Raise with the output's
+    tail when it fails."""
+    import time
+
+    start = time.perf_counter()
+    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr)[-3000:]
+        raise RuntimeError(f"{argv} in {cwd} exited {proc.returncode}:\n{tail}")
+    return elapsed, proc.stdout, proc.stderr
+
+
+def run_facts(start: float, load_start: tuple[float, float, float]) -> dict[str, Any]:
+    """What every report says about its own run: when, with which arguments, the machine, the
+    total time since ``start`` (``time.perf_counter()``), the load average at the start and now."""
+    import time
+
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "argv": " ".join(sys.argv[1:]),
+        "machine": machine(),
+        "total_s": time.perf_counter() - start,
+        "loadavg_start": load_start,
+        "loadavg_end": os.getloadavg(),
+    }

@@ -2,6 +2,8 @@
 import os
 import sys
 
+import snakemake
+
 from simwarden.core.errors import UserError
 from simwarden.pipeline import layout
 from simwarden.pipeline.attempts import failed_runs
@@ -12,6 +14,8 @@ from simwarden.pipeline.config import (
     refuse_default_profile,
     tracked_run_config,
 )
+from simwarden.pipeline.job_spec import JobArgument, UntrackedText
+from simwarden.pipeline.manifest import ConfigFilesInForce
 from simwarden.pipeline.plan import make_plan
 from simwarden.pipeline.scripting import exit_user_error
 from simwarden.pipeline.session import write_snakemake_process
@@ -37,6 +41,20 @@ def job_resources(mem_mb, runtime):
         "runtime": runtime,
         "mem_mb_per_cpu": slurm_mem_mb_per_cpu(mem_mb),
     }
+
+
+# The interpreter of the jobs that call simwarden through shell: (python -m simwarden.jobs):
+# this Snakemake's own, or under --sdm conda the rule's environment's (first on its PATH).
+JOB_PYTHON = (
+    "python"
+    if "conda"
+    in {str(m).lower() for m in workflow.deployment_settings.deployment_method}
+    else sys.executable
+)
+# The config files in force (config/config.yaml, the profiles' files), hashed into each record.
+CONFIG_FILES_IN_FORCE = ConfigFilesInForce.of_workflow(
+    workflow.configfiles, sys.argv
+).paths
 
 
 def rerun_marker(wildcards):
@@ -87,13 +105,26 @@ def code_file(wildcards):
     return layout.for_code(layout.CODE, RUNS[wildcards.run].code)
 
 
-def param_files(wildcards):
-    """The run's parameter file, when it has one (a script without param sets has none)."""
-    param_file = RUNS[wildcards.run].param_file
-    return [param_file] if param_file else []
-
-
 # Run ids nest (lif/small@v0.3): segments joined by "/"; code ids are one segment.
 wildcard_constraints:
     run=layout.RUN_PATTERN,
     code=layout.CODE_PATTERN,
+
+
+def job_fields(run, input):
+    """The JSON fields of one run_simulation job (see simwarden.pipeline.job_spec); the job
+    makes its files' paths from the run id, as the layout does for this rule."""
+    plan = RUNS[run]
+    return {
+        "run": run,
+        "code": input.code,
+        "env_files": list(input.env),
+        "runner": plan.runner,
+        "simulation": plan.simulation,
+        "param_set": plan.param_set,
+        "ref": plan.ref,
+        "figure_formats": list(config["figure_formats"]),
+        "run_config": config["run_config"],
+        "config_files": list(CONFIG_FILES_IN_FORCE),
+        "snakemake_version": snakemake.__version__,
+    }

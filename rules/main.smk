@@ -46,7 +46,6 @@ include: "fetch_code.smk"
 include: "build_env.smk"
 include: "validate_params.smk"
 include: "run_simulation.smk"
-include: "plot_resources.smk"
 include: "collect_benchmarks.smk"
 include: "check_runs.smk"
 

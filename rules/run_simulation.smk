@@ -1,4 +1,3 @@
-from simwarden.pipeline.manifest import ConfigFilesInForce
 
 
 rule run_simulation:
@@ -7,8 +6,11 @@ rule run_simulation:
     # run_config.retry_on exits 137 (memory) or 124 (timeout) and is retried with the budget x
     # attempt; any other failure, or the last attempt's, is final: its files are kept in
     # results/failed/{run}/, the job writes the failure record and ends well, so the aggregates
-    # include it, and check_runs fails the workflow.
+    # include it, and check_runs fails the workflow. Called through shell: and the lean entry
+    # point simwarden.jobs (script: would cost ~0.1 s of imports per job).
     input:
+        # Validated when the Snakefile is parsed (or by validate_params after fetch_code): a
+        # file rewritten only when its content changed.
         params=layout.PARAMS,
         code=code_file,
         # The run's own environment (runner.environment), when it names one; none otherwise,
@@ -31,6 +33,14 @@ rule run_simulation:
             subcategory=lambda w: RUNS[w.run].figure_group,
             labels=lambda w: RUNS[w.run].figure_labels(w.name),
         ),
+        # Memory and CPU over time from the samples, with the limit drawn in and the end reason
+        # marked: drawn by this job after the run's last attempt (an SVG, stdlib only).
+        plot=report(
+            layout.RESOURCES_PLOT,
+            caption="../workflow/report/resources.rst",
+            category="Resources",
+            labels={"run": "{run}", "plot": "memory and CPU"},
+        ),
     log:
         layout.log(layout.RUN_SIMULATION),
     benchmark:
@@ -41,9 +51,10 @@ rule run_simulation:
     resources:
         mem_mb=lambda w, attempt: RUN_CONFIG.mem_mb * attempt,
         runtime=lambda w, attempt: RUN_CONFIG.runtime_for(attempt),
-        # Snakemake's attempt (1, 2, ...) for the script: the record and the kept attempts
-        # (results/failed/{run}/attempt-N) are named by it. Executors pass it on untouched (the slurm plugin builds
-        # sbatch flags from known resources only; the job's Snakemake gets --attempt).
+        # Snakemake's attempt (1, 2, ...) for the job: the record and the kept attempts
+        # (results/failed/{run}/attempt-N) are named by it. Executors pass it on untouched (the
+        # slurm plugin builds sbatch flags from known resources only; the job's Snakemake gets
+        # --attempt).
         attempt=lambda w, attempt: attempt,
         # The executor plugin (2.8) runs a rule's retries inside the same SLURM job
         # (snakemake-executor-plugin-slurm#284): ask for the last attempt's budget.
@@ -63,11 +74,13 @@ rule run_simulation:
         # the disk and host guards, stall_timeout): Snakemake tracks it, so a changed value of
         # what shapes a run reruns the runs, and a new recipient does not.
         run_config=tracked_run_config(config["run_config"]),
-        # The same, checked and typed once in common.smk, handed to the script as it is
-        # (Snakemake does not track a param it cannot serialise; run_config above is tracked).
-        checked_run_config=RUN_CONFIG,
-        # The config files in force (config/config.yaml, the profiles' files), hashed into the
-        # record; an object Snakemake does not track, so another profile alone reruns nothing.
-        config_files=ConfigFilesInForce.of_workflow(workflow.configfiles, sys.argv),
-    script:
-        "../scripts/run_simulation.py"
+        # The interpreter that runs the job: this Snakemake's, or the conda environment's
+        # (untracked: which link to the same interpreter ran Snakemake is no reason to rerun).
+        python=UntrackedText(JOB_PYTHON),
+        # Everything the job needs, as one JSON argument made when the job starts (untracked:
+        # the params above are what Snakemake tracks; so another profile alone reruns nothing).
+        job=lambda w, input: JobArgument(lambda: job_fields(w.run, input)),
+    shell:
+        "{params.python:q} -m simwarden.jobs run_simulation {params.job:q}"
+        " --mem-mb {resources.mem_mb} --runtime {resources.runtime}"
+        " --attempt {resources.attempt}"

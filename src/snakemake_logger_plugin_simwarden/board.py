@@ -33,7 +33,7 @@ class Job:
     @property
     def name(self) -> str:
         """``run big`` for a simulation, else the rule and its wildcard values
-        (``plot_resources big``, ``all``)."""
+        (``collect_benchmarks``, ``all``)."""
         if self.run is not None:
             return f"run {self.run}"
         return " ".join([self.rule, *self.wildcards.values()])
@@ -45,7 +45,7 @@ class Job:
 
     @property
     def label(self) -> str:
-        """``run big (attempt 1)``, ``plot_resources big``: the job in every line."""
+        """``run big (attempt 1)``, ``collect_benchmarks``: the job in every line."""
         return self.name + self.attempt_text
 
 

@@ -4,7 +4,7 @@ Plain output (no terminal: CI, a file, nohup) is these lines, each after ``HH:MM
 
     ▶ run big (attempt 1)                                     a job started
     ✓ run big (attempt 1) · 2 s · peak 120 MB                 a job ended well
-    ✓ plot_resources big
+    ✓ collect_benchmarks
     ✗ run big failed (attempt 1): <cause> — retried           a simulation failed (or: final,
                                                               interrupted)
     ✗ check_runs failed                                       another job failed; Snakemake's
@@ -47,7 +47,7 @@ def started_line(job: Job) -> str:
 
 def done_line(job: Job, record: Record | None) -> str:
     """``✓ run big (attempt 1) · 2 s · peak 120 MB`` (wall time and peak from the record
-    when there is one), ``✓ plot_resources big``."""
+    when there is one), ``✓ collect_benchmarks``."""
     parts = [f"{DONE} {job.label}"]
     if record is not None and record.wall_s is not None:
         parts.append(format_duration(record.wall_s))
@@ -67,7 +67,7 @@ def failed_line(job: Job, cause: str | None, outcome: str | None) -> str:
 
 def running_text(job: Job, now: float) -> str:
     """``run big (attempt 1): running 42 % · ETA 3 min · 310/400 MB · 12 s`` for a simulation
-    (``running · ? · 3 s`` when its samples cannot be read yet); ``plot_resources big: running
+    (``running · ? · 3 s`` when its samples cannot be read yet); ``collect_benchmarks: running
     · 3 s`` for another job."""
     elapsed = now - job.started
     if job.run is None:

@@ -88,6 +88,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "timers": ("core",),
     "autosave": ("results.figures", "core"),
     "workflow_files": ("core",),
+    "jobs": ("pipeline", "results", "warden", "core"),  # the rules' lean entry point
     "progress": (),  # in-simulation API: runs in the simulation's own Python
     "__main__": ("*",),
 }

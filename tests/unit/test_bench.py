@@ -1059,3 +1059,111 @@ def test_two_table_compare_compares_outputs_when_both_data_directories_exist(
         "small: output.h5: different (/rates: max |diff| 1e-09)",
         "outputs differ: small",
     ]
+
+
+# --- benchmarks/bench_sweep.py: its pure parts and --help (the script itself: --quick) --------
+
+BENCH_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture
+def bench_sweep(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The benchmark script as a module (it imports its neighbours as top-level modules)."""
+    import importlib
+
+    monkeypatch.syspath_prepend(str(BENCH_DIR))
+    return importlib.import_module("bench_sweep")
+
+
+def test_bench_sweep_help_names_its_options() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH_DIR / "bench_sweep.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for option in ("--quick", "--points", "--reps", "--full-max", "--out-dir"):
+        assert option in done.stdout
+    assert done.stderr == ""
+
+
+def test_bench_sweep_clones_one_job_s_metadata_under_other_run_ids(
+    tmp_path: Path, bench_sweep: Any
+) -> None:
+    from base64 import urlsafe_b64encode
+
+    meta = tmp_path / ".snakemake" / "metadata"
+    meta.mkdir(parents=True)
+    text = '{"params": ["\'seed__seed-1\'"], "log": ["logs/x/seed__seed-1.log"], "n": 10}'
+    for key in ("results/runs/seed__seed-1/record.json", "results/runs/seed__seed-10/record.json"):
+        (meta / urlsafe_b64encode(key.encode()).decode()).write_text(text)
+    rename = bench_sweep.run_renamer("seed__seed-1")
+    assert rename("results/runs/seed__seed-10/a seed__seed-1.log", "s7") == (
+        "results/runs/seed__seed-10/a s7.log"
+    )
+    # One job's outputs are cloned; seed__seed-10's key is not the template's and is left alone.
+    assert bench_sweep.clone_metadata(tmp_path, "seed__seed-1", ["s2", "s3"], rename) == 2
+    keys = sorted(bench_sweep.metadata_key(p.name) for p in meta.iterdir())
+    assert keys == [
+        "results/runs/s2/record.json",
+        "results/runs/s3/record.json",
+        "results/runs/seed__seed-1/record.json",
+        "results/runs/seed__seed-10/record.json",
+    ]
+    s3 = meta / urlsafe_b64encode(b"results/runs/s3/record.json").decode()
+    assert s3.read_text() == '{"params": ["\'s3\'"], "log": ["logs/x/s3.log"], "n": 10}'
+
+
+def test_bench_sweep_report_has_a_row_per_measure_and_verdicts(
+    tmp_path: Path, bench_sweep: Any
+) -> None:
+    def row(points: int, pipeline: float, *, full: bool) -> dict[str, Any]:
+        times = {"pipeline": [pipeline, pipeline + 1.0, pipeline - 1.0], "plain": [10.0] * 3}
+        found: dict[str, Any] = {"points": points, "filled": "by the last full run"}
+        found |= dict.fromkeys(("dry", "status_fresh", "noop", "status_done"), times)
+        found |= {"status_fresh_states": {"never run": points + 1}}
+        found |= {"status_done_states": {"up to date": points + 1}}
+        return found | ({"full": {"pipeline": [30.0], "plain": [20.0]}} if full else {})
+
+    data = {
+        "date": "2026-11-30 12:00 UTC",
+        "argv": "--points 100 10000",
+        "quick": False,
+        "reps": 3,
+        "full_reps": 1,
+        "full_max": 1000,
+        "machine": {"cores": 2, "memory_gib": 23.5, "platform": "Linux", "python": "3.11.7"}
+        | {"snakemake": "9.27.1"},
+        "rows": [row(100, 12.0, full=True), row(10000, 16.0, full=False)],
+        "total_s": 100.0,
+        "loadavg_start": [1.0, 1.0, 1.0],
+        "loadavg_end": [2.0, 2.0, 2.0],
+    }
+    lines = bench_sweep.render(data).splitlines()
+    assert [line for line in lines if line.startswith("| 10")] == [
+        "| 100 | `snakemake -n --quiet`, nothing run yet | 12.00 s (11.00-13.00) | "
+        "10.00 s (10.00-10.00) | 1.20x |  |",
+        "| 100 | `simwarden status`, nothing run yet | 12.00 s (11.00-13.00) | "
+        "10.00 s (10.00-10.00) | 1.20x |  |",
+        "| 100 | full run from scratch | 30.00 s | 20.00 s | 1.50x |  |",
+        "| 100 | no-op rerun (everything up to date) | 12.00 s (11.00-13.00) | "
+        "10.00 s (10.00-10.00) | 1.20x |  |",
+        "| 100 | `simwarden status`, everything up to date | 12.00 s (11.00-13.00) | "
+        "10.00 s (10.00-10.00) | 1.20x |  |",
+        # 16 s: within 2x plain, but status is over its 15 s.
+        "| 10,000 | `snakemake -n --quiet`, nothing run yet | 16.00 s (15.00-17.00) | "
+        "10.00 s (10.00-10.00) | 1.60x | pass |",
+        "| 10,000 | `simwarden status`, nothing run yet | 16.00 s (15.00-17.00) | "
+        "10.00 s (10.00-10.00) | 1.60x | FAIL |",
+        "| 10,000 | full run from scratch | not measured | | | |",
+        "| 10,000 | no-op rerun (everything up to date) | 16.00 s (15.00-17.00) | "
+        "10.00 s (10.00-10.00) | 1.60x | pass |",
+        "| 10,000 | `simwarden status`, everything up to date | 16.00 s (15.00-17.00) | "
+        "10.00 s (10.00-10.00) | 1.60x | FAIL |",
+    ]
+    assert (
+        "- N = 10,000: nothing run: {'never run': 10001}; complete: {'up to date': 10001}" in lines
+    )
+    bench_sweep.plot(data, tmp_path / "sweep.png")
+    assert (tmp_path / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

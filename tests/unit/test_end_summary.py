@@ -14,6 +14,7 @@ import pytest
 
 from simwarden.pipeline import layout
 from simwarden.results.end_summary import (
+    MAX_ROWS,
     EndRow,
     end_rows,
     end_summary,
@@ -120,6 +121,21 @@ def test_no_redo_line_when_every_run_ended_well() -> None:
         "RUN  STATE  REASON  ATTEMPTS  PEAK   WALL  CAUSE",
         "a    ok     exited  1         10 MB  12s",
         "1 run: 1 ok, 0 failed",
+    ]
+
+
+def test_a_sweep_shows_its_failed_runs_first_and_says_how_many_it_leaves_out() -> None:
+    rows = [EndRow(f"p{i:03d}", "ok", reason="exited", attempts=1) for i in range(100)]
+    rows[70] = EndRow("p070", "failed", reason="memory", attempts=2, cause="out of memory")
+    rows[80] = EndRow("p080", "not run")
+    lines = format_end_summary(rows, ["snakemake"])
+    assert len(lines) == 1 + MAX_ROWS + 3
+    assert [line.split()[0] for line in lines[1:4]] == ["p070", "p080", "p000"]
+    assert lines[MAX_ROWS].split()[0] == f"p{MAX_ROWS - 3:03d}"
+    assert lines[-3:] == [
+        f"... and {100 - MAX_ROWS} more runs: simwarden status lists every run",
+        "100 runs: 98 ok, 1 failed, 1 not run",
+        "redo the failed runs: snakemake",
     ]
 
 

@@ -554,10 +554,15 @@ IMPORTS_NUMPY = """\
 """
 
 
-def run_recording_imports(tmp_path: Path, name: str, source: str, target: Path) -> str:
-    """Run ``source`` as a simulation whose imports are recorded to ``target``; its stdout."""
+def run_recording_imports(
+    tmp_path: Path, name: str, source: str, target: Path, cache: Path | None = None
+) -> str:
+    """Run ``source`` as a simulation whose imports are recorded to ``target`` (the scan of the
+    installed distributions kept in ``cache``, when given); its stdout."""
     repo = lab_repo(tmp_path / name, {"sim.py": source})
     env = simulation_env(tmp_path / "figures", SIMWARDEN_IMPORTS_FILE=str(target))
+    if cache is not None:
+        env["SIMWARDEN_DISTRIBUTIONS_CACHE"] = str(cache)
     done = subprocess.run(
         [PYTHON, "sim.py"], cwd=repo, env=env, capture_output=True, text=True, timeout=TIMEOUT
     )
@@ -581,6 +586,25 @@ def test_the_imported_distributions_are_written_at_exit_with_their_versions(
     assert "numpy" not in before
     assert after == {**before, "numpy": version("numpy")}
     assert list(after) == sorted(after)
+
+
+def test_the_scan_of_the_distributions_is_kept_and_read_again(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    uncached, first, second = (tmp_path / f"{n}.json" for n in ("uncached", "first", "second"))
+    run_recording_imports(tmp_path, "a", IMPORTS_NUMPY, uncached)
+    run_recording_imports(tmp_path, "b", IMPORTS_NUMPY, first, cache)
+    assert json.loads(first.read_text()) == json.loads(uncached.read_text())
+    [kept] = cache.iterdir()
+    assert json.loads(kept.read_text())["providers"]["numpy"] == ["numpy"]
+    # The next run (another repository: sys.path[0] is not part of the key) reads the kept scan:
+    # planted, it names another distribution for numpy.
+    planted = json.loads(kept.read_text())
+    planted["providers"]["numpy"] = ["setuptools"]
+    kept.write_text(json.dumps(planted))
+    run_recording_imports(tmp_path, "c", IMPORTS_NUMPY, second, cache)
+    assert "numpy" not in json.loads(second.read_text())
+    assert "setuptools" in json.loads(second.read_text())
+    assert [p.name for p in cache.iterdir()] == [kept.name]
 
 
 def test_an_unwritable_imports_file_changes_nothing(tmp_path: Path) -> None:
@@ -610,6 +634,7 @@ def test_distributions_come_from_top_level_names_each_once(
         "numpy": version("numpy"),
     }
 
-    from simwarden.pipeline.manifest import ENV_IMPORTS_FILE
+    from simwarden.pipeline.manifest import ENV_DISTRIBUTIONS_CACHE, ENV_IMPORTS_FILE
 
     assert module.ENV_IMPORTS_FILE == ENV_IMPORTS_FILE
+    assert module.ENV_DISTRIBUTIONS_CACHE == ENV_DISTRIBUTIONS_CACHE

@@ -18,12 +18,12 @@ import pytest
 
 from simwarden.core.errors import UserError
 from simwarden.pipeline import gitcache
+from simwarden.pipeline.codefile import read_code_file
 from simwarden.pipeline.gitcache import (
     Provenance,
     check_repo_url,
     fetch,
     provenance_of,
-    read_code_file,
     strip_credentials,
 )
 from tests.conftest import GIT_FIXED

@@ -44,26 +44,7 @@ from simwarden.pipeline.job import (
 from simwarden.pipeline.plan import RunPlan, plan_runs
 from simwarden.pipeline.scripting import guarded, logging_to
 from simwarden.pipeline.session import write_snakemake_process
-from simwarden.pipeline.steps import validate_params
 from simwarden.warden.record import Record, RunContext, RunError, read_record
-
-SCHEMA = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "input": {
-            "type": "object",
-            "default": {},
-            "properties": {
-                "rate_hz": {"type": "number", "minimum": 0},
-                "n": {"type": "integer", "default": 5},
-            },
-        },
-        "seed": {"type": "integer", "minimum": 0, "default": 1},
-    },
-}
-
 
 @pytest.fixture
 def sets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
@@ -218,85 +199,6 @@ def test_resolve_repository(tmp_path: Path) -> None:
         assert resolve_repository(url, tmp_path) == url
 
 
-# ------------------------------------------------------------------------------ validate_params
-
-
-def provenance(tmp_path: Path) -> Path:
-    checkout = tmp_path / "checkout"
-    checkout.mkdir(exist_ok=True)
-    (checkout / "schema.json").write_text(json.dumps(SCHEMA))
-    code = tmp_path / "provenance.json"
-    code.write_text(json.dumps({"path": str(checkout)}))
-    return code
-
-
-def test_validate_params_lays_overrides_over_the_file_and_fills_defaults(
-    sets: dict[str, str], tmp_path: Path
-) -> None:
-    out = tmp_path / "out.json"
-    code = provenance(tmp_path)
-    result = validate_params(sets["small"], {"input": {"n": 7}}, "schema.json", str(code), str(out))
-    assert result == {"input": {"rate_hz": 20.0, "n": 7}, "seed": 1}
-    assert json.loads(out.read_text()) == result
-
-
-def test_validate_params_with_a_workflow_schema(sets: dict[str, str], tmp_path: Path) -> None:
-    (tmp_path / "my.schema.json").write_text(json.dumps(SCHEMA))
-    out = tmp_path / "out.json"
-    result = validate_params(sets["fast"], {}, "workflow:my.schema.json", "unused", str(out))
-    assert result == {"input": {"n": 5}, "seed": 3}
-
-
-def test_validate_params_reports_every_error_with_the_overrides(
-    sets: dict[str, str], tmp_path: Path
-) -> None:
-    code = provenance(tmp_path)
-    overrides = {"input": {"rate_hz": -1}, "seed": "x"}
-    with pytest.raises(UserError) as error:
-        validate_params(sets["small"], overrides, "schema.json", str(code), str(tmp_path / "o"))
-    lines = str(error.value).splitlines()
-    assert len(lines) == 2
-    assert lines[0].startswith(
-        'config/params/small.yaml (with {"input": {"rate_hz": -1}, "seed": "x"}): input.rate_hz'
-    )
-    assert "seed: wrong type" in lines[1]
-    assert not (tmp_path / "o").exists()
-
-
-@pytest.mark.parametrize(
-    ("schema", "fragment"),
-    [
-        ("../outside.json", "param_schema '../outside.json' points outside the repository"),
-        ("nope.json", "param_schema 'nope.json' not found"),
-        ("workflow:nope.json", "param_schema 'workflow:nope.json' not found"),
-    ],
-)
-def test_a_bad_schema_path_is_refused(
-    sets: dict[str, str], tmp_path: Path, schema: str, fragment: str
-) -> None:
-    code = provenance(tmp_path)
-    (tmp_path / "outside.json").write_text(json.dumps(SCHEMA))
-    with pytest.raises(UserError, match=fragment.replace(".", r"\.")):
-        validate_params(sets["small"], {}, schema, str(code), str(tmp_path / "o.json"))
-
-
-def test_validate_params_without_a_param_file_or_schema_writes_an_empty_set(
-    tmp_path: Path,
-) -> None:
-    out = tmp_path / "out.json"
-    assert validate_params(None, {}, None, "unused", str(out)) == {}
-    assert json.loads(out.read_text()) == {}
-
-
-def test_validate_params_without_a_param_file_fills_the_schema_defaults(tmp_path: Path) -> None:
-    code = provenance(tmp_path)
-    out = tmp_path / "out.json"
-    assert validate_params(None, {}, "schema.json", str(code), str(out)) == {
-        "input": {"n": 5},
-        "seed": 1,
-    }
-
-
 # ------------------------------------------------------------------------------ run_simulation
 
 # Writes its argv and environment into the data directory, then exits with argv[2].
@@ -368,6 +270,20 @@ def test_run_simulation_records_a_successful_run(tmp_path: Path) -> None:
     assert Path(job.samples).read_text().startswith("time_s\t")
     assert not (tmp_path / "results" / "failed").exists()
     assert not rerun_marker("r1", tmp_path).exists()
+
+
+def test_a_refused_parameter_set_fails_the_job_before_anything_runs(tmp_path: Path) -> None:
+    job = make_job(tmp_path, 0)
+    problems = ["config/params/bad.yaml: seed: too small (got -1; accepted: integer, >= 0)"]
+    Path(job.params_file).write_text(json.dumps(problems))
+    with pytest.raises(UserError) as refused:
+        run_simulation(job)
+    assert str(refused.value).splitlines() == [
+        "run r1: its parameter set is refused; nothing was run",
+        *problems,
+    ]
+    assert not (tmp_path / "results" / "runs").exists()
+    assert not (tmp_path / "checkout" / "out").exists()
 
 
 @pytest.mark.parametrize(("timeout", "expected"), [(False, None), ("7s", 7.0), (None, 60.0)])
@@ -1068,6 +984,9 @@ def test_the_simulation_environment(tmp_path: Path) -> None:
         "SIMWARDEN_OUTDIR": str(Path(job.outdir).resolve()),
         "MPLBACKEND": "Agg",
         "SIMWARDEN_IMPORTS_FILE": str(Path(job.log).with_suffix(".imports.json").absolute()),
+        "SIMWARDEN_DISTRIBUTIONS_CACHE": str(
+            (Path(job.workdir) / ".snakemake" / "simwarden" / "distributions").absolute()
+        ),
     }
     assert seen == [((tmp_path / "figs").resolve(), (), {"run": "r1"}, "/p")]
     assert "MPLBACKEND" not in simulation_env(job, base, {}, figures=False)  # a Bonsai run
@@ -1126,7 +1045,6 @@ def test_the_rules_declare_the_rule_names_of_the_layout() -> None:
         layout.FETCH_CODE,
         layout.VALIDATE_PARAMS,
         layout.RUN_SIMULATION,
-        layout.PLOT_RESOURCES,
         layout.COLLECT_BENCHMARKS,
         layout.PLOT_SUMMARY,
         layout.CHECK_RUNS,

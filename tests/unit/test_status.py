@@ -777,3 +777,83 @@ def test_a_running_simulation_shows_its_progress_memory_and_time(
         "elapsed_s": 720.4,
     }
     assert row["state"] == "running"
+
+
+# ------------------------------------------------------------- jobs expanded without Snakemake
+
+EXPANDED = """
+import os
+
+
+def marker(wildcards):
+    return [f"marks/{wildcards.run}.txt"] if wildcards.run == "b" else []
+
+
+rule per_run:
+    input:
+        ancient("index.json"),
+        params="params/{run}.json",
+        code=lambda w: "code/" + w.run.upper() + ".json",
+        marker=marker,
+        pattern=lambda w: "from/{run}.txt",
+    output:
+        data=directory("runs/{run}/data"),
+        record="runs/{run}/record.json",
+    log:
+        "logs/{run}.log",
+    benchmark:
+        "benchmarks/{run}.tsv"
+    params:
+        name="{run}",
+        listed=["{run}", 3],
+        value=lambda w: {"run": w.run, "n": 2},
+        derived=lambda w, output: output.record,
+        number=7,
+    shell:
+        "touch {output.record}"
+
+
+rule gather:
+    input:
+        records=expand("runs/{run}/record.json", run=["a", "b"]),
+    output:
+        "all.txt",
+    shell:
+        "touch {output}"
+"""
+
+
+def test_plain_jobs_are_expanded_as_snakemake_expands_them(tmp_path: Path) -> None:
+    from simwarden.results.snakemake_jobs import Expander
+    from simwarden.results.snakemake_view import parsed_workflow
+
+    (tmp_path / "Snakefile").write_text(EXPANDED)
+    with parsed_workflow(tmp_path, []) as (workflow, _):
+        expander = Expander(workflow)
+        per_run, gather = expander.rule("per_run"), expander.rule("gather")
+        for run in ("a", "b"):
+            job = expander.plain_job(per_run, {"run": run})
+            assert job == expander.snakemake_job(per_run, {"run": run})
+            assert expander.job(per_run, {"run": run}) == job
+        assert job.inputs == [
+            "index.json",
+            "params/b.json",
+            "code/B.json",
+            "marks/b.txt",
+            "from/b.txt",
+        ]
+        assert (job.ancient, job.log, job.benchmark) == (
+            {"index.json"},
+            ["logs/b.log"],
+            "benchmarks/b.tsv",
+        )
+        assert job.named_outputs == {"data": "runs/b/data", "record": "runs/b/record.json"}
+        assert job.params == {
+            "name": "'b'",
+            "listed": "['b', 3]",
+            "value": "{'run': 'b', 'n': 2}",
+            "number": "7",
+        }
+        # A named list of inputs is left to Snakemake's own expansion.
+        assert expander.plain_job(gather, {}) is None
+        assert expander.job(gather, {}).inputs == ["runs/a/record.json", "runs/b/record.json"]

@@ -117,7 +117,11 @@ def test_bad_input_is_refused_with_one_line(
     for fragment in fragments[1:]:
         assert fragment in done.stderr, output(done)
     assert "Traceback" not in done.stderr, output(done)
-    assert not (workflow.root / "results" / "runs").exists(), output(done)
+    # No run started: no record, no samples (a refused parameter set's run_simulation job fails
+    # before the warden starts; Snakemake made only its output's parent directories).
+    runs = workflow.root / "results" / "runs"
+    assert not list(runs.rglob("record.json")), output(done)
+    assert not list(runs.rglob("samples.tsv")), output(done)
     assert not list(tmp_path.rglob("pwned")), "the ext:: command ran"
 
 

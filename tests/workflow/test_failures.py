@@ -241,7 +241,6 @@ def test_failed_runs_are_explained_kept_aggregated_and_redone_alone(failing: Wor
         ("all", None),
         ("check_runs", None),
         ("collect_benchmarks", None),
-        *[("plot_resources", run) for run in sorted(FAILED)],
         ("plot_summary", None),
         *[("run_simulation", run) for run in sorted(FAILED)],
     ]

@@ -52,7 +52,7 @@ def check_project_ran(project: Path, done: subprocess.CompletedProcess[str]) -> 
     for path in (
         "benchmarks.csv",
         "plots/summary.png",
-        "plots/example.resources.png",
+        "plots/example.resources.svg",
         "runs-ok.txt",
     ):
         assert (project / "results" / path).is_file(), path

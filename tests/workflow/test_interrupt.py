@@ -73,7 +73,6 @@ def test_ctrl_c_stops_the_simulation_and_the_run_is_redone(
         ("all", None),
         ("check_runs", None),
         ("collect_benchmarks", None),
-        ("plot_resources", "slow"),
         ("plot_summary", None),
         ("run_simulation", "slow"),
     ]

@@ -8,6 +8,7 @@ import csv
 import json
 import re
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -51,12 +52,17 @@ def test_every_figure_is_saved_as_png_and_pdf_with_its_provenance(finished: Work
 def test_a_resource_plot_per_run_and_a_summary(finished: Workflow) -> None:
     plots = finished.root / "results" / "plots"
     assert sorted(p.name for p in plots.iterdir()) == [
-        "a.resources.png",
-        "b.resources.png",
+        "a.resources.svg",
+        "b.resources.svg",
         "summary.png",
     ]
-    for path in plots.iterdir():
-        assert path.read_bytes()[:8] == PNG_MAGIC, path
+    assert (plots / "summary.png").read_bytes()[:8] == PNG_MAGIC
+    for run in ("a", "b"):
+        svg = ElementTree.parse(plots / f"{run}.resources.svg").getroot()
+        assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+        assert svg.get("viewBox") == "0 0 1000 600"
+        texts = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+        assert texts[0] is not None and texts[0].startswith(f"{run} · commit "), texts
 
 
 def test_benchmark_table_has_one_row_per_run(finished: Workflow) -> None:

@@ -9,6 +9,7 @@ the config key and the file it came from.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -75,11 +76,25 @@ class ConfigFiles:
 
 
 def _read_config_file(path: str) -> Any:
+    """The parsed file (None when it cannot be read), parsed once while it is unchanged: the
+    Snakefile asks for the source of several keys, and a 10,000-point sweep makes it large."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    identity = (os.path.abspath(path), st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+    return _parsed_config_file(path, identity)
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_config_file(path: str, identity: tuple[object, ...]) -> Any:
+    """``path`` parsed; ``identity`` (its absolute path, inode and mtime) keys the cache only."""
     import yaml  # Snakemake has loaded it already
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         with open(path, encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
+            return yaml.load(handle, Loader=loader)  # noqa: S506 - a safe loader
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
 

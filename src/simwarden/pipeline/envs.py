@@ -31,7 +31,7 @@ from typing import Any
 
 from simwarden.core.errors import UserError
 from simwarden.core.log import say
-from simwarden.pipeline.gitcache import read_code_file
+from simwarden.pipeline.codefile import read_code_file
 
 ENV_FILE = "simwarden-env.json"
 # The files that make ``project: true`` what it installs (besides the commit).

@@ -22,7 +22,6 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from simwarden.core.errors import UserError
@@ -400,20 +399,6 @@ def _update_or_clone(request: _Request, log: Log) -> None:
     is_sha = request.full or (_SHORT_SHA.fullmatch(ref) is not None and not is_ref)
     if not (is_sha and _resolve(mirror, ref)):
         _update_mirror(mirror, request.url, ref, shown, log)
-
-
-def read_code_file(code_file: str | os.PathLike[str]) -> dict[str, Any]:
-    """A ``results/code/<code>.json`` file (what fetch_code wrote), its checkout checked to be
-    still there. Raises UserError naming the file and the way out when the checkout was removed
-    from the cache since (Snakemake does not know: the code file is still up to date)."""
-    data: dict[str, Any] = json.loads(Path(code_file).read_text(encoding="utf-8"))
-    checkout = data.get("path")
-    if not isinstance(checkout, str) or not Path(checkout).is_dir():
-        raise UserError(
-            f"{code_file}: its checkout {checkout!r} is gone from the cache (was the cache "
-            "cleared?); fetch it again: snakemake --forcerun fetch_code with your profile"
-        )
-    return data
 
 
 def provenance_of(path: Path) -> Provenance:

@@ -19,23 +19,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from simwarden.core.errors import UserError
 from simwarden.core.log import say
-from simwarden.pipeline.attempts import (
-    AttemptFiles,
-    keep_attempt,
-    shelve_kept_attempts,
-    touch_rerun_marker,
-    write_failed_run,
-)
-from simwarden.pipeline.config import RunConfig
-from simwarden.pipeline.gitcache import read_code_file
-from simwarden.pipeline.manifest import ENV_IMPORTS_FILE
+from simwarden.pipeline import layout
+from simwarden.pipeline.codefile import read_code_file
+from simwarden.pipeline.manifest import ENV_DISTRIBUTIONS_CACHE, ENV_IMPORTS_FILE
 from simwarden.pipeline.scripting import logging_to
-from simwarden.pipeline.workcopy import working_copy
 from simwarden.warden.record import Record
 from simwarden.warden.spawn import without_secrets
 
+# Imported where used (a run's job loads only what a run needs: the attempts' machinery when an
+# attempt fails, the working copy's for runner workdir: repo).
 if TYPE_CHECKING:
+    from simwarden.pipeline.attempts import AttemptFiles
+    from simwarden.pipeline.config import RunConfig
     from simwarden.warden import RunOptions
 
 # Builds the environment that makes a Python simulation save its figures:
@@ -77,6 +74,7 @@ class SimulationJob:
     # The interpreter of the run's own environment (rule build_env), in place of runner.python.
     python: str | None = None
     env_id: str | None = None  # that environment's id (results/envs/<env_id>.json)
+    snakemake_version: str | None = None  # the Snakemake that runs the job (None: look it up)
 
 
 def run_simulation(job: SimulationJob) -> int:
@@ -95,13 +93,14 @@ def run_simulation(job: SimulationJob) -> int:
     from simwarden.warden import run
 
     with logging_to(job.log):
-        provenance = read_code_file(job.code)
         params = json.loads(Path(job.params_file).read_text())
+        _refuse_refused(job, params)
+        provenance = read_code_file(job.code)
         spec = RunnerSpec.from_config(job.runner)
         if job.python is not None:
             spec = replace(spec, python=job.python)
         if job.attempt == 1:  # an earlier invocation's attempts are history now: shelved
-            shelve_kept_attempts(job.run, job.workdir)
+            _shelve_earlier_attempts(job)
         _fresh_directories(job)
         context = run_context(job, provenance, params)
         _prepare_logs(job)
@@ -111,6 +110,8 @@ def run_simulation(job: SimulationJob) -> int:
         with contextlib.ExitStack() as stack:
             repo = Path(provenance["path"])
             if spec.workdir == "repo":  # a private copy: the shared checkout stays untouched
+                from simwarden.pipeline.workcopy import working_copy
+
                 repo = stack.enter_context(working_copy(repo, Path(job.outdir)))
             argv = build_argv(
                 spec,
@@ -139,6 +140,25 @@ def run_simulation(job: SimulationJob) -> int:
         return _finish_attempt(job, record)
 
 
+def _refuse_refused(job: SimulationJob, params: object) -> None:
+    """A refused parameter set (validation wrote its problems in place of parameters): the
+    job fails saying every problem, nothing started, nothing written."""
+    from simwarden.pipeline.validation import refusal
+
+    lines = refusal(params)
+    if lines is not None:
+        raise UserError(
+            "\n".join([f"run {job.run}: its parameter set is refused; nothing was run", *lines])
+        )
+
+
+def _shelve_earlier_attempts(job: SimulationJob) -> None:
+    if layout.failed_attempts(job.run, job.workdir):  # the attempts' machinery only then
+        from simwarden.pipeline.attempts import shelve_kept_attempts
+
+        shelve_kept_attempts(job.run, job.workdir)
+
+
 def _add_provenance(
     job: SimulationJob, record: Record, kind: str, argv: Sequence[str], options: RunOptions
 ) -> Record:
@@ -154,6 +174,7 @@ def _add_provenance(
         imports_file=imports,
         config_files=job.config_files,
         env_id=job.env_id,
+        snakemake_version=job.snakemake_version,
     )
     imports.unlink(missing_ok=True)
     dirs = (job.outdir, job.figures_dir)
@@ -170,6 +191,8 @@ def _finish_attempt(job: SimulationJob, record: Record) -> int:
     decision = decide_attempt(record, job.attempt, job.run_config)
     if decision.outcome == "success":
         return 0
+    from simwarden.pipeline.attempts import keep_attempt, touch_rerun_marker, write_failed_run
+
     final = decision.outcome in ("final", "stopped")
     record = replace(record, attempts=job.attempt, retry_note=decision.why if final else None)
     files = _attempt_files(job)
@@ -315,6 +338,9 @@ def simulation_env(
         shown = figure_context(context)
         env.update(job.figure_env(figures_dir, job.figure_formats, shown, env.get("PYTHONPATH")))
         env[ENV_IMPORTS_FILE] = str(imports_file(job))
+        env[ENV_DISTRIBUTIONS_CACHE] = os.path.abspath(
+            os.path.join(job.workdir, layout.DISTRIBUTIONS_CACHE)
+        )
     return env
 
 
@@ -369,6 +395,8 @@ def _fresh_directories(job: SimulationJob) -> None:
 
 
 def _attempt_files(job: SimulationJob) -> AttemptFiles:
+    from simwarden.pipeline.attempts import AttemptFiles
+
     return AttemptFiles(
         record=Path(job.record),
         samples=Path(job.samples),

@@ -18,12 +18,11 @@ FETCH_CODE = "fetch_code"
 BUILD_ENV = "build_env"
 VALIDATE_PARAMS = "validate_params"
 RUN_SIMULATION = "run_simulation"
-PLOT_RESOURCES = "plot_resources"
 COLLECT_BENCHMARKS = "collect_benchmarks"
 PLOT_SUMMARY = "plot_summary"
 CHECK_RUNS = "check_runs"
 # The rules that run once per run id; status judges a run by these jobs.
-PER_RUN_RULES = (VALIDATE_PARAMS, RUN_SIMULATION)
+PER_RUN_RULES = (RUN_SIMULATION,)
 
 # Legal run ids (the rules' wildcard constraint): segments of [A-Za-z0-9][A-Za-z0-9._@-]* joined
 # by "/" (so never "..", never an absolute path); code ids are one such segment.
@@ -43,11 +42,17 @@ PROVENANCE = f"{RESULTS}/code/provenance.json"
 # the interpreter a run of that environment uses, and the package versions in it.
 ENV = f"{RESULTS}/envs/{{env}}.json"
 PARAMS = f"{RESULTS}/params/{{run}}.json"
+# Written by the one validate_params job after every run's PARAMS (run -> sha256 of its file),
+# and, while some parameter set is refused, every refused run's problems. A leading "_" is never
+# a run id, so neither name can be a run's file.
+PARAMS_INDEX = f"{RESULTS}/params/_index.json"
+PARAMS_ERRORS = f"{RESULTS}/params/_errors.json"
 RUN_DIR = f"{RESULTS}/runs/{{run}}"
 DATA = f"{RUN_DIR}/data"
 RECORD = f"{RUN_DIR}/record.json"
 SAMPLES = f"{RUN_DIR}/samples.tsv"
 FIGURES = f"{RESULTS}/figures/{{run}}"
+# Drawn by the run_simulation job itself at its end (stdlib SVG, simwarden.results.plots.run).
 RESOURCES_PLOT = f"{RESULTS}/plots/{{run}}.resources.svg"
 TABLE_CSV = f"{RESULTS}/benchmarks.csv"
 TABLE_H5 = f"{RESULTS}/benchmarks.h5"
@@ -69,6 +74,9 @@ RERUN_MARKER = f"{LOGS}/{RUN_SIMULATION}/{{run}}.failed"
 # Written by the Snakefile's onstart handler: the Snakemake process that holds the lock (pid and
 # start time), so ``simwarden status`` tells a live Snakemake from a killed one.
 SNAKEMAKE_PROCESS = ".snakemake/simwarden/snakemake.json"
+# Which installed distribution provides which module, per interpreter and state of its import
+# path: what each run's record of imported packages is made from, scanned once per environment.
+DISTRIBUTIONS_CACHE = ".snakemake/simwarden/distributions"
 # Written by check_runs (a target of rule all) when every run's record says it ended well; when
 # one does not, check_runs fails, so Snakemake's exit status stays non-zero while a run failed.
 RUNS_OK = f"{RESULTS}/runs-ok.txt"

@@ -12,11 +12,13 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simwarden.core.errors import UserError
-from simwarden.pipeline.envs import EnvironmentSpec, environment_of
 from simwarden.warden.record import RunError
+
+if TYPE_CHECKING:
+    from simwarden.pipeline.envs import EnvironmentSpec
 
 KINDS = ("python", "command", "bonsai")
 # Where the simulation runs: its data directory (what it writes there is its output), or a
@@ -33,6 +35,16 @@ _DOTNET_EXCEPTION = re.compile(
     r"^(?:Unhandled [Ee]xception[.:]?\s*)?"
     r"(?P<type>[A-Z][\w.]*Exception)\b:\s*(?P<message>.*)$"
 )
+
+
+def _environment(section: Mapping[str, Any], source: str) -> EnvironmentSpec | None:
+    """The runner's ``environment``, checked; None without one (no import of the environments'
+    machinery for the runs that have none)."""
+    if section.get("environment") is None:
+        return None
+    from simwarden.pipeline.envs import environment_of
+
+    return environment_of(section, source)
 
 
 @dataclass(frozen=True)
@@ -66,7 +78,7 @@ class RunnerSpec:
             mono=bool(section.get("mono", False)),
             python=section.get("python") or sys.executable,
             workdir=section.get("workdir", "outdir"),
-            environment=environment_of(section, source),
+            environment=_environment(section, source),
         )
         if spec.workdir not in WORKDIRS:
             raise UserError(

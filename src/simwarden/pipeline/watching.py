@@ -57,10 +57,10 @@ def run_notifier(
     """What a simulation job hands the warden: the events of ``config.notify.events`` of its
     run, renamed (``memory``, ``failed``, ...), to its notifiers; every problem line to ``log``
     (see :func:`say_lines`). None when nobody is to be told."""
-    from simwarden.warden.notify import EventFilter
-
     if config.notify is None or not config.notify.enabled:
         return None
+    from simwarden.warden.notify import EventFilter
+
     targets = notifiers_for(config.notify, environ, log)
     return EventFilter(
         targets, config.notify.events, log=log, close_timeout_s=NOTIFY_CLOSE_TIMEOUT_S

@@ -95,11 +95,19 @@ def format_wall(seconds: float | None) -> str:
     return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
 
 
+# The most runs the table at the end shows (a sweep of 10,000 would print 10,000 lines).
+MAX_ROWS = 40
+
+
 def format_end_summary(rows: Sequence[EndRow], redo: Sequence[str] | None = None) -> list[str]:
     """The summary's lines (without the ``simwarden:`` prefix): an aligned table, a count line,
-    and, when a run failed or did not run and ``redo`` is given, the command that redoes them."""
+    and, when a run failed or did not run and ``redo`` is given, the command that redoes them.
+    Over :data:`MAX_ROWS` runs (a sweep) the table shows the failed runs first, then the ones
+    not run, then the others, :data:`MAX_ROWS` in all, and one line says how many it leaves out
+    (``simwarden status`` lists every run)."""
     from simwarden.core.units import format_mb
 
+    shown = _rows_shown(rows)
     cells = [HEADER] + [
         (
             row.run,
@@ -110,7 +118,7 @@ def format_end_summary(rows: Sequence[EndRow], redo: Sequence[str] | None = None
             format_wall(row.wall_s),
             row.cause or "",
         )
-        for row in rows
+        for row in shown
     ]
     widths = [max(len(line[i]) for line in cells) for i in range(len(HEADER) - 1)]
     lines = [
@@ -120,6 +128,10 @@ def format_end_summary(rows: Sequence[EndRow], redo: Sequence[str] | None = None
         for line in cells
     ]
     lines = [line.rstrip() for line in lines]
+    if len(shown) < len(rows):
+        lines.append(
+            f"... and {len(rows) - len(shown)} more runs: simwarden status lists every run"
+        )
     counts = {state: sum(row.state == state for row in rows) for state in ("ok", "failed")}
     not_run = len(rows) - counts["ok"] - counts["failed"]
     count = f"{len(rows)} run{'s' if len(rows) != 1 else ''}: {counts['ok']} ok, "
@@ -130,6 +142,15 @@ def format_end_summary(rows: Sequence[EndRow], redo: Sequence[str] | None = None
     elif redo is not None and not_run:
         lines.append(f"run the rest: {shlex.join(redo)}")
     return lines
+
+
+def _rows_shown(rows: Sequence[EndRow]) -> list[EndRow]:
+    """Every row, or over :data:`MAX_ROWS` the failed ones first, then those not run, then the
+    rest, :data:`MAX_ROWS` in all, each group in its planned order."""
+    if len(rows) <= MAX_ROWS:
+        return list(rows)
+    rank = {"failed": 0, "ok": 2}
+    return sorted(rows, key=lambda row: rank.get(row.state, 1))[:MAX_ROWS]
 
 
 def redo_command(argv: Sequence[str]) -> list[str]:

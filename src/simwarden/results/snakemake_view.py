@@ -20,7 +20,13 @@ from typing import Any
 
 from simwarden.core.errors import UserError
 from simwarden.core.log import PREFIX
-from simwarden.pipeline.layout import BUILD_ENV, FETCH_CODE, RUN_SIMULATION, VALIDATE_PARAMS
+from simwarden.pipeline.layout import (
+    BUILD_ENV,
+    FETCH_CODE,
+    PARAMS,
+    RUN_SIMULATION,
+    VALIDATE_PARAMS,
+)
 
 # A change of a named param: (rule, param) -> (category, what to call it).
 PARAM_LABELS = {
@@ -39,6 +45,9 @@ PARAM_LABELS = {
 # A simulation's own environment (build_env) is part of its code: a new requirements file
 # comes with a new commit.
 RULE_CATEGORY = {FETCH_CODE: "code", BUILD_ENV: "code", VALIDATE_PARAMS: "parameters"}
+# A run's validated parameters (results/params/<run>.json): written when the Snakefile is
+# parsed, so a source file to Snakemake, or by validate_params.
+PARAMS_DIR = PARAMS.rpartition("/")[0] + "/"
 
 # ------------------------------------------------------------------------ Snakemake's records
 
@@ -60,6 +69,7 @@ class SnakemakeRecords:
             self._max_len = 255
         self._incomplete: set[str] | None = None
         self._locked: set[str] | None = None
+        self._metadata_names: set[str] | None = None
 
     def _path(self, subject: Path, key: str) -> Path:
         encoded = urlsafe_b64encode(key.encode()).decode()
@@ -77,8 +87,17 @@ class SnakemakeRecords:
         return record if isinstance(record, dict) and record else None
 
     def has_metadata(self, key: str) -> bool:
-        """True if Snakemake kept a metadata record for output ``key``."""
-        return self._path(self.metadata_dir, key).is_file()
+        """True if Snakemake kept a metadata record for output ``key`` (one listing of the
+        metadata directory answers every key that fits in one file name)."""
+        path = self._path(self.metadata_dir, key)
+        if path.parent != self.metadata_dir:  # a long key, split into directories
+            return path.is_file()
+        if self._metadata_names is None:
+            try:
+                self._metadata_names = set(os.listdir(self.metadata_dir))
+            except OSError:
+                self._metadata_names = set()
+        return path.name in self._metadata_names
 
     def incomplete(self, key: str) -> bool:
         """True if a job that makes ``key`` started and did not finish (nor was cleaned up)."""
@@ -89,6 +108,8 @@ class SnakemakeRecords:
                 for name in names
                 if name != "migration_underway"
             }
+        if not self._incomplete:  # the usual case: no path to encode
+            return False
         return str(self._path(self.incomplete_dir, key)) in self._incomplete
 
     def locked(self, key: str) -> bool:
@@ -282,6 +303,8 @@ class Judge:
             return None
 
     def _input_category(self, job: Job, path: str) -> str:
+        if path.startswith(PARAMS_DIR):
+            return "parameters"
         if path in self.producers:
             return RULE_CATEGORY.get(self.producers[path], "input")
         # validate_params reads no other rule's output but the code: the rest is parameter files

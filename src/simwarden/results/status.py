@@ -7,8 +7,8 @@ How the state is found (Snakemake 9, file persistence backend):
    Snakefile's own ``check_config`` + ``plan_runs``) and every rule's input, output and params
    are exactly what ``snakemake --profile P`` would see.
 2. No DAG is built (``snakemake -n`` spends most of its time there: about 4 s for 1000 runs).
-   Instead, for each run, the jobs of ``validate_params`` and ``run_simulation`` (and the
-   wildcard-free rules upstream of them, such as ``fetch_code``) are expanded from their rules,
+   Instead, for each run, the ``run_simulation`` job (and the jobs upstream of it, such as
+   ``fetch_code`` and the one ``validate_params`` job) is expanded from its rule,
    and the checks of Snakemake's ``DAG.update_needrun`` are applied to them with the records
    Snakemake wrote: ``.snakemake/metadata/`` (params, input list, code, input checksums),
    ``.snakemake/incomplete/`` (jobs started and not finished) and ``.snakemake/locks/`` (a
@@ -31,13 +31,17 @@ Which profile is used: :mod:`simwarden.results.status_profile`; how the runs are
 
 Differences from Snakemake, on purpose: a run counts as complete only when every output of
 ``run_simulation`` exists (Snakemake reruns a job only for outputs a later job needs); a run whose
-parameter set was refused by ``validate_params`` is ``failed`` (``validation``) even when an older
-run's outputs remain; and the software-stack trigger (conda, containers) is not checked.
+parameter set was refused (listed in ``results/params/_errors.json``) is ``failed``
+(``validation``) even when an older run's outputs remain; and the software-stack trigger (conda,
+containers) is not checked.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -75,8 +79,6 @@ from simwarden.results.values import Problems, load_record
 from simwarden.warden.record import Record
 
 STATES = ("never run", "up to date", "stale", "failed", "incomplete", "running")
-# The per-run rules, upstream first; other rules (figures, plots, tables) are ignored.
-PER_RUN_RULES = layout.PER_RUN_RULES
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,7 @@ def collect_status(workdir: Path, profile: str | Sequence[str] | None = None) ->
     the ones the last run used, else ``profiles/std`` (see :func:`choose_profile`); ``"none"``
     means config/config.yaml alone. Raises UserError when ``workdir`` holds no Snakefile, a
     profile cannot be read, the workflow does not parse (the Snakefile's own one-line error is
-    given), or it lacks the rules validate_params and run_simulation. Writes nothing.
+    given), or it lacks the rule run_simulation. Writes nothing.
     """
     workdir = Path(workdir)
     if not workdir.is_dir():
@@ -197,12 +199,11 @@ def collect_runs(
     current directory (as :func:`parsed_workflow` does). UserError when the per-run rules are
     missing or cannot be expanded for a run."""
     expander = Expander(workflow)
-    rules = [expander.rule(name) for name in PER_RUN_RULES]
-    missing = [name for name, rule in zip(PER_RUN_RULES, rules, strict=True) if rule is None]
-    if missing:
+    rule = expander.rule(layout.RUN_SIMULATION)
+    if rule is None:
         raise UserError(
-            f"the workflow in {workdir} has no rule {', '.join(missing)}: simwarden status "
-            f"needs the per-run rules {' and '.join(PER_RUN_RULES)}"
+            f"the workflow in {workdir} has no rule {layout.RUN_SIMULATION}: simwarden status "
+            "judges every run by its job"
         )
     records = SnakemakeRecords(workdir)
     triggers = {str(getattr(t, "name", t)).lower() for t in args.rerun_triggers}
@@ -210,21 +211,20 @@ def collect_runs(
     producers = Producers(workflow)
     judge = Judge(records, triggers, int(args.max_checksum_file_size), producers)
     upstream = Upstream(expander, judge, producers)
-    seen = _Seen(records, snakemake_process(workdir), None if profiles is None else (*profiles,))
+    process = snakemake_process(workdir)
+    profiles_given = None if profiles is None else (*profiles,)
+    seen = _Seen(records, process, profiles_given, refused_params(workdir))
     statuses: list[RunStatus] = []
     for run, plan in _planned_runs(workflow).items():
         try:
-            validate, simulate = (expander.job(rule, {"run": run}) for rule in rules)
+            simulate = expander.job(rule, {"run": run})
         except Exception as error:
             raise UserError(
                 f"run {run!r}: the rules cannot be expanded: {first_line(error)}"
             ) from None
-        validate_verdict = judge.judge(validate, upstream.of(validate))
-        inputs = upstream.of(simulate)
-        for path in validate.outputs:
-            inputs[path] = validate_verdict
-        jobs = _RunJobs(validate, validate_verdict, simulate, judge.judge(simulate, inputs))
-        status = _run_status(run, jobs, seen)
+        verdict = judge.judge(simulate, upstream.of(simulate))
+        _name_param_source(verdict, simulate, plan)
+        status = _run_status(run, _RunJobs(simulate, verdict), seen)
         statuses.append(replace(status, simulation=plan.simulation, ref=plan.ref or None))
     return statuses
 
@@ -247,14 +247,12 @@ def _planned_runs(workflow: Any) -> dict[str, RunPlan]:
 
 @dataclass(frozen=True)
 class _RunJobs:
-    """The per-run jobs of one run and their verdicts."""
+    """The run_simulation job of one run and its verdict."""
 
-    validate: Job
-    validate_verdict: Verdict
     simulate: Job
     verdict: Verdict
 
-    @property
+    @functools.cached_property
     def record_path(self) -> str:
         """The record output of the simulation job."""
         simulate = self.simulate
@@ -274,11 +272,13 @@ class _RunJobs:
 @dataclass(frozen=True)
 class _Seen:
     """What every run's state is judged with, found once: Snakemake's records, the Snakemake
-    process the onstart handler recorded (None: none recorded) and the profiles."""
+    process the onstart handler recorded (None: none recorded), the profiles, and the problems
+    of every refused parameter set (run -> lines)."""
 
     records: SnakemakeRecords
     process: SnakemakeProcess | None
     profiles: tuple[str, ...] | None
+    refused: Mapping[str, Sequence[str]]
 
     @property
     def killed(self) -> bool:
@@ -348,7 +348,7 @@ def _failed(run: str, path: Path, record: Record, kept: list[KeptAttempt]) -> Ru
 
 def _started(run: str, jobs: _RunJobs, seen: _Seen, fields: dict[str, Any]) -> RunStatus | None:
     """``running`` or ``incomplete`` for a run whose jobs started and did not finish."""
-    started = [*jobs.validate_verdict.incomplete, *jobs.verdict.incomplete]
+    started = list(jobs.verdict.incomplete)
     if not started:
         return None
     process = seen.process
@@ -383,12 +383,12 @@ def _run_status(run: str, jobs: _RunJobs, seen: _Seen) -> RunStatus:
     queued = "; queued in a running Snakemake" if seen.records.locked(record_path) else ""
     queued = "" if seen.killed else queued
     # Its parameter set was refused: the last attempt at the run, even if an older one ran.
-    validation_error = _validation_error(jobs.validate, jobs.validate_verdict)
-    if validation_error:
-        return RunStatus(run, "failed", ("validation",), validation_error + queued)
+    if seen.refused.get(run):
+        refused = "; ".join(seen.refused[run])
+        return RunStatus(run, "failed", ("validation",), refused + queued)
     if record_path in verdict.missing:
         if last is None:
-            fetch_error = _fetch_error(jobs.validate)
+            fetch_error = _fetch_error(jobs.simulate)
             if fetch_error:  # its checkout could not be fetched: rerunning alone cannot help
                 return RunStatus(run, "failed", ("fetch",), fetch_error + queued)
             return RunStatus(run, "never run", (), queued.lstrip("; "))
@@ -417,10 +417,10 @@ def _run_status(run: str, jobs: _RunJobs, seen: _Seen) -> RunStatus:
     return RunStatus(run, "up to date", (), retry_summary(kept) or "", **attempt_fields)
 
 
-def _fetch_error(validate: Job) -> str:
+def _fetch_error(job: Job) -> str:
     """The error fetch_code logged for the run's checkout, when that checkout file is missing
     (a commit that does not exist, a repository that cannot be reached); "" otherwise."""
-    for code in (path for path in validate.inputs if path.startswith(f"{layout.RESULTS}/code/")):
+    for code in (path for path in job.inputs if path.startswith(f"{layout.RESULTS}/code/")):
         if Path(code).exists():
             continue
         log = Path(layout.log(layout.FETCH_CODE, Path(code).stem))
@@ -434,16 +434,32 @@ def _fetch_error(validate: Job) -> str:
     return ""
 
 
-def _validation_error(validate: Job, verdict: Verdict) -> str:
-    """The error validate_params logged, when its output is missing: it failed (its script
-    empties the log when it starts and writes only a refusal)."""
-    if not verdict.missing or not validate.log:
-        return ""
+def refused_params(workdir: Path) -> dict[str, list[str]]:
+    """Run -> the problem lines of its refused parameter set, from ``results/params/_errors.json``
+    (written while some set is refused); {} when there is none or it cannot be read."""
     try:
-        text = Path(validate.log[0]).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    return refusal(text)
+        found = json.loads((workdir / layout.PARAMS_ERRORS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {str(run): [str(line) for line in lines] for run, lines in found.items() if lines}
+
+
+def _name_param_source(verdict: Verdict, job: Job, plan: RunPlan) -> None:
+    """Say a changed ``results/params/<run>.json`` as the parameter file it came from, when that
+    file is newer than the run's outputs (else the validated file itself is named)."""
+    details = verdict.causes.get("parameters", [])
+    params = layout.for_run(layout.PARAMS, plan.run)
+    if f"{params} changed" not in details or not plan.param_file:
+        return
+    with contextlib.suppress(OSError):
+        if os.stat(plan.param_file).st_mtime > min(_mtimes(job.outputs)):
+            details[details.index(f"{params} changed")] = f"{plan.param_file} changed"
+
+
+def _mtimes(paths: Sequence[str]) -> list[float]:
+    return [os.lstat(p).st_mtime for p in paths if os.path.lexists(p)] or [float("inf")]
 
 
 def refusal(text: str) -> str:

@@ -9,7 +9,7 @@ import copy
 import difflib
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,14 @@ def validate(
     :class:`ParamError`, sorted by key path, each naming ``source``. ``params`` is not modified.
     An invalid schema raises :class:`UserError`.
     """
+    return schema_checker(schema)(params, source)
+
+
+def schema_checker(
+    schema: dict[str, Any] | Path,
+) -> Callable[[dict[str, Any], str], dict[str, Any]]:
+    """:func:`validate` with the schema read and checked once: ``check(params, source)``, for
+    many parameter sets against one schema (a sweep). An invalid schema raises UserError here."""
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
@@ -82,17 +90,21 @@ def validate(
         where = key_path(tuple(exc.absolute_path))
         msg = f"{schema_source}: invalid JSON Schema at {where}: {one_line(exc.message)}"
         raise UserError(msg) from exc
-    result = copy.deepcopy(params)
     validator = _defaulting_validator_class()(schema_dict, format_checker=_format_checker())
-    problems: list[Problem] = []
-    for error in validator.iter_errors(result):
-        for problem in _problems_from_error(error, source):
-            if problem not in problems:
-                problems.append(problem)
-    if problems:
-        problems.sort(key=lambda problem: (path_sort_key(problem.path), problem.message))
-        raise ParamError(problems)
-    return result
+
+    def check(params: dict[str, Any], source: str) -> dict[str, Any]:
+        result = copy.deepcopy(params)
+        problems: list[Problem] = []
+        for error in validator.iter_errors(result):
+            for problem in _problems_from_error(error, source):
+                if problem not in problems:
+                    problems.append(problem)
+        if problems:
+            problems.sort(key=lambda problem: (path_sort_key(problem.path), problem.message))
+            raise ParamError(problems)
+        return result
+
+    return check
 
 
 def load_schema(path: Path) -> dict[str, Any]:
