@@ -46,6 +46,7 @@ from simwarden.pipeline.scripting import guarded, logging_to
 from simwarden.pipeline.session import write_snakemake_process
 from simwarden.warden.record import Record, RunContext, RunError, read_record
 
+
 @pytest.fixture
 def sets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Two parameter files, named relative to the working directory as in config.yaml."""

@@ -93,8 +93,7 @@ def run_simulation(job: SimulationJob) -> int:
     from simwarden.warden import run
 
     with logging_to(job.log):
-        params = json.loads(Path(job.params_file).read_text())
-        _refuse_refused(job, params)
+        params = _read_params(job)
         provenance = read_code_file(job.code)
         spec = RunnerSpec.from_config(job.runner)
         if job.python is not None:
@@ -140,16 +139,18 @@ def run_simulation(job: SimulationJob) -> int:
         return _finish_attempt(job, record)
 
 
-def _refuse_refused(job: SimulationJob, params: object) -> None:
-    """A refused parameter set (validation wrote its problems in place of parameters): the
-    job fails saying every problem, nothing started, nothing written."""
+def _read_params(job: SimulationJob) -> dict[str, Any]:
+    """The run's validated parameters. A refused parameter set (validation wrote its problems
+    in place of parameters): the job fails saying every problem, nothing started or written."""
     from simwarden.pipeline.validation import refusal
 
+    params = json.loads(Path(job.params_file).read_text())
     lines = refusal(params)
     if lines is not None:
         raise UserError(
             "\n".join([f"run {job.run}: its parameter set is refused; nothing was run", *lines])
         )
+    return dict(params)
 
 
 def _shelve_earlier_attempts(job: SimulationJob) -> None:

@@ -222,14 +222,14 @@ def _draw_levels(
         start, end = _stretch(segment, several, frame)
         y = frame.mem(mem / MB)
         text = f"limit {format_mb(mem)} (attempt {segment.number})" if several else labels.limit
-        _level(svg, frame, (start, end), y, LIMIT_COLOUR, LIMIT_DASH, "limit")
+        _level(svg, frame, (start, end), y, colour=LIMIT_COLOUR, dash=LIMIT_DASH, class_="limit")
         legend.append((text or "limit", LIMIT_COLOUR, LIMIT_DASH))
     final = segments[-1]
     level = final.record.limits.get("mem_warn_bytes")
     if labels.warn and isinstance(level, int | float):
         start, end = _stretch(final, several, frame)
         y = frame.mem(level / MB)
-        _level(svg, frame, (start, end), y, WARN_COLOUR, WARN_DASH, "warn")
+        _level(svg, frame, (start, end), y, colour=WARN_COLOUR, dash=WARN_DASH, class_="warn")
         legend.append((labels.warn, WARN_COLOUR, WARN_DASH))
 
 
@@ -238,6 +238,7 @@ def _level(
     frame: Frame,
     span: tuple[float, float],
     y: float,
+    *,
     colour: str,
     dash: str,
     class_: str,
