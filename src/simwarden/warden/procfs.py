@@ -119,9 +119,11 @@ def _field(data: bytes, key: bytes) -> int:
 WALK_BUDGET = 256
 
 
-def children(pid: int) -> list[int]:
-    """The pids whose parent is ``pid`` now (every thread's children); [] when it is gone."""
-    if not _HAS_CHILDREN_FILE:
+def children(pid: int, *, thorough: bool = False) -> list[int]:
+    """The pids whose parent is ``pid`` now (every thread's children); [] when it is gone.
+    ``thorough``: from one pass over /proc, not the threads' children files, which can miss a
+    child while the thread it hangs under exits (the kernel moves it to another thread)."""
+    if thorough or not _HAS_CHILDREN_FILE:
         return [child for child, parent in _ppid_scan().items() if parent == pid]
     return _children_files(pid)[0]
 
@@ -143,14 +145,15 @@ def _children_files(pid: int) -> tuple[list[int], int]:
     return found, len(tasks)
 
 
-def descendants(roots: Iterable[int]) -> set[int]:
+def descendants(roots: Iterable[int], *, thorough: bool = False) -> set[int]:
     """``roots`` and every process below them, as they are now. A root that is gone may be in
     the set (opening it then raises ProcessGone). Walks down the children files from the roots;
-    past :data:`WALK_BUDGET` files, or without such files, from one pass over /proc instead."""
+    past :data:`WALK_BUDGET` files, without such files, or ``thorough`` (see :func:`children`),
+    from one pass over /proc instead."""
     roots = list(roots)
     found: set[int] = set()
     stack, files = list(roots), 0
-    while stack and _HAS_CHILDREN_FILE and files <= WALK_BUDGET:
+    while stack and _HAS_CHILDREN_FILE and not thorough and files <= WALK_BUDGET:
         pid = stack.pop()
         if pid not in found:
             found.add(pid)

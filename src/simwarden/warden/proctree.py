@@ -123,18 +123,20 @@ class ProcessTree:
         # Our children from before the command (notifier hooks, the sentinel) are not members.
         self._foreign = set(_procs.children(self._own_pid)) - {root_pid}
 
-    def refresh(self) -> None:
+    def refresh(self, *, thorough: bool = False) -> None:
         """Rediscover members: descendants of the root and of adopted orphans, and cgroup pids.
 
         Walks down from those roots (Linux: /proc/PID/task/*/children), not the whole process
         table, unless the tree's threads are so many that one pass over it costs less.
+        ``thorough``: one pass over the process table, which a thread exiting cannot fool (the
+        sweeps that decide what is still running and what to kill).
         """
         roots = [
             self.root_pid,
-            *self._adopted_roots(_procs.children(self._own_pid)),
+            *self._adopted_roots(_procs.children(self._own_pid, thorough=thorough)),
             *(self.cgroup.pids() if self.cgroup else ()),
         ]
-        for pid in _procs.descendants(roots):
+        for pid in _procs.descendants(roots, thorough=thorough):
             if pid not in self._seen:
                 with contextlib.suppress(ProcessGone, OSError):
                     self._seen[pid] = _Seen(_procs.Proc(pid))
@@ -196,8 +198,8 @@ class ProcessTree:
         return list(self._seen)
 
     def alive(self) -> list[int]:
-        """Members that still exist and are not zombies (after a fresh discovery)."""
-        self.refresh()
+        """Members that still exist and are not zombies (after a fresh, thorough discovery)."""
+        self.refresh(thorough=True)
         alive = []
         for pid, seen in list(self._seen.items()):
             if seen.process.alive():

@@ -69,17 +69,18 @@ class Proc:
             raise ProcessGone(self.pid) from error
 
 
-def children(pid: int) -> list[int]:
-    """The pids whose parent is ``pid`` now; [] when it is gone."""
+def children(pid: int, *, thorough: bool = False) -> list[int]:
+    """The pids whose parent is ``pid`` now; [] when it is gone (psutil reads every process's
+    parent, so every call is ``thorough``)."""
     try:
         return [child.pid for child in psutil.Process(pid).children()]
     except psutil.Error:
         return []
 
 
-def descendants(roots: Iterable[int]) -> set[int]:
+def descendants(roots: Iterable[int], *, thorough: bool = False) -> set[int]:
     """``roots`` and every process below them, as they are now (a root that is gone is kept:
-    opening it raises ProcessGone)."""
+    opening it raises ProcessGone); always ``thorough`` (see :func:`children`)."""
     found = set(roots)
     for root in list(found):
         with contextlib.suppress(psutil.Error):
