@@ -18,7 +18,7 @@ from simwarden.pipeline.job_spec import JobArgument, UntrackedText
 from simwarden.pipeline.manifest import ConfigFilesInForce
 from simwarden.pipeline.plan import make_plan
 from simwarden.pipeline.scripting import exit_user_error
-from simwarden.pipeline.session import write_snakemake_process
+from simwarden.pipeline.session import runs_settled, write_snakemake_process
 from simwarden.pipeline.watching import workflow_ended, workflow_started
 from simwarden.results.end_summary import show_at_exit
 

@@ -71,10 +71,12 @@ onstart:
 # last lines; failed runs are marked to be redone (check_runs does too, when it gets to run).
 # Whoever run_config.notify names gets one message; a stop file still there is said last.
 # (Snakemake runs these handlers in its main process only: not in a dry run, not in a job's.)
+# After a success that did or found current every run's job, the table comes from the records
+# (what status would say then) without status's second parse of the workflow (~2 s).
 onsuccess:
     failed_runs(RUNS)
     workflow_ended(RUN_CONFIG, RUNS)
-    show_at_exit(RUNS, sys.argv)
+    show_at_exit(RUNS, sys.argv, settled=runs_settled(workflow.dag, RUNS))
 
 
 onerror:

@@ -8,12 +8,14 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import marshal
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -595,16 +597,48 @@ def test_the_scan_of_the_distributions_is_kept_and_read_again(tmp_path: Path) ->
     run_recording_imports(tmp_path, "b", IMPORTS_NUMPY, first, cache)
     assert json.loads(first.read_text()) == json.loads(uncached.read_text())
     [kept] = cache.iterdir()
-    assert json.loads(kept.read_text())["providers"]["numpy"] == ["numpy"]
+    assert marshal.loads(kept.read_bytes())["providers"]["numpy"] == ["numpy"]
     # The next run (another repository: sys.path[0] is not part of the key) reads the kept scan:
     # planted, it names another distribution for numpy.
-    planted = json.loads(kept.read_text())
+    planted = marshal.loads(kept.read_bytes())
     planted["providers"]["numpy"] = ["setuptools"]
-    kept.write_text(json.dumps(planted))
+    kept.write_bytes(marshal.dumps(planted))
     run_recording_imports(tmp_path, "c", IMPORTS_NUMPY, second, cache)
     assert "numpy" not in json.loads(second.read_text())
     assert "setuptools" in json.loads(second.read_text())
     assert [p.name for p in cache.iterdir()] == [kept.name]
+    # A kept scan of another state under the same name is a miss: scanned again, kept anew.
+    planted["state"] = "another interpreter"
+    kept.write_bytes(marshal.dumps(planted))
+    run_recording_imports(tmp_path, "d", IMPORTS_NUMPY, second, cache)
+    assert json.loads(second.read_text()) == json.loads(uncached.read_text())
+    assert marshal.loads(kept.read_bytes())["state"] != "another interpreter"
+
+
+def hook_module(monkeypatch: pytest.MonkeyPatch, name: str) -> Any:
+    """The hook's module ``name``, loaded from its file as a simulation's Python loads it."""
+    monkeypatch.syspath_prepend(str(HOOK_DIR))  # as in a simulation: the hook's modules import
+    spec = importlib.util.spec_from_file_location(name, HOOK_DIR / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    "mapping",
+    [
+        {},
+        {"numpy": "2.1.3", "h5py": "3.12.1"},
+        {'we"ird\\': "tab\there\nnewline", "ünïcode": "😀 beyond the BMP", "nul": "\x00\x7f"},
+    ],
+)
+def test_the_imports_file_is_json_made_without_the_json_module(
+    monkeypatch: pytest.MonkeyPatch, mapping: dict[str, str]
+) -> None:
+    text = hook_module(monkeypatch, "simwarden_autosave_imports").flat_json(mapping)
+    assert text.isascii()
+    assert json.loads(text) == mapping
 
 
 def test_an_unwritable_imports_file_changes_nothing(tmp_path: Path) -> None:
@@ -618,13 +652,7 @@ def test_an_unwritable_imports_file_changes_nothing(tmp_path: Path) -> None:
 def test_distributions_come_from_top_level_names_each_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.syspath_prepend(str(HOOK_DIR))  # as in a simulation: the hook's modules import
-    spec = importlib.util.spec_from_file_location(
-        "simwarden_autosave_imports", HOOK_DIR / "simwarden_autosave_imports.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = hook_module(monkeypatch, "simwarden_autosave_imports")
     from importlib.metadata import version
 
     providers = {"numpy": ["numpy"], "h5py": ["h5py"], "gone": ["no-such-dist-xyz"]}

@@ -20,7 +20,7 @@ from simwarden.core.errors import EXIT_USER_ERROR, UserError
 from simwarden.core.log import say
 from simwarden.core.units import DURATION_FORMS
 from simwarden.pipeline import layout
-from simwarden.pipeline.attempts import failed_runs, log_tail, rerun_marker
+from simwarden.pipeline.attempts import NOT_RETRIED_REFUSED, failed_runs, log_tail, rerun_marker
 from simwarden.pipeline.config import (
     ConfigFiles,
     Notify,
@@ -44,7 +44,7 @@ from simwarden.pipeline.job import (
 from simwarden.pipeline.plan import RunPlan, plan_runs
 from simwarden.pipeline.scripting import guarded, logging_to
 from simwarden.pipeline.session import write_snakemake_process
-from simwarden.warden.record import Record, RunContext, RunError, read_record
+from simwarden.warden.record import Record, RunContext, RunError, read_record, samples_header
 
 
 @pytest.fixture
@@ -273,18 +273,46 @@ def test_run_simulation_records_a_successful_run(tmp_path: Path) -> None:
     assert not rerun_marker("r1", tmp_path).exists()
 
 
-def test_a_refused_parameter_set_fails_the_job_before_anything_runs(tmp_path: Path) -> None:
+def test_a_refused_parameter_set_is_a_final_failure_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     job = make_job(tmp_path, 0)
+    job.attempt = 1  # attempts are left (retries 1): a run that cannot start still ends here
     problems = ["config/params/bad.yaml: seed: too small (got -1; accepted: integer, >= 0)"]
     Path(job.params_file).write_text(json.dumps(problems))
-    with pytest.raises(UserError) as refused:
-        run_simulation(job)
-    assert str(refused.value).splitlines() == [
-        "run r1: its parameter set is refused; nothing was run",
-        *problems,
+    assert run_simulation(job) == 0  # not retried: more resources cannot fix it
+    record = json.loads(Path(job.record).read_text())
+    assert (record["reason"], record["exit_code"], record["wall_s"]) == ("refused", 125, 0.0)
+    assert record["message"] == "; ".join(
+        ["run r1: its parameter set is refused; nothing was run", *problems]
+    )
+    assert record["retry_note"] == NOT_RETRIED_REFUSED
+    assert (record["command"], record["samples"], record["attempts"]) == ([], 0, 1)
+    assert record["context"]["run"] == "r1"
+    assert Path(job.samples).read_text() == samples_header()
+    assert list(Path(job.outdir).iterdir()) == []
+    assert not (tmp_path / "checkout" / "out").exists()  # the command never ran
+    assert (
+        rerun_marker("r1", tmp_path)
+        .read_text()
+        .startswith("run r1 failed: run r1: its parameter set is refused; nothing was run; ")
+    )
+    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("simwarden:")]
+    assert said == [
+        "simwarden: run r1: its parameter set is refused; nothing was run",
+        f"simwarden: {problems[0]}",
+        f"simwarden: run r1 failed (attempt 1): it could not start; {NOT_RETRIED_REFUSED}",
     ]
-    assert not (tmp_path / "results" / "runs").exists()
-    assert not (tmp_path / "checkout" / "out").exists()
+
+
+def test_a_command_that_is_not_there_is_refused_not_retried(tmp_path: Path) -> None:
+    job = make_job(tmp_path, 0)
+    job.runner = {"kind": "command", "command": [str(tmp_path / "no-such-program")]}
+    assert run_simulation(job) == 0
+    record = json.loads(Path(job.record).read_text())
+    assert (record["reason"], record["exit_code"]) == ("refused", 125)
+    assert "no-such-program" in record["message"]
+    assert list(Path(job.outdir).iterdir()) == []
 
 
 @pytest.mark.parametrize(("timeout", "expected"), [(False, None), ("7s", 7.0), (None, 60.0)])

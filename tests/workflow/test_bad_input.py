@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from simwarden.core.units import DURATION_FORMS
+from simwarden.warden.record import samples_header
 from tests.workflow.conftest import Workflow, output
 
 ZERO_SHA = "0" * 40
@@ -117,11 +118,15 @@ def test_bad_input_is_refused_with_one_line(
     for fragment in fragments[1:]:
         assert fragment in done.stderr, output(done)
     assert "Traceback" not in done.stderr, output(done)
-    # No run started: no record, no samples (a refused parameter set's run_simulation job fails
-    # before the warden starts; Snakemake made only its output's parent directories).
+    # No run started. A run refused in its own job (its parameter set, its script) has a
+    # record saying so and a samples file with only its header; its job was not retried.
     runs = workflow.root / "results" / "runs"
-    assert not list(runs.rglob("record.json")), output(done)
-    assert not list(runs.rglob("samples.tsv")), output(done)
+    for record_file in runs.rglob("record.json"):
+        record = json.loads(record_file.read_text())
+        assert (record["reason"], record["exit_code"], record["wall_s"]) == ("refused", 125, 0.0)
+        assert fragments[0] in record["message"], record["message"]
+        assert (record_file.parent / "samples.tsv").read_text() == samples_header()
+        assert "(attempt 2)" not in done.stderr, output(done)
     assert not list(tmp_path.rglob("pwned")), "the ext:: command ran"
 
 

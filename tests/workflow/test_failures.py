@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from simwarden.pipeline import layout
+from simwarden.results.end_summary import format_end_summary, rows_from_status
 from tests.conftest import TIMEOUT
 from tests.workflow.conftest import Workflow, output
 
@@ -175,10 +176,32 @@ def check_aggregates(flow: Workflow) -> None:
     for run, cause in CAUSES.items():
         assert rows[run]["error"] == cause, rows[run]
     assert rows["hungry"]["error"] == ""
+    check_summary_plot(flow)
     failures_page = (flow.root / layout.FAILURES_HTML).read_text()
     for run in FAILED:
         assert f"results/failed/{run}/attempt-1" in failures_page, run
     assert not (flow.root / layout.RUNS_OK).exists()
+
+
+def check_summary_plot(flow: Workflow) -> None:
+    """The summary plot counts the failed runs, says each one's cause after its wall time, and
+    hatches the run a retry fixed (its bar in both panels)."""
+    from xml.etree import ElementTree
+
+    from simwarden.results.plots.summary import short_cause
+
+    root = ElementTree.parse(flow.root / layout.SUMMARY_PLOT).getroot()
+    shown = [e.text or "" for e in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert shown[0] == "5 runs: 2 exited ok, 3 failed (exit ≠ 0)", shown
+    assert "needed a retry (1)" in shown, shown
+    values = [e.text or "" for e in root.iter() if e.get("class") == "value"]
+    for cause in CAUSES.values():
+        assert sum(v.endswith(f"  {short_cause(cause)}") for v in values) == 1, (cause, values)
+    hatched = [e for e in root.iter() if e.get("class") == "retry"]
+    bars = {
+        (e.get("x"), e.get("y")): e.get("data-run") for e in root.iter() if e.get("class") == "bar"
+    }
+    assert [bars[(e.get("x"), e.get("y"))] for e in hatched] == ["hungry", "hungry"]
 
 
 def simwarden_status(flow: Workflow, *args: str) -> subprocess.CompletedProcess[str]:
@@ -269,3 +292,28 @@ def test_a_retry_on_value_that_is_not_a_reason_is_one_line(failing: Workflow) ->
         "simwarden: profiles/short/run.yaml: invalid run_config.retry_on 'exit': expected a list "
         "of memory, timeout (other failures cannot be fixed by more resources)"
     ) in done.stderr.splitlines(), output(done)
+
+
+def test_after_a_success_the_summary_is_what_status_says(
+    workflow: Workflow, tmp_path: Path
+) -> None:
+    """A success that did every run's job says its summary from the records (no second parse of
+    the workflow): the same lines as ``simwarden status``'s verdicts make, a retry included."""
+    sims = {name: SIMS[name] for name in ("hungry", "fine")}
+    workflow.use_scripts(tmp_path / "sims-repo", sims, ["png"], "two simulations")
+    workflow.set_runs(**{name: {"seed": 1} for name in sims})
+    workflow.update_run_config(mem_mb=FIRST_BUDGET_MB, retries=1, timeout="60s")
+    done = workflow.snakemake()
+    assert done.returncode == 0, output(done)
+    statuses = json.loads(simwarden_status(workflow, "--format", "json").stdout)
+    runs = [status["run"] for status in statuses]
+    assert sorted(runs) == ["fine", "hungry"]
+    expected = format_end_summary(
+        rows_from_status(statuses, runs, workflow.root),
+        ["snakemake", "--profile", "profiles/short"],
+    )
+    said = done.stderr.rstrip("\n").splitlines()[-len(expected) :]
+    assert said == [f"simwarden: {line}" for line in expected], output(done)
+    assert said[-1] == "simwarden: 2 runs: 2 ok, 0 failed", output(done)
+    hungry = next(line for line in said if line.startswith("simwarden: hungry "))
+    assert hungry.endswith("retried: attempt 1 stopped (memory)"), hungry

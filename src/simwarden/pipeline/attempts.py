@@ -23,10 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simwarden.pipeline import layout
-from simwarden.warden.record import Record, RecordError, read_record, samples_header
+from simwarden.warden.record import Record, RecordError, RunContext, read_record, samples_header
 
 # How many of the job log's last lines a kept attempt holds (log-tail.txt).
 LOG_TAIL_LINES = 50
+# Said in the job's log and kept in a refused run's record (retry_note).
+NOT_RETRIED_REFUSED = "not retried: more memory or time cannot fix a run that cannot start"
 
 
 @dataclass(frozen=True)
@@ -139,17 +141,49 @@ def write_failed_run(
     """The outputs of a run whose last attempt failed: ``record`` (the failure record, its
     manifest naming the kept files under ``root``), the samples of the kept attempt, and empty
     data and figures directories."""
-    from simwarden.core.fsutil import write_json_atomic
+    write_run_outputs(files, kept_record(files, record, kept, root), kept / "samples.tsv")
 
-    record = kept_record(files, record, kept, root)
+
+def write_run_outputs(files: AttemptFiles, record: Record, samples: Path | None = None) -> None:
+    """A failed run's outputs: empty data and figures directories, ``samples`` copied (None: a
+    samples file with only its header: the run never started) and ``record``, written last and
+    atomically, so a job killed on the way leaves no record that looks complete."""
+    from simwarden.core.fsutil import write_json_atomic
 
     for directory in (files.data, files.figures):
         if directory is not None:
             if directory.exists():
                 shutil.rmtree(directory)
             directory.mkdir(parents=True)
-    shutil.copyfile(kept / "samples.tsv", files.samples)
+    files.samples.parent.mkdir(parents=True, exist_ok=True)
+    if samples is None:
+        files.samples.write_text(samples_header())
+    else:
+        shutil.copyfile(samples, files.samples)
+    files.record.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(files.record, record.to_dict())
+
+
+def refused_record(message: str, context: RunContext) -> Record:
+    """The record of a run that could not start (``message`` says why): reason ``refused``, exit
+    code 125, no command, no samples, the attempt of ``context`` its only one."""
+    import time
+
+    from simwarden.core.errors import EXIT_USER_ERROR
+
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+    return Record(
+        start=stamp,
+        end=stamp,
+        wall_s=0.0,
+        exit_code=EXIT_USER_ERROR,
+        reason="refused",
+        message=message,
+        samples=0,
+        context=context,
+        attempts=context.attempt,
+        retry_note=NOT_RETRIED_REFUSED,
+    )
 
 
 def rerun_marker(run: str, root: str | os.PathLike[str] = ".") -> Path:

@@ -25,7 +25,7 @@ from simwarden.pipeline import layout
 from simwarden.pipeline.codefile import read_code_file
 from simwarden.pipeline.manifest import ENV_DISTRIBUTIONS_CACHE, ENV_IMPORTS_FILE
 from simwarden.pipeline.scripting import logging_to
-from simwarden.warden.record import Record
+from simwarden.warden.record import Record, RunContext
 from simwarden.warden.spawn import without_secrets
 
 # Imported where used (a run's job loads only what a run needs: the attempts' machinery when an
@@ -33,7 +33,7 @@ from simwarden.warden.spawn import without_secrets
 if TYPE_CHECKING:
     from simwarden.pipeline.attempts import AttemptFiles
     from simwarden.pipeline.config import RunConfig
-    from simwarden.warden import RunOptions
+    from simwarden.warden import RunOptions, RunResult
 
 # Builds the environment that makes a Python simulation save its figures:
 # (figures_dir, formats, run context, PYTHONPATH it would have had) -> variables to add.
@@ -87,56 +87,107 @@ def run_simulation(job: SimulationJob) -> int:
     the next invocation and exits 0, so the aggregates still run. One line in the job's log (and
     stderr) says which, and why. The events ``run_config.notify`` chooses go to its notifiers
     (:mod:`simwarden.pipeline.watching`); a delivery problem is one line in the log after the run.
+
+    A run that cannot start (a refused parameter set, a runner the config gets wrong, a command
+    that is not there at this commit) is final at once: see :func:`refuse_run`.
     """
-    from simwarden.pipeline.runners import RunnerSpec, build_argv
-    from simwarden.pipeline.watching import run_notifier, say_lines
-    from simwarden.warden import run
+    from simwarden.pipeline.watching import say_lines
 
     with logging_to(job.log):
-        params = _read_params(job)
-        provenance = read_code_file(job.code)
-        spec = RunnerSpec.from_config(job.runner)
-        if job.python is not None:
-            spec = replace(spec, python=job.python)
-        if job.attempt == 1:  # an earlier invocation's attempts are history now: shelved
-            _shelve_earlier_attempts(job)
-        _fresh_directories(job)
-        context = run_context(job, provenance, params)
-        _prepare_logs(job)
-        # While the warden writes the job's log, notifiers write here; said after the run.
-        notes = io.StringIO()
-        notifier = run_notifier(job.run_config, notes)
-        with contextlib.ExitStack() as stack:
-            repo = Path(provenance["path"])
-            if spec.workdir == "repo":  # a private copy: the shared checkout stays untouched
-                from simwarden.pipeline.workcopy import working_copy
-
-                repo = stack.enter_context(working_copy(repo, Path(job.outdir)))
-            argv = build_argv(
-                spec,
-                repo=repo,
-                params_file=Path(job.params_file).resolve(),
-                outdir=Path(job.outdir).resolve(),
-                run=job.run,
-                params=params,
-            )
-            env = simulation_env(
-                job, os.environ, context, figures=spec.kind in ("python", "command"), repo_root=repo
-            )
-            options = warden_options(job, env, context)
-            if spec.workdir == "repo":
-                options = replace(options, cwd=str(repo))
-            if notifier is not None:
-                options = replace(options, notifiers=[notifier])
-            result = run(argv, options)
+        notes = io.StringIO()  # while the warden writes the job's log, notifiers write here
+        try:
+            result, kind, argv, options = _start_and_wait(job, notes)
+        except UserError as error:
+            return refuse_run(job, error)
         say_lines(notes.getvalue())
         # After the working copy's files were collected into the data directory, so a failed
         # attempt keeps them too.
         record = Record.from_dict(result.record, source=f"record {job.record!r}")
-        if spec.kind == "bonsai" and not record.failed:
+        if kind == "bonsai" and not record.failed:
             record = _check_bonsai(job, record)
-        record = _add_provenance(job, record, spec.kind, argv, options)
+        record = _add_provenance(job, record, kind, argv, options)
         return _finish_attempt(job, record)
+
+
+def _start_and_wait(
+    job: SimulationJob, notes: io.StringIO
+) -> tuple[RunResult, str, list[str], RunOptions]:
+    """Prepare the attempt, run it under the warden and wait for its end: (the warden's result,
+    the runner's kind, the argv, the warden's options). A UserError means nothing started."""
+    from simwarden.pipeline.runners import RunnerSpec, build_argv
+    from simwarden.pipeline.watching import run_notifier
+    from simwarden.warden import run
+
+    params = _read_params(job)
+    provenance = read_code_file(job.code)
+    spec = RunnerSpec.from_config(job.runner)
+    if job.python is not None:
+        spec = replace(spec, python=job.python)
+    if job.attempt == 1:  # an earlier invocation's attempts are history now: shelved
+        _shelve_earlier_attempts(job)
+    _fresh_directories(job)
+    context = run_context(job, provenance, params)
+    _prepare_logs(job)
+    notifier = run_notifier(job.run_config, notes)
+    with contextlib.ExitStack() as stack:
+        repo = Path(provenance["path"])
+        if spec.workdir == "repo":  # a private copy: the shared checkout stays untouched
+            from simwarden.pipeline.workcopy import working_copy
+
+            repo = stack.enter_context(working_copy(repo, Path(job.outdir)))
+        argv = build_argv(
+            spec,
+            repo=repo,
+            params_file=Path(job.params_file).resolve(),
+            outdir=Path(job.outdir).resolve(),
+            run=job.run,
+            params=params,
+        )
+        env = simulation_env(
+            job, os.environ, context, figures=spec.kind in ("python", "command"), repo_root=repo
+        )
+        options = warden_options(job, env, context)
+        if spec.workdir == "repo":
+            options = replace(options, cwd=str(repo))
+        if notifier is not None:
+            options = replace(options, notifiers=[notifier])
+        result = run(argv, options)
+    return result, spec.kind, argv, options
+
+
+def refuse_run(job: SimulationJob, error: UserError) -> int:
+    """The run cannot start (``error`` says why): each line of it said, and the run's failure
+    outputs written at once, as for a final failure (:func:`_finish_attempt`): a record with
+    reason ``refused``, exit code 125 and ``error``'s lines joined as its message, a samples
+    file with only its header, empty data and figures directories; the run marked to be redone
+    by the next invocation. Returns 0: Snakemake must not retry it (more resources cannot fix
+    it), and the table, plots and report include it; check_runs fails the workflow."""
+    from simwarden.pipeline.attempts import (
+        NOT_RETRIED_REFUSED,
+        refused_record,
+        touch_rerun_marker,
+        write_run_outputs,
+    )
+
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    for line in lines:
+        say(line)
+    context = RunContext(
+        run=job.run,
+        run_config=job.run_config.name,
+        attempt=job.attempt,
+        mem_mb=job.mem_mb,
+        runtime_min=int(job.runtime_min) if job.runtime_min is not None else None,
+        simulation=job.simulation,
+        param_set=job.param_set,
+        ref=job.ref,
+        runner=dict(job.runner),
+    )
+    record = refused_record("; ".join(lines) or "the run cannot start", context)
+    write_run_outputs(_attempt_files(job), record)
+    touch_rerun_marker(job.run, job.workdir, f"run {job.run} failed: {record.cause}")
+    say(f"run {job.run} failed (attempt {job.attempt}): it could not start; {NOT_RETRIED_REFUSED}")
+    return 0
 
 
 def _read_params(job: SimulationJob) -> dict[str, Any]:

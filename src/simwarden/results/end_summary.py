@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -255,20 +255,47 @@ def status_rows(runs: Sequence[str], root: str | os.PathLike[str]) -> list[EndRo
     return rows_from_status(statuses, runs, root) if isinstance(statuses, list) else None
 
 
+def settled_rows(runs: Iterable[str], root: str | os.PathLike[str] = ".") -> list[EndRow]:
+    """The rows when every run is known to be up to date (Snakemake ended well having done or
+    found current every run's job): ``simwarden status``'s verdict then follows from the files
+    alone. A refused parameter set is failed (``validation``, its problem lines as the cause),
+    whatever record an older parameter set left; an ok run's cause says which attempt a retry
+    stopped and why; otherwise the record's row (:func:`end_rows`)."""
+    from simwarden.results.status import refused_params
+
+    refused = refused_params(Path(root))
+    rows = []
+    for row in end_rows(runs, root):
+        if refused.get(row.run):
+            row = EndRow(row.run, "failed", "validation", cause="; ".join(refused[row.run]))
+        elif row.state == "ok":
+            row = replace(row, cause=retry_summary(kept_attempts(row.run, root)))
+        rows.append(row)
+    return rows
+
+
 def show_at_exit(
-    runs: Iterable[str], argv: Sequence[str], root: str | os.PathLike[str] = "."
+    runs: Iterable[str],
+    argv: Sequence[str],
+    root: str | os.PathLike[str] = ".",
+    *,
+    settled: bool = False,
 ) -> None:
     """Say the summary, one ``simwarden:`` line each on stderr, when this process exits: after
     Snakemake's last lines, and after it released its lock. The rows are ``simwarden status``'s
-    verdicts (so the two never disagree); where status cannot run, the records as they are now."""
+    verdicts (so the two never disagree): with ``settled`` (every run known to be up to date,
+    :func:`simwarden.pipeline.session.runs_settled`) from the files (:func:`settled_rows`),
+    else from a status subprocess (~2 s: it parses the workflow again), and where that cannot
+    run, the records as they are now."""
     import atexit
 
     planned = list(runs)
-    fallback = end_rows(planned, root)
     redo = redo_command(argv)
+    known = settled_rows(planned, root) if settled else None
+    fallback = end_rows(planned, root) if known is None else []
 
     def show() -> None:
-        rows = status_rows(planned, root) or fallback
+        rows = known if known is not None else status_rows(planned, root) or fallback
         for line in format_end_summary(rows, redo):
             say(line)
 

@@ -22,7 +22,19 @@ if TYPE_CHECKING:
     from typing import Any
 
 # Why a run ended. ``exited``: the command ended by itself; the others: the warden stopped it.
-REASONS = ("exited", "memory", "timeout", "host_memory", "disk", "signal", "stopped", "stalled")
+# "refused": the pipeline's record of a run that could not start (a refused parameter set, a
+# command not there); never the warden's own.
+REASONS = (
+    "exited",
+    "memory",
+    "timeout",
+    "host_memory",
+    "disk",
+    "signal",
+    "stopped",
+    "stalled",
+    "refused",
+)
 # How many of the command's last stderr lines a record keeps.
 STDERR_TAIL_LINES = 20
 # One row per sample in samples.tsv, in this order, tab-separated, with this header line.

@@ -162,10 +162,15 @@ def write_atomic(path: str, report: Mapping[str, Any]) -> None:
     """Write ``report`` as JSON to ``path`` through a temp file beside it and ``os.replace``."""
     import json
 
+    write_bytes_atomic(path, json.dumps(report).encode("utf-8"))
+
+
+def write_bytes_atomic(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temp file beside it and ``os.replace``."""
     temp = f"{path}.{os.getpid()}.tmp"
     try:
-        with open(temp, "w", encoding="utf-8") as handle:
-            json.dump(report, handle)
+        with open(temp, "wb") as handle:
+            handle.write(data)
         os.replace(temp, path)
     except BaseException:
         try:

@@ -112,6 +112,8 @@ def install(
     provenance: Mapping[str, Any] | None = None,
     save: bool = True,
     show: bool = True,
+    *,
+    provenance_text: str | None = None,
 ) -> None:
     """Save every pyplot figure when it is closed or at exit; ``show=False`` makes ``plt.show()``
     a silent no-op and selects the Agg backend (unless pyplot already holds open figures).
@@ -119,11 +121,14 @@ def install(
     The first call in a process wins; later calls do nothing. Works whether or not matplotlib
     is imported yet: the changes are made when pyplot is imported, so that the exit save is
     registered after matplotlib's own ``atexit`` handler and runs before it.
+    ``provenance_text`` in place of ``provenance``: its JSON text, read at the first save.
     """
     global _config
     if _config is not None:
         return
-    saver = Saver(figures_dir, formats, provenance) if save else None
+    saver = None
+    if save:
+        saver = Saver(figures_dir, formats, provenance, provenance_text=provenance_text)
     if saver is not None and not saver.formats:
         saver = None
     _config = _Config(saver)
@@ -158,20 +163,10 @@ def install_from_env(environ: Mapping[str, str] | None = None) -> None:
                 f"{ENV_FORMATS}={raw!r}: ignoring {', '.join(map(str, bad))}; "
                 f"accepted: {', '.join(FORMATS)}, comma-separated"
             )
-    provenance = None
-    text = env.get(ENV_PROVENANCE)
-    if text:
-        import json
-
-        try:
-            provenance = json.loads(text)
-        except ValueError:
-            provenance = None
-        if not isinstance(provenance, dict):
-            warn(f"{ENV_PROVENANCE} is not a JSON object; recording what is known instead")
-            provenance = None
+    # Read at the first save (json costs ~7 ms at start-up, for every program, drawing or not).
+    text = env.get(ENV_PROVENANCE) or None
     figures_dir = os.path.abspath(env.get(ENV_DIR) or DEFAULT_DIR)
-    install(figures_dir, formats, provenance, save=save, show=show)
+    install(figures_dir, formats, save=save, show=show, provenance_text=text)
 
 
 def _switch(env: Mapping[str, str], name: str) -> bool:

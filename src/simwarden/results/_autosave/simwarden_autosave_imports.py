@@ -16,7 +16,7 @@ never changed. Cost: one scan of the installed distributions' file lists at exit
 in SIMWARDEN_DISTRIBUTIONS_CACHE (the pipeline sets one) the scan's result is kept there per
 interpreter and per state of its import path (each directory's modification time changes when
 a distribution is installed or removed; the program's own directory, ``sys.path[0]``, does not
-count), so a sweep of short runs pays it once.
+count), so a sweep of short runs pays it once. Neither json nor hashlib is imported.
 
 Standalone on purpose, like the rest of the hook: stdlib only, syntax for Python >= 3.8, never
 imports simwarden.
@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import sys
 
-from simwarden_autosave_error import write_atomic
+from simwarden_autosave_error import write_bytes_atomic
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def write_imports(path: str, cache_dir: str | None = None) -> bool:
             found = imported_distributions(list(sys.modules), providers, versions.get)
         else:
             found = imported_distributions(list(sys.modules))
-        write_atomic(path, found)
+        write_bytes_atomic(path, flat_json(found).encode("ascii"))
     except Exception:  # the program's own exit must go on unchanged, whatever happened here
         return False
     return True
@@ -76,29 +76,35 @@ def cached_environment(cache_dir: str) -> tuple[Mapping[str, list[str]], dict[st
     """``(packages_distributions(), {distribution: version})`` of this interpreter's
     environment, read from ``cache_dir`` when this interpreter with this import path made them
     before, else made and kept there (a cache that cannot be read or written is made again,
-    never an error). A hit imports neither importlib.metadata nor reads any distribution."""
-    import hashlib
-    import json
+    never an error). A hit imports neither importlib.metadata nor reads any distribution.
+
+    The kept file is ``marshal``'s (this interpreter's own, and builtin: json and hashlib would
+    cost ~11 ms at every run's exit), named by a CRC of the state it holds whole: a file of
+    another state under that name is a miss, never a wrong answer."""
+    import marshal
+    import zlib
 
     # sys.path[0] is the program's own directory (or the working directory): not where
     # distributions are installed, and different for every run of a sweep.
-    state = [sys.executable, sys.version]
+    parts = [sys.executable, sys.version]
     for entry in sys.path[1:]:
         try:
-            state.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
+            parts.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
         except OSError:
-            state.append(f"{entry}:-")
-    key = hashlib.sha256("\n".join(state).encode("utf-8", "surrogateescape")).hexdigest()
-    path = os.path.join(cache_dir, f"{key[:32]}.json")
+            parts.append(f"{entry}:-")
+    state = "\n".join(parts)
+    key = zlib.crc32(state.encode("utf-8", "surrogateescape"))
+    path = os.path.join(cache_dir, f"{key:08x}.marshal")
     try:
-        with open(path, encoding="utf-8") as handle:
-            cached = json.load(handle)
-        return cached["providers"], cached["versions"]
-    except (OSError, ValueError, KeyError, TypeError):
+        with open(path, "rb") as handle:
+            cached = marshal.load(handle)
+        if cached["state"] == state:
+            return cached["providers"], cached["versions"]
+    except (OSError, ValueError, EOFError, KeyError, TypeError):
         pass
     from importlib import metadata
 
-    providers = metadata.packages_distributions()
+    providers = dict(metadata.packages_distributions())
     versions = {}
     for dist in {d for dists in providers.values() for d in dists}:
         try:
@@ -107,10 +113,32 @@ def cached_environment(cache_dir: str) -> tuple[Mapping[str, list[str]], dict[st
             continue
     try:
         os.makedirs(cache_dir, exist_ok=True)
-        write_atomic(path, {"providers": providers, "versions": versions})
-    except OSError:
+        kept = {"state": state, "providers": providers, "versions": versions}
+        write_bytes_atomic(path, marshal.dumps(kept))
+    except (OSError, ValueError):
         pass
     return providers, versions
+
+
+def flat_json(mapping: Mapping[str, str]) -> str:
+    """``mapping`` (strings to strings) as one JSON object in ASCII, without the json module
+    (its import, ~8 ms, would be paid at every Python run's exit)."""
+    pairs = (f"{_json_string(key)}: {_json_string(value)}" for key, value in mapping.items())
+    return "{" + ", ".join(pairs) + "}"
+
+
+def _json_string(text: str) -> str:
+    out = []
+    for char in text:
+        code = ord(char)
+        if 0x20 <= code <= 0x7E and char not in '"\\':
+            out.append(char)
+        elif code > 0xFFFF:  # a surrogate pair, as JSON spells a character beyond the BMP
+            code -= 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return '"' + "".join(out) + '"'
 
 
 def imported_distributions(

@@ -165,6 +165,21 @@ def provenance_json(provenance: Mapping[str, Any]) -> str:
     )
 
 
+def _parsed_provenance(text: str) -> str | None:
+    """``text``'s JSON object as :func:`provenance_json` writes it; None (and one warning line)
+    when it is not a JSON object."""
+    import json
+
+    try:
+        provenance = json.loads(text)
+    except ValueError:
+        provenance = None
+    if not isinstance(provenance, dict):
+        warn(f"{ENV_PROVENANCE} is not a JSON object; recording what is known instead")
+        return None
+    return provenance_json(provenance)
+
+
 def hand_provenance(start_dir: str, argv0: str | None) -> dict[str, Any]:
     """What is known about a run started by hand: the script, and the repository and commit of
     the script's directory (``git rev-parse``; None outside a git work tree, without commits, or
@@ -214,6 +229,8 @@ class Saver:
     saver's lifetime; an existing file of the same name is replaced.
 
     ``provenance=None`` means a run by hand: hand_provenance() is computed at the first save.
+    ``provenance_text`` (in place of ``provenance``): its JSON object, parsed at the first save;
+    text that is not a JSON object is warned about then, and what is known recorded instead.
     """
 
     def __init__(
@@ -222,10 +239,13 @@ class Saver:
         formats: Iterable[str],
         provenance: Mapping[str, Any] | None,
         start_dir: str | None = None,
+        *,
+        provenance_text: str | None = None,
     ) -> None:
         self._dir = os.fspath(figures_dir)  # pathlib is imported at the first save
         self.formats = parse_formats(list(formats))
         self._provenance = None if provenance is None else provenance_json(provenance)
+        self._pending_text = provenance_text if provenance is None else None
         self._start_dir = start_dir or os.getcwd()
         self._taken: set[str] = set()
 
@@ -236,6 +256,9 @@ class Saver:
         return Path(self._dir)
 
     def provenance_text(self) -> str:
+        if self._pending_text is not None:
+            self._provenance = _parsed_provenance(self._pending_text)
+            self._pending_text = None
         if self._provenance is None:
             argv0 = sys.argv[0] if getattr(sys, "argv", None) else None
             self._provenance = provenance_json(hand_provenance(self._start_dir, argv0))
