@@ -11,7 +11,6 @@ too). No value of an environment variable is ever recorded: only paths, hashes a
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sys
@@ -52,6 +51,8 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     """The hex sha256 of the file at ``path``, read in :data:`CHUNK_BYTES` pieces.
 
     Raises OSError when it cannot be read."""
+    import hashlib  # here: a run that made no file never loads OpenSSL
+
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK_BYTES):
@@ -191,11 +192,10 @@ def resolve_executable(program: str, env: Mapping[str, str], cwd: str | None) ->
 def python_version_line(python: str) -> str | None:
     """``Python 3.11.2`` for the interpreter ``python``: this one's without starting a process,
     else from ``python --version`` (30 s at most); None when it cannot tell."""
-    import platform
+    if os.path.realpath(python) == os.path.realpath(sys.executable):
+        return f"Python {sys.version.split()[0]}"  # platform.python_version(), unimported
     import subprocess
 
-    if os.path.realpath(python) == os.path.realpath(sys.executable):
-        return f"Python {platform.python_version()}"
     try:
         done = subprocess.run(
             [python, "--version"],

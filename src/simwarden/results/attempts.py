@@ -31,6 +31,7 @@ FAILURE_WHY = {
     "disk": "disk",
     "stopped": "stopped",
     "stalled": "stalled",
+    "refused": "refused",
 }
 
 

@@ -15,7 +15,6 @@ script run by hand (see ``simwarden.autosave`` for the variables); ``simwarden f
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -37,6 +36,8 @@ def _load_hook_module(name: str) -> ModuleType:
     module = sys.modules.get(name)
     if module is not None:
         return module
+    import importlib.util  # here: a run's job needs only autosave_env
+
     spec = importlib.util.spec_from_file_location(name, HOOK_DIR / f"{name}.py")
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {HOOK_DIR / name}.py")
