@@ -2,6 +2,10 @@
 
     python -m simwarden.jobs run_simulation JOB_JSON --mem-mb N --runtime MIN --attempt K
 
+and of the plot_summary rule (:func:`plot_summary_job`):
+
+    python -m simwarden.jobs plot_summary TABLE_CSV OUT_SVG
+
 ``JOB_JSON`` is :class:`simwarden.pipeline.job_spec.JobArgument`; the options are Snakemake's
 resources of this attempt. Runs one attempt under the warden, then draws the run's resource plot
 when the attempt is the run's last (success or final failure). Exits with the job's code (0, or a
@@ -42,9 +46,12 @@ def parse(argv: list[str]) -> tuple[str, dict[str, float]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one run_simulation job; returns its exit code."""
+    """Run one run_simulation (or plot_summary) job; returns its exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["plot_summary"]:
+        return plot_summary_job(args[1:])
     try:
-        spec, values = parse(sys.argv[1:] if argv is None else argv)
+        spec, values = parse(args)
     except ValueError as error:
         print(f"simwarden.jobs: {error}", file=sys.stderr)
         return 2
@@ -84,6 +91,33 @@ def draw_resource_plot(samples: str, record: str, out: str) -> None:
 
         say(f"the resource plot {out} could not be drawn: {type(error).__name__}: {error}")
         placeholder_plot(out, f"no plot: {type(error).__name__}: {error}")
+
+
+PLOT_SUMMARY_USAGE = "usage: python -m simwarden.jobs plot_summary TABLE_CSV OUT_SVG"
+
+
+def plot_summary_job(argv: list[str]) -> int:
+    """The plot_summary rule's job: the summary SVG of the benchmark CSV (``TABLE_CSV
+    OUT_SVG``), stdlib only. A missing or empty table draws "no runs"; a plot that cannot be
+    drawn (an unreadable table, a cell that should be a number) is one ``simwarden:`` line on
+    stderr (the rule sends it to the job's log) and a placeholder saying why, never a failed
+    job. Returns 0, or 2 for a malformed command line (a bug in the rule)."""
+    if len(argv) != 2:
+        print(f"simwarden.jobs: {PLOT_SUMMARY_USAGE}", file=sys.stderr)
+        return 2
+    table, out = argv
+    from simwarden.results.plots.summary import plot_summary_csv
+
+    try:
+        plot_summary_csv(table, out)
+    except Exception as error:  # noqa: BLE001 - the summary plot must never fail the workflow
+        from simwarden.core.log import say
+        from simwarden.results.plots.svg import message_svg, write_svg
+
+        why = f"{type(error).__name__}: {error}"
+        say(f"the summary plot {out} could not be drawn: {why}")
+        write_svg(message_svg("no plot", f"no plot: {why}"), out)
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,12 +1,11 @@
-"""The pipeline's plots: the run plot's SVG and the summary's PNG from real samples and records,
-with exact figure content (where each value is drawn, every label)."""
+"""The run plot's SVG from real samples and records, with exact figure content (where each value
+is drawn, every label). The summary plot: tests/unit/test_summary_plot.py."""
 
 from __future__ import annotations
 
 import io
 import json
 import math
-import os
 import subprocess
 import textwrap
 import xml.etree.ElementTree as ET
@@ -14,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from simwarden.core.errors import UserError
-from simwarden.results.plots import common, plot_run, plot_summary
+from simwarden.results.plots import common, plot_run
 from simwarden.results.plots.axes import Scale
 from simwarden.results.plots.common import CATEGORY_COLOURS, legend_entries
 from simwarden.results.plots.run import (
@@ -40,13 +38,7 @@ from simwarden.results.plots.run_draw import (
     X_MARGIN,
     Frame,
 )
-from simwarden.results.plots.summary import (
-    BAR_MAX_RUNS,
-    summary_figure,
-    summary_layout,
-    summary_rows,
-    summary_title,
-)
+from simwarden.results.plots.summary import summary_title
 from simwarden.warden import Limits, RunOptions, run
 from simwarden.warden.record import Record, format_sample_row, samples_header
 from tests.conftest import PYTHON
@@ -104,20 +96,6 @@ def write_run(
 
 
 GROWING = [(0.1 * i, 20 * MB * i + 10 * MB, 50.0 + i) for i in range(21)]  # up to 410 MB at 2 s
-
-
-def png_size(path: Path) -> tuple[int, int]:
-    with Image.open(path) as image:
-        assert image.format == "PNG"
-        image.verify()  # checks the chunks' CRCs: a truncated file fails here
-        return image.size
-
-
-def texts(figure) -> set[str]:
-    """The texts of a matplotlib figure (the summary plot)."""
-    from matplotlib.text import Text
-
-    return {t.get_text() for t in figure.findobj(Text) if t.get_text()}
 
 
 def only_png(directory: Path) -> list[str]:
@@ -572,117 +550,6 @@ def test_plot_run_of_a_real_memory_kill_by_the_warden(tmp_path):
     assert max(load_samples(samples).rss_mb) == peak / MB
 
 
-# -- plot_summary ----------------------------------------------------------------------------------
-ROWS = [
-    {"run": "small", "reason": "exited", "exit_code": 0, "wall_s": 2.424, "peak_rss_mb": 94.2},
-    {"run": "big", "reason": "memory", "exit_code": 137, "wall_s": 8.795, "peak_rss_mb": 401.8},
-    {"run": "fast", "reason": "exited", "exit_code": 1, "wall_s": 0.5, "peak_rss_mb": 12.0},
-    {"run": "slow", "reason": "timeout", "exit_code": 124, "wall_s": 60.0, "peak_rss_mb": None},
-    {"run": "cut", "reason": "signal", "exit_code": 130, "wall_s": math.nan, "peak_rss_mb": 50.0},
-]
-
-
-def test_summary_rows_sorted_by_run_with_missing_values_as_none():
-    table = summary_rows(ROWS)
-    assert [(r.run, r.category, r.wall_s, r.peak_mb) for r in table] == [
-        ("big", "memory", 8.795, 401.8),
-        ("cut", "signal", None, 50.0),
-        ("fast", "failed", 0.5, 12.0),
-        ("slow", "timeout", 60.0, None),
-        ("small", "exited ok", 2.424, 94.2),
-    ]
-
-
-def test_summary_rows_from_a_dataframe_equal_the_dicts():
-    import pandas as pd
-
-    frame = pd.DataFrame(ROWS)
-    assert frame["peak_rss_mb"].isna().sum() == 1  # None became NaN
-    assert summary_rows(frame) == summary_rows(ROWS)
-    nullable = frame.astype({"exit_code": "Int64"})
-    nullable.loc[0, "exit_code"] = pd.NA
-    assert summary_rows(nullable)[-1].category == "failed"
-
-
-@pytest.mark.parametrize(
-    ("row", "message"),
-    [
-        ({"reason": "exited"}, r"benchmark row 0: no 'run'; rows need run, reason, exit_code"),
-        ({"run": "a", "reason": None}, r"benchmark row 0: no 'reason'"),
-        (
-            {"run": "a", "reason": "exited", "wall_s": "fast"},
-            r"run 'a': wall_s 'fast' is not a number",
-        ),
-    ],
-)
-def test_bad_summary_rows_are_user_errors(tmp_path, row, message):
-    with pytest.raises(UserError, match=message):
-        plot_summary([row], tmp_path / "summary.png")
-    assert only_png(tmp_path) == []
-
-
-def testsummary_layout():
-    assert summary_layout(0) == ("bars", (12.0, 3.0))
-    assert summary_layout(5) == ("bars", (12.0, 3.0))
-    assert summary_layout(BAR_MAX_RUNS) == ("bars", (12.0, 18.4))
-    assert summary_layout(BAR_MAX_RUNS + 1) == ("scatter", (10.0, 7.0))
-
-
-def test_plot_summary_bars(tmp_path):
-    out = plot_summary(ROWS, tmp_path / "summary.png")
-    assert png_size(out) == (1200, 300)
-    assert only_png(tmp_path) == ["summary.png"]
-    shown = texts(summary_figure(summary_rows(ROWS))[0])
-    assert {
-        "5 runs: 1 exited ok, 1 failed (exit ≠ 0), 1 memory, 1 timeout, 1 signal",
-        "exited ok (1)",
-        "failed (exit ≠ 0) (1)",
-        "memory (1)",
-        "timeout (1)",
-        "signal (1)",
-        "big",
-        "small",
-        "8.8 s",
-        "401.8 MB",
-        "n/a",
-        "wall time (s)",
-        "peak memory (MB)",
-    } <= shown
-
-
-def test_plot_summary_of_no_runs(tmp_path):
-    out = plot_summary([], tmp_path / "summary.png")
-    assert png_size(out) == (1200, 300)
-    assert {"no runs"} <= texts(summary_figure([])[0])
-
-
-def test_plot_summary_of_1000_runs_is_a_scatter(tmp_path):
-    import pandas as pd
-
-    reasons = [("exited", 0), ("exited", 1), ("memory", 137), ("timeout", 124), ("disk", 121)]
-    rows = [
-        {
-            "run": f"sweep__x-{i:04d}",
-            "reason": reasons[i % 5][0],
-            "exit_code": reasons[i % 5][1],
-            "wall_s": 1.0 + (i * 37 % 1000),
-            "peak_rss_mb": 10.0 + (i * 53 % 900),
-        }
-        for i in range(1000)
-    ]
-    rows[7]["wall_s"] = None
-    out = plot_summary(pd.DataFrame(rows), tmp_path / "summary.png")
-    assert png_size(out) == (1000, 700)
-    shown = texts(summary_figure(summary_rows(rows))[0])
-    assert {
-        "1000 runs: 200 exited ok, 200 failed (exit ≠ 0), 200 memory, 200 timeout, 200 disk",
-        "disk (200)",
-        "1 run(s) without wall time or peak not shown",
-    } <= shown
-    assert "sweep__x-0000" not in shown  # no per-run labels
-    assert os.path.getsize(out) > 10_000
-
-
 # -- every attempt of a run ------------------------------------------------------------------------
 def workflow_run(tmp_path: Path) -> tuple[Path, Path]:
     """The demo's ``big`` run in a workflow directory: attempt 1 stopped for memory at 400 MB
@@ -798,67 +665,3 @@ def test_a_corrupt_record_in_the_workflow_names_the_command_that_redoes_the_run(
     record.write_text('{"exit_code": 0}')
     with pytest.raises(UserError, match=r"has no 'reason': .*; to redo the run: snakemake "):
         plot_run(samples, record, tmp_path / "big.svg")
-
-
-# -- failures and retries in the summary -----------------------------------------------------------
-CAUSE = "ModuleNotFoundError: No module named 'brian' (src/tuned.py:2)"
-FAILED_ROWS = [
-    {"run": "crash", "reason": "exited", "exit_code": 1, "wall_s": 0.4, "peak_rss_mb": 20.0,
-     "attempts": 1, "error": CAUSE},
-    {"run": "fits", "reason": "exited", "exit_code": 0, "wall_s": 3.0, "peak_rss_mb": 610.0,
-     "attempts": 2, "error": None},
-    {"run": "hungry", "reason": "memory", "exit_code": 137, "wall_s": 2.5, "peak_rss_mb": 801.0,
-     "attempts": 2, "error": "stopped (memory): memory 801.0 MB over limit 800.0 MB"},
-    {"run": "small", "reason": "exited", "exit_code": 0, "wall_s": 1.0, "peak_rss_mb": 50.0,
-     "attempts": 1, "error": math.nan},
-]  # fmt: skip
-
-
-def test_summary_marks_retries_and_labels_failed_runs_with_their_cause(tmp_path):
-    import pandas as pd
-
-    table = summary_rows(pd.DataFrame(FAILED_ROWS))
-    assert [(r.run, r.category, r.attempts, r.retried, r.cause) for r in table] == [
-        ("crash", "failed", 1, False, CAUSE),
-        ("fits", "exited ok", 2, True, None),
-        ("hungry", "memory", 2, True, "stopped (memory): memory 801.0 MB over limit 800.0 MB"),
-        ("small", "exited ok", 1, False, None),
-    ]
-    out = plot_summary(FAILED_ROWS, tmp_path / "summary.png")
-    assert png_size(out) == (1200, 300)
-    figure, _ = summary_figure(table)
-    shown = texts(figure)
-    assert {
-        "0.4 s  ModuleNotFoundError: No module… (src/tuned.py:2)",
-        "2.5 s  stopped (memory): memory 801.0 MB over limit 80…",
-        "3.0 s",
-        "needed a retry (2)",
-        "failed (exit ≠ 0) (1)",
-        "memory (1)",
-    } <= shown
-    hatched = [p.get_hatch() for p in figure.axes[0].patches]
-    assert hatched == [None, "//", "//", None]  # crash, fits, hungry, small
-
-
-def test_summary_scatter_rings_retries_and_labels_a_few_failures(tmp_path):
-    rows = [
-        {"run": f"r{i:03d}", "reason": "exited", "exit_code": 0, "wall_s": 1.0 + i,
-         "peak_rss_mb": 10.0 + i, "attempts": 2 if i % 10 == 0 else 1}
-        for i in range(BAR_MAX_RUNS + 5)
-    ]  # fmt: skip
-    rows[3] |= {"exit_code": 1, "error": CAUSE}
-    figure, _ = summary_figure(summary_rows(rows))
-    shown = texts(figure)
-    assert {"needed a retry (7)", "r003: ModuleNotFoundError: No module… (src/tuned.py:2)"} <= shown
-
-
-def test_short_cause_keeps_short_text_and_cuts_long_text():
-    from simwarden.results.plots.summary import short_cause
-
-    assert short_cause("ValueError: boom (sim.py:12)") == "ValueError: boom (sim.py:12)"
-    assert short_cause("a\n  b") == "a b"
-    assert short_cause("x" * 60, width=10) == "xxxxxxxxx…"
-    # The line that raised stays whole; the message is cut before it.
-    long = "AttributeError: 'NoneType' object has no attribute 'spikes' (crash.py:10)"
-    assert short_cause(long, width=48) == "AttributeError: 'NoneType' object… (crash.py:10)"
-    assert len(short_cause(long, width=48)) <= 48

@@ -51,7 +51,7 @@ def check_project_ran(project: Path, done: subprocess.CompletedProcess[str]) -> 
     assert record["context"]["commit"] == demo_commit()
     for path in (
         "benchmarks.csv",
-        "plots/summary.png",
+        "plots/summary.svg",
         "plots/example.resources.svg",
         "runs-ok.txt",
     ):

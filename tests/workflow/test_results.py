@@ -12,6 +12,8 @@ from xml.etree import ElementTree
 
 import pytest
 
+from simwarden.pipeline import layout
+from simwarden.results.plots.common import CATEGORY_COLOURS
 from tests.browser import artifacts_dir, chromium, console_errors
 from tests.workflow.conftest import Workflow, make_workflow, output
 
@@ -54,9 +56,17 @@ def test_a_resource_plot_per_run_and_a_summary(finished: Workflow) -> None:
     assert sorted(p.name for p in plots.iterdir()) == [
         "a.resources.svg",
         "b.resources.svg",
-        "summary.png",
+        "summary.svg",
     ]
-    assert (plots / "summary.png").read_bytes()[:8] == PNG_MAGIC
+    # The summary: one bar per run in each panel, in the colour of a run that exited ok.
+    summary = ElementTree.parse(plots / "summary.svg").getroot()
+    texts = [t.text for t in summary.iter("{http://www.w3.org/2000/svg}text")]
+    assert texts[:2] == ["2 runs: 2 exited ok", "exited ok (2)"], texts
+    bars = [e for e in summary.iter() if e.get("class") == "bar"]
+    assert [(b.get("data-run"), b.get("fill")) for b in bars] == [
+        (run, CATEGORY_COLOURS["exited ok"]) for run in ("a", "b", "a", "b")
+    ]
+    assert (finished.root / layout.log(layout.PLOT_SUMMARY, layout.PLOT_SUMMARY)).read_text() == ""
     for run in ("a", "b"):
         svg = ElementTree.parse(plots / f"{run}.resources.svg").getroot()
         assert svg.tag == "{http://www.w3.org/2000/svg}svg"

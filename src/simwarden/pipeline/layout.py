@@ -57,7 +57,8 @@ RESOURCES_PLOT = f"{RESULTS}/plots/{{run}}.resources.svg"
 TABLE_CSV = f"{RESULTS}/benchmarks.csv"
 TABLE_H5 = f"{RESULTS}/benchmarks.h5"
 TABLE_HTML = f"{RESULTS}/benchmarks.html"
-SUMMARY_PLOT = f"{RESULTS}/plots/summary.png"
+# Drawn by the plot_summary job (stdlib SVG, simwarden.results.plots.summary).
+SUMMARY_PLOT = f"{RESULTS}/plots/summary.svg"
 # The report's page of failed runs: cause, where their files are kept, their kept figures.
 FAILURES_HTML = f"{RESULTS}/failures.html"
 # Did the results change? Per simulation/param set at two commits: both runs' time and memory and

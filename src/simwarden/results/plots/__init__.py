@@ -1,12 +1,14 @@
 """The pipeline's own plots: one figure per run (memory and CPU over time) and one per workflow.
 
-:func:`plot_run` (:mod:`.run`) reads a run's ``samples.tsv`` and ``record.json`` and writes an
-SVG with the standard library alone: the run_simulation job draws it at its end in milliseconds
-(no matplotlib import per run). :func:`plot_summary` (:mod:`.summary`) takes the benchmark
-table's rows (a list of dicts or a pandas DataFrame) and draws a PNG on matplotlib's Agg canvas
-(no pyplot, never a window; matplotlib imported inside the function). Both write atomically: a
-temp file in the same directory, fsynced, then renamed over the output, so a run killed half way
-never leaves half a plot. Colours: :mod:`.common`.
+Both are SVGs drawn with the standard library alone (no matplotlib, no pandas), so a job draws
+one in milliseconds after its Python start-up. :func:`plot_run` (:mod:`.run`) reads a run's
+``samples.tsv`` and ``record.json``; the run_simulation job draws it at its end.
+:func:`plot_summary` (:mod:`.summary`) takes the benchmark table's rows (dicts or a pandas
+DataFrame; :func:`~.summary.plot_summary_csv` reads the CSV with ``csv``); the plot_summary job
+draws it through ``python -m simwarden.jobs plot_summary``. Both write atomically: a temp file
+in the same directory, fsynced, then renamed over the output, so a run killed half way never
+leaves half a plot. Shared: :mod:`.svg` (the writer), :mod:`.axes` (scales, ticks),
+:mod:`.common` (a colour per end reason).
 """
 
 from __future__ import annotations

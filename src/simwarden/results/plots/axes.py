@@ -53,8 +53,23 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     return [round(i * step, 12) for i in range(first, last + 1)]
 
 
+def log_ticks(lo: float, hi: float) -> list[float]:
+    """The powers of ten from ``lo`` to ``hi`` (a logarithmic axis); ``[lo]`` when the range
+    is not positive and finite or holds no power of ten."""
+    if not (0 < lo <= hi and math.isfinite(hi)):
+        return [lo]
+    first = math.ceil(math.log10(lo) - 1e-9)
+    last = math.floor(math.log10(hi) + 1e-9)
+    return [10.0**k for k in range(first, last + 1)] or [lo]
+
+
 def _number(value: float) -> str:
     return f"{value:.10g}"
+
+
+def unit_label(value: float, unit: str) -> str:
+    """A tick with its unit and no needless digits: ``2.5 s``, ``100 s``, ``0.01 s``."""
+    return f"{_number(value)} {unit}"
 
 
 def mb_label(value_mb: float) -> str:

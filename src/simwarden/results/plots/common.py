@@ -1,21 +1,13 @@
-"""What the run plot and the summary plot share: one colour per way a run can end, the legend,
-a bare Agg figure and the atomic PNG write."""
+"""What the run plot and the summary plot share: one colour per way a run can end, and the
+legend."""
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Iterable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from simwarden.core.errors import UserError
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+from typing import Any
 
 MB = 1000**2
-DPI = 100
 
 # One fixed colour per way a run can end (Okabe-Ito palette: tells apart with colour blindness),
 # in legend order. "failed" is reason "exited" with a non-zero exit code.
@@ -50,32 +42,3 @@ def legend_entries(categories: Iterable[str]) -> list[tuple[str, str]]:
         for name, colour in CATEGORY_COLOURS.items()
         if counts[name]
     ]
-
-
-def new_figure(size: tuple[float, float]) -> Figure:
-    """A bare Figure on an Agg canvas, ``size`` inches at :data:`DPI`: no pyplot, so no global
-    figure list, no GUI, no leak."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=size, dpi=DPI, layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
-
-
-def save_atomic(figure: Figure, output: str | os.PathLike[str], title: str) -> Path:
-    """Write ``figure`` as PNG to ``output`` via a temp file + rename; parents are created.
-
-    A failed write removes its temp file and leaves any old PNG as it was. UserError when
-    ``output`` is a directory.
-    """
-    from simwarden._version import __version__
-    from simwarden.core.fsutil import replace_atomically
-
-    path = Path(output)
-    if path.is_dir():
-        raise UserError(f"plot output {str(path)!r} is a directory; give a .png file path")
-    metadata = {"Title": title, "Software": f"simwarden {__version__}"}
-    return replace_atomically(
-        path, lambda tmp: figure.savefig(tmp, format="png", dpi=DPI, metadata=metadata)
-    )

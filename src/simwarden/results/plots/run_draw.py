@@ -128,16 +128,7 @@ def _draw_axes(svg: Svg, frame: Frame, several: bool) -> None:
     """Both panels' frames, grid lines and tick labels (memory in MB, CPU in %, time in the
     unit its span reads best in), and the axis titles."""
     for top, bottom in PANELS:
-        svg.add(
-            "rect",
-            x=LEFT,
-            y=top,
-            width=RIGHT - LEFT,
-            height=bottom - top,
-            fill="none",
-            stroke="#000000",
-            stroke_width=1,
-        )
+        svg.frame(LEFT, top, RIGHT, bottom)
     for scale, tick_label, count in ((frame.mem, mb_label, 5), (frame.cpu, percent_label, 3)):
         for value in nice_ticks(scale.lo, scale.hi, count):
             y = scale(value)
