@@ -237,8 +237,18 @@ def test_no_kill_without_a_stop_or_after_the_kill():
 
 
 # -- next_interval and refresh_period --------------------------------------------------------------
-def interval(limits: Limits, base: float, rss: int, now: float, previous, **kwargs) -> float:
-    return next_interval(limits, base, state(**kwargs), rss_bytes=rss, now=now, previous=previous)
+def interval(
+    limits: Limits, base: float, rss: int, now: float, previous, *, kernel_limit=False, **kwargs
+) -> float:
+    return next_interval(
+        limits,
+        base,
+        state(**kwargs),
+        rss_bytes=rss,
+        now=now,
+        previous=previous,
+        kernel_limit=kernel_limit,
+    )
 
 
 def test_interval_is_the_base_without_a_memory_limit_or_growth():
@@ -274,3 +284,24 @@ def test_refresh_period_shortens_past_half_the_limit_or_in_a_stop():
     assert refresh_period(ALL_LIMITS, 50 * MB + 1, state()) == REFRESH_NEAR_LIMIT_S == 0.05
     assert refresh_period(Limits(), 10**12, state()) == REFRESH_PERIOD_S
     assert refresh_period(Limits(), None, state(stop_deadline=5.0)) == REFRESH_NEAR_LIMIT_S
+
+
+def test_a_kernel_limit_lets_the_pace_follow_the_headroom():
+    # 2 GB limit, 10 MB used: 1990 MB at the assumed 1 GB/s is 1.99 s; half, capped at 0.5.
+    big = Limits(mem_bytes=2000 * MB)
+    assert interval(big, 0.1, 10 * MB, 2.0, (1.0, 10 * MB), kernel_limit=True) == 0.5
+    limits = Limits(mem_bytes=1000 * MB)
+    # 700 MB used: 300 MB left, 0.15 s at the assumed rate.
+    assert interval(limits, 0.1, 700 * MB, 2.0, (1.0, 700 * MB), kernel_limit=True) == 0.15
+    # Never below the base, and growth seen or nearness to the limit shorten it as before.
+    assert interval(limits, 0.1, 950 * MB, 2.0, (1.0, 950 * MB), kernel_limit=True) == 0.02
+    assert interval(limits, 0.1, 500 * MB, 2.0, (1.9, 0), kernel_limit=True) == pytest.approx(0.05)
+    # Without a kernel limit the base interval is the longest.
+    assert interval(limits, 0.1, 10 * MB, 2.0, (1.0, 10 * MB)) == 0.1
+
+
+def test_a_kernel_limit_pace_still_meets_the_timeout():
+    limits = Limits(mem_bytes=1000 * MB, timeout_s=60.0)
+    now = T0 + 59.8  # 0.2 s before the deadline: the next sample comes at it
+    pace = interval(limits, 0.1, 10 * MB, now, (now - 0.5, 10 * MB), kernel_limit=True)
+    assert pace == pytest.approx(0.2)

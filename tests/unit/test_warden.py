@@ -79,7 +79,10 @@ def test_memory_limit_stops_tree_with_137_and_records_memory(tmp_path, mechanism
     assert 150 * MB < data["peak_rss_bytes"] <= 200 * MB * 1.2
     assert data["kernel_peak_rss_bytes"] <= 200 * MB * 1.2
     assert "stopped (memory)" in result.stderr
-    assert result.stderr.count("\n") == 2, explain(result)  # the stop line and the summary line
+    # The stop line and the summary line; a kernel kill seen only after the tree was gone (the
+    # cgroup won the race against the next sample) has nothing to stop: the summary alone.
+    lines = 1 if data["stopped_by"] == "cgroup" and "sending" not in result.stderr else 2
+    assert result.stderr.count("\n") == lines, explain(result)
     pid = int((tmp_path / "pid").read_text())
     assert not pid_alive(pid)
     rows = samples.read_text().splitlines()

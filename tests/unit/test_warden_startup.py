@@ -11,6 +11,8 @@ import sys
 import pytest
 
 from simwarden.cli.parser import terminal_columns
+from simwarden.cli.run import RUN_OPTIONS, build_parser, fast_parse
+from simwarden.core.errors import UserError
 from simwarden.warden.cause import ErrorFile
 from simwarden.warden.spawn import which
 from tests.conftest import TIMEOUT
@@ -29,6 +31,10 @@ NOT_BEFORE_THE_START = (
     "platform",
     "typing",
     "tempfile",
+    "argparse",
+    "dataclasses",
+    "inspect",
+    "subprocess",
 )
 
 
@@ -37,7 +43,8 @@ def test_the_run_start_up_path_leaves_heavy_modules_unloaded():
     code = (
         "import sys\n"
         "import simwarden.cli, simwarden.cli.run, simwarden.warden.supervisor\n"
-        "simwarden.cli.run.build_parser().parse_args(['--timeout', '1h'])\n"
+        "args = simwarden.cli.run.parse_own(['--mem', '1GB', '--timeout=1h', '--quiet'])\n"
+        "simwarden.cli.run.options_from_args(args).check()\n"
         "print('\\n'.join(sorted(sys.modules)))\n"
     )
     done = subprocess.run(
@@ -82,3 +89,55 @@ def test_the_private_directory_goes_with_everything_in_it():
     error_file.remove()
     assert not os.path.exists(error_file.directory)
     error_file.remove()  # gone already: nothing happens
+
+
+FAST_CASES = [
+    [],
+    ["--mem", "4GB", "--timeout", "2h", "--record", "r.json", "--quiet"],
+    ["--mem=4GB", "--mem", "5GB", "--stop-when-orphaned", "--mechanism", "poll"],
+    ["--notify-cmd", "a b", "--notify-email=x@example.org", "--notify-cmd", "c"],
+    ["--grace", "0", "--interval", "0.5", "--stop-signal", "USR1", "--log", ""],
+    ["--mem=-5MB", "--samples", "s.tsv", "--disk-path", "/tmp", "--min-free-disk", "1GB"],
+]
+
+
+@pytest.mark.parametrize("own", FAST_CASES)
+def test_the_fast_parse_reads_what_argparse_reads(own):
+    fast = fast_parse(own)
+    assert fast is not None
+    assert vars(fast) == vars(build_parser().parse_args(own))
+
+
+def test_the_fast_parse_knows_every_option_of_the_parser():
+    parser = build_parser()
+    options = {s for a in parser._actions for s in a.option_strings} - {"-h", "--help"}
+    assert set(RUN_OPTIONS) == options
+    defaults = {name: default for name, _, default in RUN_OPTIONS.values()}
+    assert vars(fast_parse([])) == {**defaults, "notify_cmd": [], "notify_email": []}
+
+
+@pytest.mark.parametrize(
+    ("own", "message"),
+    [
+        (["--mem"], "argument --mem: expected one argument (see: simwarden run --help)"),
+        (
+            ["--rec", "r.json", "--bogus"],
+            "unrecognized arguments: --bogus (see: simwarden run --help)",
+        ),
+        (
+            ["--mechanism", "x"],
+            "argument --mechanism: invalid choice: 'x' (choose from 'auto', "
+            "'poll', 'cgroup') (see: simwarden run --help)",
+        ),
+        (
+            ["--quiet=1"],
+            "argument --quiet: ignored explicit argument '1' (see: simwarden run --help)",
+        ),
+        (["stray"], "unrecognized arguments: stray (see: simwarden run --help)"),
+    ],
+)
+def test_what_the_fast_parse_leaves_to_argparse_keeps_argparse_messages(own, message):
+    assert fast_parse(own) is None
+    with pytest.raises(UserError) as caught:
+        build_parser().parse_args(own)
+    assert str(caught.value) == message

@@ -1,19 +1,23 @@
 """``simwarden run [options] -- COMMAND [ARG...]``: the warden's command line.
 
-This is the start-up path of every guarded simulation: it imports argparse and the warden
-(stdlib only on Linux) only.
+This is the start-up path of every guarded simulation: it imports the warden (stdlib only on
+Linux) only. The common options are read by :func:`fast_parse`; argparse (~10 ms with building
+the parser) loads only for ``--help`` or for an argument list argparse must judge, so every
+error message stays argparse's own.
 """
 
 from __future__ import annotations
 
-import argparse
+from types import SimpleNamespace
 
-from simwarden.cli.parser import Parser, RawDescriptionFormatter
 from simwarden.core.errors import UserError
 from simwarden.core.log import say
 
 TYPE_CHECKING = False  # typing costs start-up; only type checkers need these
 if TYPE_CHECKING:
+    import argparse
+
+    from simwarden.cli.parser import Parser
     from simwarden.warden import RunOptions
     from simwarden.warden.notify import Notifier
 
@@ -45,6 +49,8 @@ email (--notify-email) reads SIMWARDEN_SMTP_HOST, _PORT, _USER, _PASSWORD, _FROM
 
 def build_parser() -> Parser:
     """The parser of ``simwarden run``'s own options (the part before ``--``)."""
+    from simwarden.cli.parser import Parser, RawDescriptionFormatter
+
     parser = Parser(
         prog="simwarden run",
         description="Run a command under memory/time/disk limits and record what happened.",
@@ -146,7 +152,74 @@ def _add_notifications(notify: argparse._ArgumentGroup) -> None:
     )
 
 
-def options_from_args(args: argparse.Namespace) -> RunOptions:
+# What fast_parse knows: option -> (attribute, kind, default); kind "value" takes one value,
+# "flag" is store_true, "append" collects values. Keep it equal to build_parser's options
+# (tests/unit/test_warden_startup.py compares the two).
+RUN_OPTIONS: dict[str, tuple[str, str, object]] = {
+    "--mem": ("mem", "value", None),
+    "--mem-warn": ("mem_warn", "value", None),
+    "--host-mem-max": ("host_mem_max", "value", None),
+    "--timeout": ("timeout", "value", None),
+    "--stall-timeout": ("stall_timeout", "value", None),
+    "--min-free-disk": ("min_free_disk", "value", None),
+    "--disk-path": ("disk_path", "value", None),
+    "--stop-signal": ("stop_signal", "value", "TERM"),
+    "--grace": ("grace", "value", "5s"),
+    "--stop-file": ("stop_file", "value", None),
+    "--stop-when-orphaned": ("stop_when_orphaned", "flag", False),
+    "--mechanism": ("mechanism", "value", "auto"),
+    "--record": ("record", "value", None),
+    "--samples": ("samples", "value", None),
+    "--log": ("log", "value", None),
+    "--quiet": ("quiet", "flag", False),
+    "--interval": ("interval", "value", "0.1"),
+    "--notify-cmd": ("notify_cmd", "append", None),
+    "--notify-email": ("notify_email", "append", None),
+}
+MECHANISM_CHOICES = ("auto", "poll", "cgroup")
+
+
+def fast_parse(own: list[str]) -> SimpleNamespace | None:
+    """``own`` (the options before ``--``) as argparse would parse them, for exact option names
+    with ``--name value`` or ``--name=value``; None when argparse must judge: ``-h``, an unknown
+    or abbreviated option, a positional, a missing value, a value starting with ``-`` (argparse
+    has rules for those), a ``--mechanism`` outside its choices."""
+    values: dict[str, object] = {
+        name: ([] if kind == "append" else default) for name, kind, default in RUN_OPTIONS.values()
+    }
+    tokens = iter(own)
+    for token in tokens:
+        option, equals, value = token.partition("=")
+        known = RUN_OPTIONS.get(option)
+        if known is None:
+            return None
+        name, kind, _ = known
+        if kind == "flag":
+            if equals:
+                return None
+            values[name] = True
+            continue
+        if not equals:
+            value = next(tokens, "-")  # "-": missing, left to argparse like any "-..." value
+            if value.startswith("-"):
+                return None
+        if name == "mechanism" and value not in MECHANISM_CHOICES:
+            return None
+        if kind == "append":
+            values[name].append(value)  # type: ignore[attr-defined]
+        else:
+            values[name] = value
+    return SimpleNamespace(**values)
+
+
+def parse_own(own: list[str]) -> SimpleNamespace | argparse.Namespace:
+    """The run's own options: :func:`fast_parse`, else argparse (which raises UserError with
+    its own message, or prints the help and exits 0)."""
+    fast = fast_parse(own)
+    return fast if fast is not None else build_parser().parse_args(own)
+
+
+def options_from_args(args: SimpleNamespace | argparse.Namespace) -> RunOptions:
     """Turn parsed ``run`` arguments into RunOptions; raises UserError for any bad value."""
     from simwarden.core import units
     from simwarden.warden import Limits, RunOptions
@@ -246,7 +319,7 @@ def main(argv: list[str]) -> int:
     from simwarden.warden.supervisor import run
 
     own, command = _split_command(argv)
-    args = build_parser().parse_args(own)
+    args = parse_own(own)
     if not command:
         raise UserError("no command after '--': simwarden run [options] -- COMMAND [ARG...]")
     options = options_from_args(args)

@@ -148,9 +148,9 @@ def _start_and_wait(
         )
         options = warden_options(job, env, context)
         if spec.workdir == "repo":
-            options = replace(options, cwd=str(repo))
+            options = options.replace(cwd=str(repo))
         if notifier is not None:
-            options = replace(options, notifiers=[notifier])
+            options = options.replace(notifiers=[notifier])
         result = run(argv, options)
     return result, spec.kind, argv, options
 

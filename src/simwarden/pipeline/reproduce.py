@@ -14,7 +14,6 @@ that can no longer be fetched, is a UserError raised before anything runs.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -238,7 +237,7 @@ def _options(
     from simwarden.core.units import parse_signal
     from simwarden.warden import Limits, RunOptions
 
-    known = {f.name for f in dataclasses.fields(Limits)}
+    known = set(Limits.field_names())
     limits = Limits(**{key: value for key, value in original.limits.items() if key in known})
     defaults = RunOptions()
     return RunOptions(

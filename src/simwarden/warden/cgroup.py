@@ -16,20 +16,23 @@ import contextlib
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 V1_ROOT = Path("/sys/fs/cgroup/memory")
 V2_ROOTS = (Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup"))
 
 
-@dataclass
 class MemoryCgroup:
-    """One cgroup made for one run. ``version`` is 1 or 2."""
+    """One cgroup made for one run. ``version`` is 1 or 2. (A plain class, not a dataclass: it
+    is on the ``simwarden run`` start-up path.)"""
 
-    path: Path
-    version: int
-    limit_bytes: int
+    __slots__ = ("path", "version", "limit_bytes")
+
+    def __init__(self, path: Path, version: int, limit_bytes: int) -> None:
+        self.path, self.version, self.limit_bytes = path, version, limit_bytes
+
+    def __repr__(self) -> str:
+        return f"MemoryCgroup(path={self.path!r}, version={self.version}, limit={self.limit_bytes})"
 
     @property
     def procs_file(self) -> Path:

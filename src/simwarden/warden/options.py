@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 from simwarden.core.errors import EXIT_CODES, UserError
 from simwarden.core.fsutil import check_output_path
@@ -18,7 +16,8 @@ from simwarden.core.units import format_bytes
 # typing costs ~10 ms of start-up and is needed only by type checkers here.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import IO, Any
+    from collections.abc import Mapping, Sequence
+    from typing import IO, Any, Self
 
     from simwarden.warden.record import RunContext
 
@@ -35,48 +34,132 @@ class CommandError(UserError):
         self.exit_code = exit_code
 
 
-@dataclass(frozen=True)
-class Limits:
-    """What the run may use; ``None`` means unlimited."""
+class Fields:
+    """Plain keyword-built settings with ``__slots__`` as their fields, not dataclasses: the
+    ``dataclasses`` import (with ``inspect``) and its generated methods cost ~15 ms of every
+    ``simwarden run`` start-up. Equality, ``repr``, :meth:`replace` and :meth:`as_dict` follow the
+    dataclass ones; ``dataclasses.replace``/``fields``/``asdict`` do not apply (use these)."""
 
-    mem_bytes: int | None = None
-    mem_warn_bytes: int | None = None
-    host_mem_percent: float | None = None
-    timeout_s: float | None = None
-    min_free_disk_bytes: int | None = None
-    disk_path: str | None = None
-    # Stop (reason "stalled") when the simulation's reported progress has not risen for this
-    # long; the clock starts at its first report (a run that never reports never stalls).
-    stall_timeout_s: float | None = None
+    __slots__: tuple[str, ...] = ()
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """The fields, in declaration order."""
+        return cls.__slots__
+
+    def as_dict(self) -> dict[str, Any]:
+        """Field name -> value (values are not copied, unlike ``dataclasses.asdict``)."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with ``changes`` applied; an unknown name raises TypeError."""
+        return type(self)(**{**self.as_dict(), **changes})
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.as_dict() == other.as_dict()
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{name}={value!r}" for name, value in self.as_dict().items())
+        return f"{type(self).__name__}({values})"
 
 
-@dataclass
-class RunOptions:
-    """How to run and watch the command (the CLI's options, parsed)."""
+class Limits(Fields):
+    """What the run may use; ``None`` means unlimited. Treat it as immutable (:meth:`replace`).
 
-    limits: Limits = field(default_factory=Limits)
-    record: str | None = None
-    samples: str | None = None
-    log: str | None = None
-    quiet: bool = False
-    stop_signal: int = signal.SIGTERM
-    grace_s: float = 5.0
-    mechanism: str = "auto"  # auto | poll | cgroup
-    stop_file: str | None = None
-    interval_s: float = 0.1
-    cwd: str | None = None
-    env: dict[str, str] | None = None
-    notifiers: Sequence[Any] = ()
-    console: IO[str] | None = None  # where warden messages go; default sys.stderr
-    # Who ran this and on what (run id, repository, commit, params hash, run config, attempt):
-    # copied into the record as "context" so tables and plots need no other file.
-    context: Mapping[str, Any] | None = None
-    # Stop the run (as if the warden got SIGHUP: reason "signal", exit 129) when the warden's
-    # parent process ends, e.g. a Snakemake killed with SIGKILL: otherwise the run would go on
-    # unwatched by anyone until its time limit, or for ever.
-    stop_when_orphaned: bool = False
-    # Names the run in every message ("run big (attempt 1)"), for when several runs share a console.
-    label: str | None = None
+    ``stall_timeout_s``: stop (reason "stalled") when the simulation's reported progress has not
+    risen for this long; the clock starts at its first report (a run that never reports never
+    stalls)."""
+
+    __slots__ = (
+        "mem_bytes",
+        "mem_warn_bytes",
+        "host_mem_percent",
+        "timeout_s",
+        "min_free_disk_bytes",
+        "disk_path",
+        "stall_timeout_s",
+    )
+
+    def __init__(  # noqa: PLR0913 - one keyword per limit
+        self,
+        *,
+        mem_bytes: int | None = None,
+        mem_warn_bytes: int | None = None,
+        host_mem_percent: float | None = None,
+        timeout_s: float | None = None,
+        min_free_disk_bytes: int | None = None,
+        disk_path: str | None = None,
+        stall_timeout_s: float | None = None,
+    ) -> None:
+        self.mem_bytes, self.mem_warn_bytes = mem_bytes, mem_warn_bytes
+        self.host_mem_percent, self.timeout_s = host_mem_percent, timeout_s
+        self.min_free_disk_bytes, self.disk_path = min_free_disk_bytes, disk_path
+        self.stall_timeout_s = stall_timeout_s
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.as_dict().values()))
+
+
+class RunOptions(Fields):
+    """How to run and watch the command (the CLI's options, parsed).
+
+    ``console``: where warden messages go (default sys.stderr). ``context``: who ran this and on
+    what (run id, repository, commit, params hash, run config, attempt), copied into the record
+    as "context" so tables and plots need no other file. ``stop_when_orphaned``: stop the run (as
+    if the warden got SIGHUP: reason "signal", exit 129) when the warden's parent process ends,
+    e.g. a Snakemake killed with SIGKILL (else the run goes on unwatched until its time limit, or
+    for ever). ``label`` names the run in every message ("run big (attempt 1)").
+    """
+
+    __slots__ = (
+        "limits",
+        "record",
+        "samples",
+        "log",
+        "quiet",
+        "stop_signal",
+        "grace_s",
+        "mechanism",
+        "stop_file",
+        "interval_s",
+        "cwd",
+        "env",
+        "notifiers",
+        "console",
+        "context",
+        "stop_when_orphaned",
+        "label",
+    )
+
+    def __init__(  # noqa: PLR0913 - one keyword per option
+        self,
+        *,
+        limits: Limits | None = None,
+        record: str | None = None,
+        samples: str | None = None,
+        log: str | None = None,
+        quiet: bool = False,
+        stop_signal: int = signal.SIGTERM,
+        grace_s: float = 5.0,
+        mechanism: str = "auto",  # auto | poll | cgroup
+        stop_file: str | None = None,
+        interval_s: float = 0.1,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        notifiers: Sequence[Any] = (),
+        console: IO[str] | None = None,
+        context: Mapping[str, Any] | None = None,
+        stop_when_orphaned: bool = False,
+        label: str | None = None,
+    ) -> None:
+        self.limits = Limits() if limits is None else limits
+        self.record, self.samples, self.log, self.quiet = record, samples, log, quiet
+        self.stop_signal, self.grace_s, self.mechanism = stop_signal, grace_s, mechanism
+        self.stop_file, self.interval_s, self.cwd, self.env = stop_file, interval_s, cwd, env
+        self.notifiers, self.console, self.context = notifiers, console, context
+        self.stop_when_orphaned, self.label = stop_when_orphaned, label
 
     def run_context(self) -> RunContext | None:
         """:attr:`context` as the record's typed :class:`RunContext` (None when not given)."""
@@ -133,13 +216,13 @@ class RunOptions:
             raise UserError(f"invalid mechanism {self.mechanism!r}: use auto, poll or cgroup")
 
 
-@dataclass
-class RunResult:
+class RunResult(Fields):
     """The outcome: ``exit_code`` to exit with, ``reason`` (one of REASONS), the full ``record``.
 
     ``record`` is the JSON object written as record.json (:meth:`Record.to_dict`).
     """
 
-    exit_code: int
-    reason: str
-    record: dict[str, Any]
+    __slots__ = ("exit_code", "reason", "record")
+
+    def __init__(self, exit_code: int, reason: str, record: dict[str, Any]) -> None:
+        self.exit_code, self.reason, self.record = exit_code, reason, record

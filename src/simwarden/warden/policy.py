@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import signal
-from dataclasses import dataclass
 
 from simwarden.core.units import format_bytes
 
@@ -109,19 +108,39 @@ class PolicyState:
         self.signal_received, self.signal_count = signal_received, signal_count
 
 
-@dataclass(frozen=True)
 class Breach:
     """A limit crossed: ``reason`` is one of the record's REASONS, or :data:`MEM_WARN`.
 
     ``message`` is the one line said and recorded. ``stopped_by`` is ``"poll"`` or ``"cgroup"`` for
     a memory stop; ``signal`` is the signal a ``"signal"`` stop stands for (SIGHUP for an ended
-    parent).
+    parent). Equal when every field is (a plain class: see :class:`Observation`).
     """
 
-    reason: str
-    message: str
-    stopped_by: str | None = None
-    signal: int | None = None
+    __slots__ = ("reason", "message", "stopped_by", "signal")
+
+    def __init__(
+        self, reason: str, message: str, stopped_by: str | None = None, signal: int | None = None
+    ) -> None:
+        self.reason, self.message, self.stopped_by, self.signal = (
+            reason,
+            message,
+            stopped_by,
+            signal,
+        )
+
+    def _values(self) -> tuple[str, str, str | None, int | None]:
+        return self.reason, self.message, self.stopped_by, self.signal
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Breach) and self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return "Breach(reason={!r}, message={!r}, stopped_by={!r}, signal={!r})".format(
+            *self._values()
+        )
 
     @property
     def stops(self) -> bool:
@@ -235,7 +254,14 @@ def escalate(limits: Limits, sample: Observation, now: float, state: PolicyState
     return now >= state.stop_deadline or ceiling or state.signal_count > 1
 
 
-def next_interval(
+#: With a kernel limit (cgroup) in force, the assumed fastest growth of the tree's memory, bytes/s,
+#: for :func:`next_interval` to wait past the base interval while memory is far below the limit.
+ASSUMED_GROWTH_BPS = 1_000_000_000
+#: The longest sampling interval with a kernel limit in force (never below the base interval).
+KERNEL_LIMIT_MAX_INTERVAL_S = 0.5
+
+
+def next_interval(  # noqa: PLR0913 - what the pace depends on, each by keyword
     limits: Limits,
     interval_s: float,
     state: PolicyState,
@@ -243,6 +269,7 @@ def next_interval(
     rss_bytes: int,
     now: float,
     previous: tuple[float, int] | None,
+    kernel_limit: bool = False,
 ) -> float:
     """Seconds until the next sample: ``interval_s``, shorter as memory nears its limit.
 
@@ -250,11 +277,23 @@ def next_interval(
     :data:`STOPPING_INTERVAL_S`. With a memory limit and growing memory: at most half the time the
     growth rate needs to reach the limit (not below :data:`MIN_INTERVAL_S`), and at most
     :data:`NEAR_LIMIT_INTERVAL_S` past :data:`NEAR_LIMIT_FRACTION` of the limit.
+
+    ``kernel_limit`` (a cgroup enforces the memory limit, so samples are for the record and an
+    early polite stop): the pace may exceed ``interval_s``, up to
+    :data:`KERNEL_LIMIT_MAX_INTERVAL_S`, as long as a tree growing at :data:`ASSUMED_GROWTH_BPS`
+    (or faster, as last seen) needs at least twice that long to reach the limit; a timeout is
+    then still checked no later than at its deadline (or ``interval_s`` after it). Bound: a
+    tree growing no faster than the larger of the two rates is sampled before it has used half
+    of the headroom it had at the last sample, as without ``kernel_limit``.
     """
     if state.stop_deadline is not None:
         return min(interval_s, STOPPING_INTERVAL_S)
     limit = limits.mem_bytes
-    if not limit or previous is None or now <= previous[0]:
+    if not limit:
+        return interval_s
+    if kernel_limit:
+        interval_s = _relaxed(limits, interval_s, state, limit - rss_bytes, now)
+    if previous is None or now <= previous[0]:
         return interval_s
     rate = (rss_bytes - previous[1]) / (now - previous[0])
     if rate > 0:
@@ -262,6 +301,16 @@ def next_interval(
     if rss_bytes > NEAR_LIMIT_FRACTION * limit:
         interval_s = min(interval_s, NEAR_LIMIT_INTERVAL_S)
     return interval_s
+
+
+def _relaxed(
+    limits: Limits, interval_s: float, state: PolicyState, headroom: int, now: float
+) -> float:
+    """The base interval stretched by the headroom at the assumed growth (see next_interval)."""
+    relaxed = min(KERNEL_LIMIT_MAX_INTERVAL_S, 0.5 * headroom / ASSUMED_GROWTH_BPS)
+    if limits.timeout_s is not None:
+        relaxed = min(relaxed, state.started + limits.timeout_s - now)
+    return max(interval_s, relaxed)
 
 
 def refresh_period(limits: Limits, previous_rss: int | None, state: PolicyState) -> float:

@@ -86,6 +86,14 @@ def make_child_setup(parent_pid: int, cgroup_fd: int | None) -> Callable[[], Non
     return setup
 
 
+def own_children() -> list[int]:
+    """This process's children now. Taken before the command starts, they are the warden's own
+    (its sentinel, notifier hooks): a command that double-forks quickly has its orphans adopted
+    by the warden before the warden can look, and they must not pass for the warden's own."""
+    found: list[int] = _procs.children(os.getpid())
+    return found
+
+
 class Sample:
     """One measurement of the whole tree (a plain class: a dataclass costs start-up time)."""
 
@@ -114,14 +122,19 @@ class ProcessTree:
     ``cgroup`` is a cgroup.MemoryCgroup whose pids are members too, when one is in force.
     """
 
-    def __init__(self, root_pid: int, cgroup: Any = None) -> None:
+    def __init__(
+        self, root_pid: int, cgroup: Any = None, *, foreign: Iterable[int] | None = None
+    ) -> None:
+        """``foreign``: this process's children from before the command started (None: those
+        now, which is right only before the command can have forked: see :func:`own_children`)."""
         self.root_pid, self.cgroup = root_pid, cgroup
         self._seen: dict[int, _Seen] = {}
         self._finished_cpu, self._finished_read, self._finished_write = 0.0, 0, 0
         self._own_pid = os.getpid()
         self._own_sid = os.getsid(0) if IS_POSIX else -1
         # Our children from before the command (notifier hooks, the sentinel) are not members.
-        self._foreign = set(_procs.children(self._own_pid)) - {root_pid}
+        before = own_children() if foreign is None else foreign
+        self._foreign = set(before) - {root_pid}
 
     def refresh(self, *, thorough: bool = False) -> None:
         """Rediscover members: descendants of the root and of adopted orphans, and cgroup pids.

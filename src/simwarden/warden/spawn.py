@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import threading
 import time
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
     from simwarden.warden import cgroup as cgroups
     from simwarden.warden.cause import StderrTail
+    from simwarden.warden.child import Child
     from simwarden.warden.options import RunOptions
     from simwarden.warden.proctree import Sample
 
@@ -142,88 +144,143 @@ def spawn(
     log_file: IO[bytes] | None,
     *,
     env: Mapping[str, str] | None = None,
-) -> subprocess.Popen[bytes]:
+) -> Child | subprocess.Popen[bytes]:
     """Start ``command`` (run as ``executable``) in a new session, in ``group`` if given, with
     ``env`` (None: ``options.env``).
 
     Its stdout and stderr are always piped through :func:`start_pumps` (the record keeps the
     last stderr lines; progress lines are read on both), so the command never sees a terminal.
-    A start failure raises :class:`CommandError` (126/127).
+    On POSIX this returns once the child is forked: :func:`confirm_start` waits for its exec.
+    A start failure raises :class:`CommandError` (126/127), here or there.
     """
-    import subprocess
-
     cgroup_fd = None
     if group is not None:
         from simwarden.warden.cgroup import join_fd  # loaded already: make_cgroup made ``group``
 
         cgroup_fd = join_fd(group)
-    kwargs: dict[str, Any] = {}
-    if IS_POSIX:
-        kwargs["start_new_session"] = True
-        kwargs["preexec_fn"] = make_child_setup(os.getpid(), cgroup_fd)
-    else:
-        kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
+    env = options.env if env is None else env
+    argv = [executable, *command[1:]]
     try:
-        return subprocess.Popen(
-            [executable, *command[1:]],
-            cwd=options.cwd,
-            env=options.env if env is None else env,
-            stdin=None,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            **kwargs,
-        )
-    except PermissionError as error:
-        message = f"command not executable: {command[0]!r}: {error.strerror}"
-        raise CommandError(message, EXIT_NOT_EXECUTABLE) from None
-    except FileNotFoundError as error:
-        message = f"command cannot start: {command[0]!r}: {error.strerror}"
-        raise CommandError(message, EXIT_NOT_FOUND) from None
+        if not IS_POSIX:
+            return _popen(argv, env, options.cwd)
+        from simwarden.warden import child
+
+        setup = make_child_setup(os.getpid(), cgroup_fd)
+        return child.start(argv, env=env, cwd=options.cwd, setup=setup)
     except OSError as error:
-        message = f"command cannot start: {command[0]!r}: {error.strerror}"
-        raise CommandError(message, EXIT_NOT_EXECUTABLE) from None
+        raise command_error(command[0], error) from None
     finally:
         if cgroup_fd is not None:
             os.close(cgroup_fd)
 
 
-def pump(
-    source: IO[bytes],
-    sink: IO[bytes] | None,
-    log: IO[bytes] | None,
-    lock: threading.Lock,
-    tail: StderrTail | None = None,
-    *,
-    scanner: ProgressScanner | None = None,
-) -> None:
-    """Copy the command's output to our own stream at once (unless ``sink`` is None), to the log
-    file (if any) in whole lines, so stdout and stderr interleave line by line, never mid-line,
-    to ``tail`` (if any) and to ``scanner`` (if any: progress lines).
+def confirm_start(process: Child | subprocess.Popen[bytes], command: Sequence[str]) -> None:
+    """Return once ``process`` runs the command; :class:`CommandError` (126/127) if its exec
+    failed (the child is reaped then)."""
+    started = getattr(process, "started", None)  # Popen (not POSIX) has started already
+    if started is not None:
+        try:
+            started()
+        except OSError as error:
+            raise command_error(command[0], error) from None
 
-    Returns at end of file (the command and every process holding the pipe ended).
-    """
-    fd = source.fileno()
-    pending = b""
-    while True:
-        chunk = os.read(fd, 65536)
-        if sink is not None and chunk:
+
+def abandon(process: Child | subprocess.Popen[bytes] | None) -> None:
+    """Kill and reap a command whose start was cut short (None: none was forked)."""
+    if process is None or process.returncode is not None:
+        return
+    with contextlib.suppress(OSError):
+        if IS_POSIX:
+            os.killpg(process.pid, signal.SIGKILL)  # its own session: the group is its own
+        else:
+            process.kill()  # type: ignore[union-attr]
+    process.wait()
+
+
+def command_error(program: str, error: OSError) -> CommandError:
+    """The one line and exit code for a command that failed to start with ``error``: 126 not
+    executable (permission, or another error), 127 not found, as a shell says them."""
+    if isinstance(error, PermissionError):
+        message = f"command not executable: {program!r}: {error.strerror}"
+        return CommandError(message, EXIT_NOT_EXECUTABLE)
+    code = EXIT_NOT_FOUND if isinstance(error, FileNotFoundError) else EXIT_NOT_EXECUTABLE
+    return CommandError(f"command cannot start: {program!r}: {error.strerror}", code)
+
+
+def _popen(
+    argv: list[str], env: Mapping[str, str] | None, cwd: str | None
+) -> subprocess.Popen[bytes]:
+    """subprocess.Popen in a new process group, where there is no fork (Windows)."""
+    import subprocess
+
+    return subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=None,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        creationflags=subprocess.CREATE_NEW_PROCESS_GROUP,  # type: ignore[attr-defined]
+    )
+
+
+class OutputCopy:
+    """One output stream of the command and where its bytes go: our own stream at once (unless
+    ``sink`` is None), the log file (if any) in whole lines, so stdout and stderr interleave line
+    by line, never mid-line, ``tail`` (if any) and ``scanner`` (if any: progress lines)."""
+
+    def __init__(  # noqa: PLR0913 - each destination by name
+        self,
+        source: IO[bytes],
+        sink: IO[bytes] | None,
+        log: IO[bytes] | None,
+        lock: threading.Lock,
+        *,
+        tail: StderrTail | None = None,
+        scanner: ProgressScanner | None = None,
+    ) -> None:
+        self.fd = source.fileno()
+        self.sink, self.log, self.lock, self.tail, self.scanner = sink, log, lock, tail, scanner
+        self.pending = b""
+
+    def copy(self) -> bool:
+        """Read once (blocking until there is output) and pass it on; False at end of file."""
+        chunk = os.read(self.fd, 65536)
+        if self.sink is not None and chunk:
             with contextlib.suppress(OSError, ValueError):
-                sink.write(chunk)
-                sink.flush()
-        if tail is not None:
-            tail.feed(chunk)
-        if scanner is not None:
-            scanner.feed(chunk)
-        if log is not None:
-            pending += chunk
-            cut = len(pending) if not chunk else pending.rfind(b"\n") + 1
+                self.sink.write(chunk)
+                self.sink.flush()
+        if self.tail is not None:
+            self.tail.feed(chunk)
+        if self.scanner is not None:
+            self.scanner.feed(chunk)
+        if self.log is not None:
+            self.pending += chunk
+            cut = len(self.pending) if not chunk else self.pending.rfind(b"\n") + 1
             if cut:
-                with lock, contextlib.suppress(OSError, ValueError):
-                    log.write(pending[:cut])
-                    log.flush()
-                pending = pending[cut:]
-        if not chunk:
-            return
+                with self.lock, contextlib.suppress(OSError, ValueError):
+                    self.log.write(self.pending[:cut])
+                    self.log.flush()
+                self.pending = self.pending[cut:]
+        return bool(chunk)
+
+
+def pump(streams: Sequence[OutputCopy]) -> None:
+    """Copy ``streams`` as output comes until each is at end of file (the command and every
+    process holding its pipes ended). One stream is read directly; several are multiplexed with
+    ``select`` (POSIX pipes)."""
+    if len(streams) == 1:
+        while streams[0].copy():
+            pass
+        return
+    import select
+
+    open_streams = {stream.fd: stream for stream in streams}
+    while open_streams:
+        ready, _, _ = select.select(list(open_streams), [], [])
+        for fd in ready:
+            if not open_streams[fd].copy():
+                del open_streams[fd]
 
 
 class FdWriter:
@@ -243,7 +300,7 @@ class FdWriter:
 
 
 def start_pumps(
-    process: subprocess.Popen[bytes],
+    process: Child | subprocess.Popen[bytes],
     log_file: IO[bytes] | None,
     quiet: bool,
     lock: threading.Lock,
@@ -251,10 +308,11 @@ def start_pumps(
     *,
     progress: Callable[[bytes], None] | None = None,
 ) -> list[threading.Thread]:
-    """One daemon thread per piped output stream running :func:`pump`: stdout and stderr (into
-    ``tail``), each with its own :class:`ProgressScanner` calling ``progress`` (if given) with
-    every progress line. Without a log file the output goes on to fd 1 and 2."""
-    pumps = []
+    """Daemon threads running :func:`pump` over the piped output streams: stdout and stderr
+    (into ``tail``), each with its own :class:`ProgressScanner` calling ``progress`` (if given)
+    with every progress line. Without a log file the output goes on to fd 1 and 2. One thread
+    for both on POSIX (a thread start is ~1 ms of every run), one per stream elsewhere."""
+    streams = []
     for source, fd, name, stream_tail in (
         (process.stdout, 1, "stdout", None),
         (process.stderr, 2, "stderr", tail),
@@ -265,13 +323,11 @@ def start_pumps(
         if not quiet:
             sink = FdWriter(fd) if log_file is None else getattr(sys, name).buffer
         scanner = ProgressScanner(progress) if progress is not None else None
-        thread = threading.Thread(
-            target=pump,
-            args=(source, sink, log_file, lock, stream_tail),
-            kwargs={"scanner": scanner},
-            daemon=True,
-            name="simwarden-output",
-        )
+        streams.append(OutputCopy(source, sink, log_file, lock, tail=stream_tail, scanner=scanner))
+    groups = [streams] if IS_POSIX else [[stream] for stream in streams]
+    pumps = []
+    for group in groups:
+        thread = threading.Thread(target=pump, args=(group,), daemon=True, name="simwarden-output")
         thread.start()
         pumps.append(thread)
     return pumps

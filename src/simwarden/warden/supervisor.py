@@ -14,7 +14,6 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import asdict
 
 from simwarden._version import __version__
 from simwarden.core.errors import EXIT_CODES
@@ -29,6 +28,8 @@ from simwarden.warden.sentinel import Sentinel
 from simwarden.warden.spawn import (
     Console,
     SamplesWriter,
+    abandon,
+    confirm_start,
     make_cgroup,
     resolve_command,
     spawn,
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     from typing import IO, Any
 
     from simwarden.warden.cgroup import MemoryCgroup
-    from simwarden.warden.events import Event
+    from simwarden.warden.child import Child
     from simwarden.warden.notify import NotifierHub
     from simwarden.warden.proctree import Sample
     from simwarden.warden.record import Record, RunError
@@ -66,21 +67,13 @@ def _now_iso() -> str:
     return f"{stamp}.{int(now % 1 * 1000):03d}+00:00"
 
 
-def _event(kind: str, message: str, fields: Mapping[str, Any]) -> Event:
-    """A notifier event; only text and number fields are kept, as text."""
-    from simwarden.warden.events import Event
-
-    kept = {k: str(v) for k, v in fields.items() if isinstance(v, str | int | float)}
-    return Event(kind, message, kept)
-
-
 class _Run:
     """One guarded run: its process, its tree, the policy state and what the record needs."""
 
     # Set by execute() when the run starts.
     out: Console
     group: MemoryCgroup | None
-    process: subprocess.Popen[bytes]
+    process: Child | subprocess.Popen[bytes]
     tree: proctree.ProcessTree
     start_iso: str
     progress: RunProgress
@@ -99,6 +92,7 @@ class _Run:
         self.peak_rss = 0
         self.samples = 0
         self.leftovers = 0
+        self.tree_gone = False  # the loop saw the command ended and nothing of its tree alive
         self.rusages: list[resource.struct_rusage] = []
         self.root_status: int | None = None
         self.cgroup_peak: int | None = None  # read from the cgroup just before it is removed
@@ -150,14 +144,23 @@ class _Run:
         self.group = make_cgroup(self.opt)
         proctree.become_subreaper()
         sentinel = Sentinel.start(self.group.procs_file if self.group else None)
+        wakeup = Wakeup(self.state)  # caught from before the start: a signal stops the command
         self.start_iso, self.state.started = _now_iso(), time.monotonic()
         tracker = ProgressTracker(self.state.started)
         self.progress = RunProgress(tracker, progress_file, self.out.say, time.monotonic)
         try:
-            env = progress_file.environment(error_file.environment(self.opt.env))
-            env = without_secrets(env)
+            env = without_secrets(progress_file.environment(error_file.environment(self.opt.env)))
+            foreign = proctree.own_children()
             self.process = spawn(executable, self.command, self.opt, self.group, log_file, env=env)
+            if sentinel:  # at once: the loop's first update comes after the imports below
+                sentinel.update([self.process.pid])
+            # The command starts up while the warden loads what it needs only now (StderrTail
+            # and SamplesWriter load the record module); its first sample waits for the exec.
+            self.tail = StderrTail(skip=PROGRESS_PREFIX.encode())
+            confirm_start(self.process, self.command)
         except BaseException:
+            abandon(getattr(self, "process", None))
+            wakeup.close()
             if sentinel:
                 sentinel.done()
             if self.group:
@@ -165,21 +168,11 @@ class _Run:
             if log_file:
                 log_file.close()
             raise
-        # From here on, the command starts up while the warden loads what it needs only now
-        # (StderrTail and SamplesWriter load the record module).
-        self.tail = StderrTail(skip=PROGRESS_PREFIX.encode())
-        self.tree = proctree.ProcessTree(self.process.pid, cgroup=self.group)
-        pumps = start_pumps(
-            self.process,
-            log_file,
-            self.opt.quiet,
-            self.lock,
-            self.tail,
-            progress=self.progress.line,
-        )
+        self.tree = proctree.ProcessTree(self.process.pid, cgroup=self.group, foreign=foreign)
+        out = (log_file, self.opt.quiet, self.lock, self.tail)
+        pumps = start_pumps(self.process, *out, progress=self.progress.line)
         samples_file = SamplesWriter(self.opt.samples, self.limits.mem_bytes)
         self.hub = self._make_hub()
-        wakeup = Wakeup(self.state)
         try:
             self._loop(sentinel, samples_file, wakeup)
         finally:
@@ -210,9 +203,14 @@ class _Run:
         return NotifierHub(self.opt.notifiers, log=self.opt.console or sys.stderr)
 
     def _post(self, kind: str, message: str, fields: Mapping[str, Any]) -> None:
-        """Post an event to the notifiers (if any), with the fields naming the run."""
+        """Post an event to the notifiers (if any), with the fields naming the run; only text
+        and number fields are kept, as text."""
         if self.hub is not None:
-            self.hub.post(_event(kind, message, {**fields, **self.opt.event_fields()}))
+            from simwarden.warden.events import Event
+
+            kept = {**fields, **self.opt.event_fields()}
+            kept = {k: str(v) for k, v in kept.items() if isinstance(v, str | int | float)}
+            self.hub.post(Event(kind, message, kept))
 
     def _post_stop(self, reason: str, why: str) -> None:
         """The ``stop`` event of a stop decided now, or found after the fact (a kernel kill)."""
@@ -246,6 +244,7 @@ class _Run:
                 rss_bytes=sample.rss_bytes,
                 now=now,
                 previous=(previous[0], previous[1].rss_bytes) if previous else None,
+                kernel_limit=self.group is not None,
             )
             previous = (now, sample)
             wakeup.wait(interval)
@@ -282,6 +281,7 @@ class _Run:
     def _leftovers(self) -> bool:
         """After the command ended: True while processes of its tree live (stopping them)."""
         alive = self.tree.alive()
+        self.tree_gone = not alive
         if alive and self.state.stop_deadline is None:
             self.leftovers = len(alive)
             why = f"command exited but left {self.leftovers} process(es) running"
@@ -370,7 +370,8 @@ class _Run:
     def _reap(self, sentinel: Sentinel | None) -> None:
         """Whatever happened above, leave no process behind and no cgroup."""
         deadline = time.monotonic() + _REAP_DEADLINE_S
-        if self.root_status is None or self.tree.alive():
+        # The loop's last sweep found nothing alive: another pass over /proc would tell no more.
+        if self.root_status is None or (not self.tree_gone and self.tree.alive()):
             self.tree.signal_all(_SIGKILL)
             while time.monotonic() < deadline:
                 self._poll_root()
@@ -469,7 +470,7 @@ class _Run:
             grace_s=self.opt.grace_s,
             killed=self.state.killed,
             leftover_processes=self.leftovers,
-            limits=asdict(self.limits),
+            limits=self.limits.as_dict(),
             mechanism="cgroup" if self.group is not None else "poll",
             peak_rss_bytes=self.peak_rss,
             kernel_peak_rss_bytes=usage["kernel_peak_rss_bytes"],
