@@ -589,3 +589,29 @@ def test_the_notifier_secrets_never_reach_the_command(tmp_path: Path) -> None:
     assert done.stdout == "[]\n"
     assert log.read_text() == "[]\n"
     assert "hunter2-secret" not in done.stdout + done.stderr + log.read_text()
+
+
+def test_a_reader_that_goes_away_ends_the_command_as_without_the_warden(tmp_path):
+    """``simwarden run -- yes | head -n 3``: head reads three lines and exits; yes's next write
+    fails (SIGPIPE) as in a plain pipe, so the warden ends with 128 + 13 instead of copying
+    output nobody reads for ever."""
+    record = tmp_path / "record.json"
+    warden = subprocess.Popen(
+        simwarden_argv("run", "--record", str(record), "--", "yes"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        head = subprocess.run(
+            ["head", "-n", "3"], stdin=warden.stdout, capture_output=True, timeout=TIMEOUT
+        )
+        warden.stdout.close()  # only head holds the read end now
+        assert head.stdout == b"y\ny\ny\n"
+        assert warden.wait(timeout=TIMEOUT) == 128 + signal.SIGPIPE
+    finally:
+        if warden.poll() is None:
+            warden.kill()
+            warden.wait()
+        warden.stderr.close()
+    data = json.loads(record.read_text())
+    assert (data["reason"], data["command_signal"]) == ("exited", "SIGPIPE")

@@ -239,17 +239,25 @@ class OutputCopy:
         tail: StderrTail | None = None,
         scanner: ProgressScanner | None = None,
     ) -> None:
-        self.fd = source.fileno()
+        self.source, self.fd = source, source.fileno()
         self.sink, self.log, self.lock, self.tail, self.scanner = sink, log, lock, tail, scanner
         self.pending = b""
 
     def copy(self) -> bool:
-        """Read once (blocking until there is output) and pass it on; False at end of file."""
+        """Read once (blocking until there is output) and pass it on; False at end of file, or
+        when our own stream's reader is gone (``simwarden run -- yes | head``): then the
+        command's end of the pipe is closed, so its next write fails (SIGPIPE) as it would
+        have without the warden, instead of running on with its output unread."""
         chunk = os.read(self.fd, 65536)
+        reader_gone = False
         if self.sink is not None and chunk:
-            with contextlib.suppress(OSError, ValueError):
+            try:
                 self.sink.write(chunk)
                 self.sink.flush()
+            except BrokenPipeError:
+                reader_gone = True
+            except (OSError, ValueError):
+                pass
         if self.tail is not None:
             self.tail.feed(chunk)
         if self.scanner is not None:
@@ -262,6 +270,9 @@ class OutputCopy:
                     self.log.write(self.pending[:cut])
                     self.log.flush()
                 self.pending = self.pending[cut:]
+        if reader_gone:
+            self.source.close()
+            return False
         return bool(chunk)
 
 
