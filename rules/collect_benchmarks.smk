@@ -3,9 +3,10 @@ rule collect_benchmarks:
     # config, end reason and cause, wall/CPU time, the warden's peak, Snakemake's benchmark
     # columns, the simulation's timers; the report's page of failed runs, and its page of
     # commits compared (the runs' data directories, made by the same jobs as their records).
+    # The parameters come through the records (a run whose results/params/<run>.json changed is
+    # redone, so its record is newer): the parameter files are not inputs of their own.
     input:
         records=expand(layout.RECORD, run=RUNS),
-        params=expand(layout.PARAMS, run=RUNS),
     output:
         csv=report(
             layout.TABLE_CSV,

@@ -17,6 +17,7 @@ from simwarden.pipeline.config import (
 from simwarden.pipeline.job_spec import JobArgument, UntrackedText
 from simwarden.pipeline.manifest import ConfigFilesInForce
 from simwarden.pipeline.plan import make_plan
+from simwarden.pipeline.rule_functions import presigned, run_attribute
 from simwarden.pipeline.scripting import exit_user_error
 from simwarden.pipeline.session import runs_settled, write_snakemake_process
 from simwarden.pipeline.watching import workflow_ended, workflow_started
@@ -31,7 +32,9 @@ SLURM_JOB_OVERHEAD_MB = 500
 
 def slurm_mem_mb_per_cpu(mem_mb):
     """The resource callable for a rule whose work needs ``mem_mb`` MB."""
-    return lambda wildcards, threads: (mem_mb + SLURM_JOB_OVERHEAD_MB) // threads
+    return presigned(
+        lambda wildcards, threads: (mem_mb + SLURM_JOB_OVERHEAD_MB) // threads
+    )
 
 
 def job_resources(mem_mb, runtime):
@@ -55,13 +58,6 @@ JOB_PYTHON = (
 CONFIG_FILES_IN_FORCE = ConfigFilesInForce.of_workflow(
     workflow.configfiles, sys.argv
 ).paths
-
-
-def rerun_marker(wildcards):
-    """The run's rerun marker as an input when it exists (the run's last attempt failed): it is
-    newer than the run's outputs until the run is redone, so only failed runs rerun."""
-    marker = layout.for_run(layout.RERUN_MARKER, wildcards.run)
-    return [marker] if os.path.exists(marker) else []
 
 
 # Every bad value is one "simwarden: <file>: <key> ..." line and exit 125 (no traceback: Snakemake
@@ -100,9 +96,22 @@ except UserError as error:
     exit_user_error(error)
 
 
-def code_file(wildcards):
+def code_file(run):
     """The checkout file (results/code/<code id>.json) of the run's simulation and commit."""
-    return layout.for_code(layout.CODE, RUNS[wildcards.run].code)
+    return layout.for_code(layout.CODE, RUNS[run].code)
+
+
+@presigned
+def run_inputs(wildcards):
+    """A run's inputs besides its parameters, from one function (Snakemake's cost per job grows
+    with the functions it calls): its checkout file; its own environment's file, when
+    runner.environment names one; its rerun marker, when it exists (its last attempt failed:
+    the marker is newer than its outputs until it is redone, so only failed runs rerun).
+    """
+    run = wildcards.run
+    marker = layout.for_run(layout.RERUN_MARKER, run)
+    rerun = [marker] if os.path.exists(marker) else []
+    return [code_file(run), *RUNS[run].env_files, *rerun]
 
 
 # Run ids nest (lif/small@v0.3): segments joined by "/"; code ids are one segment.
@@ -113,12 +122,14 @@ wildcard_constraints:
 
 def job_fields(run, input):
     """The JSON fields of one run_simulation job (see simwarden.pipeline.job_spec); the job
-    makes its files' paths from the run id, as the layout does for this rule."""
+    makes its files' paths from the run id, as the layout does for this rule. The checkout and
+    environment files are the plan's, as run_inputs gives them (``input``: the job's, unused).
+    """
     plan = RUNS[run]
     return {
         "run": run,
-        "code": input.code,
-        "env_files": list(input.env),
+        "code": code_file(run),
+        "env_files": plan.env_files,
         "runner": plan.runner,
         "simulation": plan.simulation,
         "param_set": plan.param_set,

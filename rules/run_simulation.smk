@@ -12,12 +12,11 @@ rule run_simulation:
         # Validated when the Snakefile is parsed (or by validate_params after fetch_code): a
         # file rewritten only when its content changed.
         params=layout.PARAMS,
-        code=code_file,
-        # The run's own environment (runner.environment), when it names one; none otherwise,
-        # so a run without one gets no new job.
-        env=lambda w: RUNS[w.run].env_files,
-        # A run whose last attempt failed is redone by the next invocation, and only such a run.
-        rerun=rerun_marker,
+        # The checkout (results/code/<code id>.json); the run's own environment
+        # (runner.environment), when it names one, so a run without one gets no new job; the
+        # rerun marker of a run whose last attempt failed, so the next invocation redoes
+        # exactly such runs.
+        run_files=run_inputs,
     output:
         data=directory(layout.DATA),
         record=layout.RECORD,
@@ -49,13 +48,13 @@ rule run_simulation:
     conda:
         "../workflow/envs/simwarden.yaml"
     resources:
-        mem_mb=lambda w, attempt: RUN_CONFIG.mem_mb * attempt,
-        runtime=lambda w, attempt: RUN_CONFIG.runtime_for(attempt),
+        mem_mb=presigned(lambda w, attempt: RUN_CONFIG.mem_mb * attempt),
+        runtime=presigned(lambda w, attempt: RUN_CONFIG.runtime_for(attempt)),
         # Snakemake's attempt (1, 2, ...) for the job: the record and the kept attempts
         # (results/failed/{run}/attempt-N) are named by it. Executors pass it on untouched (the
         # slurm plugin builds sbatch flags from known resources only; the job's Snakemake gets
         # --attempt).
-        attempt=lambda w, attempt: attempt,
+        attempt=presigned(lambda w, attempt: attempt),
         # The executor plugin (2.8) runs a rule's retries inside the same SLURM job
         # (snakemake-executor-plugin-slurm#284): ask for the last attempt's budget.
         mem_mb_per_cpu=slurm_mem_mb_per_cpu(
@@ -63,12 +62,12 @@ rule run_simulation:
         ),
     params:
         # This run's runner (a glob member's script filled in).
-        runner=lambda w: RUNS[w.run].runner,
+        runner=run_attribute(RUNS, "runner"),
         # Which simulation, parameter set and commit (as the config names it): the record's
         # context, the table's columns.
-        simulation=lambda w: RUNS[w.run].simulation,
-        param_set=lambda w: RUNS[w.run].param_set,
-        ref=lambda w: RUNS[w.run].ref,
+        simulation=run_attribute(RUNS, "simulation"),
+        param_set=run_attribute(RUNS, "param_set"),
+        ref=run_attribute(RUNS, "ref"),
         figure_formats=config["figure_formats"],
         # The section as written, without the keys that only watch a run (notify, stop_file,
         # the disk and host guards, stall_timeout): Snakemake tracks it, so a changed value of
