@@ -105,7 +105,7 @@ def test_the_summary_lines(root: Path) -> None:
     lines = end_summary(["crash", "hungry", "loud", "never"], argv, root)
     assert lines == [
         "RUN     STATE    REASON  ATTEMPTS  PEAK    WALL   CAUSE",
-        "crash   failed   exited  1         21 MB   0.4s   "
+        "crash   failed   exited  1         21 MB   0.42s  "
         "AttributeError: 'Axes' object has no attribute 'plott' (src/draw.py:9)",
         "hungry  ok       exited  2         172 MB  1m15s",
         "loud    failed   exited  1         4.0 MB  1h02m  cannot open input.dat",
@@ -150,7 +150,8 @@ def test_with_no_failed_run_the_last_line_runs_the_rest() -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "shown"),
-    [(None, "-"), (0.0, "0.0s"), (9.94, "9.9s"), (10, "10s"), (59.4, "59s"), (60, "1m00s"),
+    [(None, "-"), (0.0, "0.00s"), (0.043, "0.04s"), (0.994, "0.99s"), (1.0, "1.0s"),
+     (9.94, "9.9s"), (10, "10s"), (59.4, "59s"), (60, "1m00s"),
      (3599, "59m59s"), (3600, "1h00m"), (90061, "25h01m")],
 )  # fmt: skip
 def test_format_wall(seconds: float | None, shown: str) -> None:
@@ -214,7 +215,7 @@ def test_the_summary_is_said_when_the_process_exits_after_its_last_lines(root: P
     assert done.stderr.splitlines() == [
         "Complete log(s): x.log",
         "simwarden: RUN     STATE   REASON  ATTEMPTS  PEAK    WALL   CAUSE",
-        "simwarden: crash   failed  exited  1         21 MB   0.4s   "
+        "simwarden: crash   failed  exited  1         21 MB   0.42s  "
         "AttributeError: 'Axes' object has no attribute 'plott' (src/draw.py:9)",
         "simwarden: hungry  ok      exited  2         172 MB  1m15s",
         "simwarden: 2 runs: 1 ok, 1 failed",

@@ -84,7 +84,9 @@ def test_status_follows_runs_edits_and_a_memory_kill(workflow: Workflow) -> None
         "network, neuron, rate_bin_ms, record_voltage, seed); config/params/bad.yaml: "
         "duration_ms: too small (got -5.0; accepted: number, > 0, <= 10000000)"
     )
-    assert rows["bad"]["reason"] is None
+    # Its job wrote a record saying it was refused (not retried, no command started).
+    assert (rows["bad"]["reason"], rows["bad"]["exit_code"]) == ("refused", 125)
+    assert (rows["bad"]["attempt"], rows["bad"]["record"]) == (1, "results/runs/bad/record.json")
     assert (rows["a"]["reason"], rows["a"]["exit_code"], rows["a"]["attempt"]) == ("exited", 0, 1)
     assert 0 < rows["a"]["peak_rss_bytes"] < BUDGET_MB * 10**6
     assert rows["a"]["run_config"] == "short"

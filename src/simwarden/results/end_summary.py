@@ -82,9 +82,12 @@ def end_rows(runs: Iterable[str], root: str | os.PathLike[str] = ".") -> list[En
 
 
 def format_wall(seconds: float | None) -> str:
-    """``0.4s``, ``12s``, ``3m04s``, ``2h05m``; ``-`` when unknown."""
+    """``0.04s``, ``2.4s``, ``12s``, ``3m04s``, ``2h05m``; ``-`` when unknown (a sweep of
+    short runs reads ``0.04s``, not ``0.0s``)."""
     if seconds is None:
         return "-"
+    if seconds < 1:
+        return f"{seconds:.2f}s"
     if seconds < 10:
         return f"{seconds:.1f}s"
     whole = round(seconds)
@@ -258,15 +261,16 @@ def status_rows(runs: Sequence[str], root: str | os.PathLike[str]) -> list[EndRo
 def settled_rows(runs: Iterable[str], root: str | os.PathLike[str] = ".") -> list[EndRow]:
     """The rows when every run is known to be up to date (Snakemake ended well having done or
     found current every run's job): ``simwarden status``'s verdict then follows from the files
-    alone. A refused parameter set is failed (``validation``, its problem lines as the cause),
-    whatever record an older parameter set left; an ok run's cause says which attempt a retry
-    stopped and why; otherwise the record's row (:func:`end_rows`)."""
+    alone. A refused parameter set is failed: its own record's row (reason ``refused``), or,
+    when the record there is an older parameter set's, ``validation`` with its problem lines as
+    the cause; an ok run's cause says which attempt a retry stopped and why; otherwise the
+    record's row (:func:`end_rows`)."""
     from simwarden.results.status import refused_params
 
     refused = refused_params(Path(root))
     rows = []
     for row in end_rows(runs, root):
-        if refused.get(row.run):
+        if refused.get(row.run) and row.reason != "refused":  # an older set's record: not shown
             row = EndRow(row.run, "failed", "validation", cause="; ".join(refused[row.run]))
         elif row.state == "ok":
             row = replace(row, cause=retry_summary(kept_attempts(row.run, root)))

@@ -382,10 +382,17 @@ def _run_status(run: str, jobs: _RunJobs, seen: _Seen) -> RunStatus:
         return started
     queued = "; queued in a running Snakemake" if seen.records.locked(record_path) else ""
     queued = "" if seen.killed else queued
-    # Its parameter set was refused: the last attempt at the run, even if an older one ran.
+    # Its parameter set was refused: the last attempt at the run, even if an older one ran
+    # (whose record is not shown; the refused run's own record, reason refused, is).
     if seen.refused.get(run):
         refused = "; ".join(seen.refused[run])
-        return RunStatus(run, "failed", ("validation",), refused + queued)
+        record = final.record
+        fields = (
+            _attempt_fields(Path(record_path), record)
+            if record and record.reason == "refused"
+            else {}
+        )
+        return RunStatus(run, "failed", ("validation",), refused + queued, **fields)
     if record_path in verdict.missing:
         if last is None:
             fetch_error = _fetch_error(jobs.simulate)

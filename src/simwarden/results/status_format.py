@@ -108,6 +108,8 @@ def state_text(status: RunStatus) -> str:
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return ""
+    if seconds < 1:  # a short run: 0.04 s, not 0.0 s
+        return f"{seconds:.2f} s"
     if seconds < 60:
         return f"{seconds:.1f} s"
     minutes, secs = divmod(round(seconds), 60)
