@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -476,6 +475,6 @@ def test_figures_command_exits_125_for_a_user_error(capsys: pytest.CaptureFixtur
 def test_the_hook_spells_the_run_context_as_the_record_defines_it(tmp_path: Path) -> None:
     """The stdlib-only hook cannot import simwarden, so it spells the context keys itself."""
     impl = load_impl()
-    assert tuple(f.name for f in fields(RunContext)) == impl.CONTEXT_KEYS
+    assert RunContext.field_names() == impl.CONTEXT_KEYS
     by_hand = impl.hand_provenance(str(tmp_path), None)
     assert list(by_hand) == [*impl.CONTEXT_KEYS, "script"]

@@ -4,7 +4,6 @@ warden."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import pickle
 import re
@@ -1106,7 +1105,7 @@ def test_run_context_names_the_simulation_param_set_and_ref(tmp_path: Path) -> N
         "run_config_section": None,
         "source_diff_sha256": None,
     }
-    assert set(context) == {f.name for f in dataclasses.fields(RunContext)}
+    assert set(context) == set(RunContext.field_names())
 
 
 def test_a_figure_carries_small_parameters_and_never_a_variable_linux_refuses() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 
 import pytest
@@ -15,7 +14,7 @@ from simwarden.cli.run import RUN_OPTIONS, build_parser, fast_parse
 from simwarden.core.errors import UserError
 from simwarden.warden.cause import ErrorFile
 from simwarden.warden.spawn import which
-from tests.conftest import TIMEOUT
+from tests.conftest import modules_loaded_by
 
 # Loaded only after the command started, at the end, or for options not given; psutil only
 # where there is no /proc.
@@ -40,17 +39,11 @@ NOT_BEFORE_THE_START = (
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="psutil is the reader off Linux")
 def test_the_run_start_up_path_leaves_heavy_modules_unloaded():
-    code = (
-        "import sys\n"
+    loaded = modules_loaded_by(
         "import simwarden.cli, simwarden.cli.run, simwarden.warden.supervisor\n"
         "args = simwarden.cli.run.parse_own(['--mem', '1GB', '--timeout=1h', '--quiet'])\n"
         "simwarden.cli.run.options_from_args(args).check()\n"
-        "print('\\n'.join(sorted(sys.modules)))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT, check=True
-    )
-    loaded = set(done.stdout.split())
     assert sorted(loaded & set(NOT_BEFORE_THE_START)) == []
     assert "simwarden.warden.procfs" in loaded
 

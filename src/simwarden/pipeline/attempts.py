@@ -19,9 +19,9 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
+from simwarden.core.fields import Fields
 from simwarden.pipeline import layout
 from simwarden.warden.record import Record, RecordError, RunContext, read_record, samples_header
 
@@ -31,8 +31,7 @@ LOG_TAIL_LINES = 50
 NOT_RETRIED_REFUSED = "not retried: more memory or time cannot fix a run that cannot start"
 
 
-@dataclass(frozen=True)
-class AttemptFiles:
+class AttemptFiles(Fields, frozen=True):
     """The files of one ``run_simulation`` attempt (the job's outputs and its log)."""
 
     record: Path
@@ -122,8 +121,6 @@ def kept_record(
     """``record`` with its manifest naming the copies in ``kept`` (``kept/data/...``,
     ``kept/figures/...``) in place of the attempt's data and figures directories; paths stay
     relative to ``root``, the workflow directory."""
-    from dataclasses import replace
-
     from simwarden.pipeline.manifest import relocate_manifest
 
     def shown(path: Path) -> str:
@@ -132,7 +129,7 @@ def kept_record(
     moves = {shown(files.data): shown(kept / "data")}
     if files.figures is not None:
         moves[shown(files.figures)] = shown(kept / "figures")
-    return replace(record, manifest=relocate_manifest(record.manifest, moves))
+    return record.replace(manifest=relocate_manifest(record.manifest, moves))
 
 
 def write_failed_run(

@@ -12,11 +12,17 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
 from simwarden.core.errors import UserError
+from simwarden.core.fields import Fields
+
+# typing costs ~5 ms of every run's job, which reads its RunConfig here; annotations only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
 PROTECTED_PROFILE = "profiles/default"
 # What a key's source is called when no config file sets it (a --config value, a schema default).
@@ -40,11 +46,9 @@ WATCH_KEYS = ("notify", "stop_file", "min_free_disk", "disk_path", "host_mem_max
 NOTIFY_EMAIL_ENV = "SIMWARDEN_NOTIFY_EMAIL"
 # Where free disk space is measured when run_config.disk_path is not set.
 DEFAULT_DISK_PATH = "results"
-T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class ConfigFiles:
+class ConfigFiles(Fields, frozen=True):
     """The config files in force, in the order they apply: a later file's value wins."""
 
     files: tuple[str, ...] = ()
@@ -104,8 +108,7 @@ def _shown(path: str) -> str:
     return path if relative.startswith("..") else relative
 
 
-@dataclass(frozen=True)
-class Notify:
+class Notify(Fields, frozen=True):
     """``run_config.notify``, checked: who is told about which events of the runs. Holds no
     SMTP setting: a job reads those from its environment (``SIMWARDEN_SMTP_*``)."""
 
@@ -119,8 +122,7 @@ class Notify:
         return bool(self.email or self.command)
 
 
-@dataclass(frozen=True)
-class RunConfig:
+class RunConfig(Fields, frozen=True):
     """The ``run_config`` section, checked and typed: what every simulation job runs under."""
 
     name: str  # short, std, full or the user's own; recorded with every run

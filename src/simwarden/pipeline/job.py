@@ -14,12 +14,10 @@ import io
 import json
 import os
 import shutil
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from simwarden.core.errors import UserError
+from simwarden.core.fields import Fields
 from simwarden.core.log import say
 from simwarden.pipeline import layout
 from simwarden.pipeline.codefile import read_code_file
@@ -29,20 +27,25 @@ from simwarden.warden.record import Record, RunContext
 from simwarden.warden.spawn import without_secrets
 
 # Imported where used (a run's job loads only what a run needs: the attempts' machinery when an
-# attempt fails, the working copy's for runner workdir: repo).
+# attempt fails, the working copy's for runner workdir: repo); typing for type checkers only.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from typing import Any, TypeAlias
+
     from simwarden.pipeline.attempts import AttemptFiles
     from simwarden.pipeline.config import RunConfig
     from simwarden.warden import RunOptions, RunResult
 
-# Builds the environment that makes a Python simulation save its figures:
-# (figures_dir, formats, run context, PYTHONPATH it would have had) -> variables to add.
-# simwarden.results.figures.autosave_env is the one the rule script passes.
-FigureEnv = Callable[[Path, Sequence[str], Mapping[str, Any], str | None], dict[str, str]]
+    # Builds the environment that makes a Python simulation save its figures:
+    # (figures_dir, formats, run context, PYTHONPATH it would have had) -> variables to add.
+    # simwarden.results.figures.autosave_env is the one the rule script passes.
+    FigureEnv: TypeAlias = Callable[
+        [Path, Sequence[str], Mapping[str, Any], str | None], dict[str, str]
+    ]
 
 
-@dataclass
-class SimulationJob:
+class SimulationJob(Fields):
     """Everything one ``run_simulation`` job needs, unpacked from Snakemake's object."""
 
     run: str
@@ -122,7 +125,7 @@ def _start_and_wait(
     provenance = read_code_file(job.code)
     spec = RunnerSpec.from_config(job.runner)
     if job.python is not None:
-        spec = replace(spec, python=job.python)
+        spec = spec.replace(python=job.python)
     if job.attempt == 1:  # an earlier invocation's attempts are history now: shelved
         _shelve_earlier_attempts(job)
     _fresh_directories(job)
@@ -193,9 +196,11 @@ def refuse_run(job: SimulationJob, error: UserError) -> int:
 def _read_params(job: SimulationJob) -> dict[str, Any]:
     """The run's validated parameters. A refused parameter set (validation wrote its problems
     in place of parameters): the job fails saying every problem, nothing started or written."""
-    from simwarden.pipeline.validation import refusal
-
     params = json.loads(Path(job.params_file).read_text())
+    if isinstance(params, dict):  # a parameter set: never a refusal (validation's a list)
+        return params
+    from simwarden.pipeline.validation import refusal  # parse-time machinery: only then
+
     lines = refusal(params)
     if lines is not None:
         raise UserError(
@@ -246,7 +251,7 @@ def _finish_attempt(job: SimulationJob, record: Record) -> int:
     from simwarden.pipeline.attempts import keep_attempt, touch_rerun_marker, write_failed_run
 
     final = decision.outcome in ("final", "stopped")
-    record = replace(record, attempts=job.attempt, retry_note=decision.why if final else None)
+    record = record.replace(attempts=job.attempt, retry_note=decision.why if final else None)
     files = _attempt_files(job)
     kept = keep_attempt(files, record, job.run, job.attempt, job.workdir)
     if final:
@@ -270,8 +275,7 @@ def missing_module_hint(record: Record) -> str:
     )
 
 
-@dataclass(frozen=True)
-class AttemptDecision:
+class AttemptDecision(Fields, frozen=True):
     """What one attempt's end means for the job (see :func:`decide_attempt`)."""
 
     # success: exit 0. retry: keep the attempt, exit with the warden's code so Snakemake retries.
@@ -478,6 +482,6 @@ def _check_bonsai(job: SimulationJob, record: Record) -> Record:
         return record
     message = f"Bonsai exited 0 but its workflow threw: {error.summary}"
     say(message)
-    record = replace(record, exit_code=1, message=message, error=error)
+    record = record.replace(exit_code=1, message=message, error=error)
     write_json_atomic(job.record, record.to_dict())
     return record

@@ -121,3 +121,17 @@ def failed_attempts(run: str, root: str | os.PathLike[str] = ".") -> list[tuple[
         if (number := name.removeprefix("attempt-")).isdigit() and name.startswith("attempt-")
     ]
     return sorted(found)
+
+
+def refused_params(root: str | os.PathLike[str] = ".") -> dict[str, list[str]]:
+    """Run -> the problem lines of its refused parameter set, from :data:`PARAMS_ERRORS` under
+    ``root`` (written while some set is refused); {} when there is none or it cannot be read."""
+    import json
+
+    try:
+        found = json.loads((Path(root) / PARAMS_ERRORS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {str(run): [str(line) for line in lines] for run, lines in found.items() if lines}

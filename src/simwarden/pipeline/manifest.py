@@ -15,11 +15,15 @@ import os
 import shutil
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
+from simwarden.core.fields import Fields
 from simwarden.warden.record import Record
+
+# typing costs ~5 ms of every run's job, which loads this module; annotations only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # The autosave hook writes {distribution: version} of what the simulation imported to the file
 # this variable names (simwarden_autosave_imports.ENV_IMPORTS_FILE spells it too; a test keeps
@@ -151,8 +155,7 @@ def _relative_to_cwd(path: str) -> str:
     return os.path.relpath(absolute, here) if inside else absolute
 
 
-@dataclass(frozen=True)
-class ConfigFilesInForce:
+class ConfigFilesInForce(Fields, frozen=True):
     """The config files a workflow runs with, as the ``run_simulation`` rule hands them to its
     script: an object, not a list, so Snakemake does not track it as a param (the same runs
     under another profile are not stale for that alone)."""
@@ -276,6 +279,6 @@ def add_provenance(
     from simwarden.core.fsutil import write_json_atomic
 
     manifest = file_manifest(directories, root)
-    record = replace(record, manifest=manifest, environment=dict(environment))
+    record = record.replace(manifest=manifest, environment=dict(environment))
     write_json_atomic(record_path, record.to_dict())
     return record

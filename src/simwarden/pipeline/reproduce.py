@@ -16,16 +16,17 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simwarden.core.errors import UserError
 from simwarden.pipeline.config import RunConfig
-from simwarden.pipeline.job import FigureEnv, SimulationJob, simulation_env
+from simwarden.pipeline.job import SimulationJob, simulation_env
 from simwarden.warden.record import Record, RunContext
 
 if TYPE_CHECKING:
+    from simwarden.pipeline.job import FigureEnv
     from simwarden.pipeline.runners import RunnerSpec
     from simwarden.warden import RunOptions
 
@@ -175,7 +176,7 @@ def _runner(plan: Recipe, repo: Path, cache_dir: Path | None) -> RunnerSpec:
 
     request = EnvRequest(spec.environment, repo, plan.commit)
     content = ensure_env(request, cache_dir or default_cache_dir())
-    return replace(spec, python=str(content["python"]))
+    return spec.replace(python=str(content["python"]))
 
 
 def _run(job: SimulationJob, kind: str, argv: list[str], options: RunOptions) -> Record:
@@ -191,7 +192,7 @@ def _run(job: SimulationJob, kind: str, argv: list[str], options: RunOptions) ->
         kind, argv, env=options.env or {}, cwd=options.cwd, imports_file=imports
     )
     imports.unlink(missing_ok=True)
-    return replace(record, environment=environment)
+    return record.replace(environment=environment)
 
 
 def _job(

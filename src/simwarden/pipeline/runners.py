@@ -10,14 +10,17 @@ import re
 import string
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from simwarden.core.errors import UserError
+from simwarden.core.fields import Fields, field
 from simwarden.warden.record import RunError
 
+# typing costs ~5 ms of every run's job, which loads this module; annotations only.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from simwarden.pipeline.envs import EnvironmentSpec
 
 KINDS = ("python", "command", "bonsai")
@@ -47,8 +50,7 @@ def _environment(section: Mapping[str, Any], source: str) -> EnvironmentSpec | N
     return environment_of(section, source)
 
 
-@dataclass(frozen=True)
-class RunnerSpec:
+class RunnerSpec(Fields, frozen=True):
     """The config's ``runner`` section, checked."""
 
     kind: str

@@ -206,7 +206,7 @@ def validate_all(plan: ValidationPlan, runs: Iterable[str]) -> dict[str, list[st
     write_json_atomic(plan.root / layout.PARAMS_INDEX, index, durable=False)
     errors = {
         run: lines
-        for run, lines in _read_errors(plan.root).items()
+        for run, lines in layout.refused_params(plan.root).items()
         if run in plan.sources and run not in validated
     }
     errors.update(problems)
@@ -224,14 +224,6 @@ def refusal(params: object) -> list[str] | None:
     if isinstance(params, list):
         return [str(line) for line in params]
     return None
-
-
-def _read_errors(root: Path) -> dict[str, list[str]]:
-    try:
-        errors = json.loads((root / layout.PARAMS_ERRORS).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return errors if isinstance(errors, dict) else {}
 
 
 def _read_index(root: Path) -> dict[str, str]:

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from pathlib import Path
-from typing import IO
 
 from simwarden.core.log import PREFIX, say
 from simwarden.pipeline import layout
 from simwarden.pipeline.config import Notify, RunConfig
 from simwarden.warden.events import Event, Notifier
 from simwarden.warden.record import RecordError, read_record
+
+# typing costs ~5 ms of every run's job, which loads this module; annotations only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import IO
 
 # A hook still running after this many seconds is killed with everything it started.
 NOTIFY_COMMAND_TIMEOUT_S = 10.0
@@ -38,6 +41,8 @@ def notifiers_for(
     """The email and hook notifiers ``notify`` names (none when it names nobody), with the
     pipeline's bounds; a hook's own problem lines go to ``log`` (None: ``sys.stderr``). Raises
     UserError for bad ``SIMWARDEN_SMTP_*`` settings (checked at parse time already)."""
+    from dataclasses import replace  # SmtpSettings is a dataclass (off a run's usual path)
+
     from simwarden.warden.notify import CommandNotifier, EmailNotifier, SmtpSettings
 
     found: list[Notifier] = []

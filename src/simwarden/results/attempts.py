@@ -11,9 +11,9 @@ import json
 import os
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from simwarden.core.fields import Fields
 from simwarden.pipeline import layout
 from simwarden.warden.record import Record, RecordError, read_record
 
@@ -35,8 +35,7 @@ FAILURE_WHY = {
 }
 
 
-@dataclass(frozen=True)
-class KeptAttempt:
+class KeptAttempt(Fields, frozen=True):
     """One failed attempt of a run, kept in ``directory`` (``.../attempt-<number>``)."""
 
     number: int
@@ -153,8 +152,7 @@ def workflow_profiles(workdir: Path) -> tuple[str, ...] | None:
 # -------------------------------------------------------------------------- the lock's holder
 
 
-@dataclass(frozen=True)
-class SnakemakeProcess:
+class SnakemakeProcess(Fields, frozen=True):
     """The Snakemake process the Snakefile's onstart handler recorded
     (:data:`~simwarden.pipeline.layout.SNAKEMAKE_PROCESS`) and whether it still runs."""
 

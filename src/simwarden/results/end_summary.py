@@ -265,9 +265,8 @@ def settled_rows(runs: Iterable[str], root: str | os.PathLike[str] = ".") -> lis
     when the record there is an older parameter set's, ``validation`` with its problem lines as
     the cause; an ok run's cause says which attempt a retry stopped and why; otherwise the
     record's row (:func:`end_rows`)."""
-    from simwarden.results.status import refused_params
 
-    refused = refused_params(Path(root))
+    refused = layout.refused_params(root)
     rows = []
     for row in end_rows(runs, root):
         if refused.get(row.run) and row.reason != "refused":  # an older set's record: not shown

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -213,7 +212,7 @@ def collect_runs(
     upstream = Upstream(expander, judge, producers)
     process = snakemake_process(workdir)
     profiles_given = None if profiles is None else (*profiles,)
-    seen = _Seen(records, process, profiles_given, refused_params(workdir))
+    seen = _Seen(records, process, profiles_given, layout.refused_params(workdir))
     statuses: list[RunStatus] = []
     for run, plan in _planned_runs(workflow).items():
         try:
@@ -439,18 +438,6 @@ def _fetch_error(job: Job) -> str:
         if said:  # the last line is the error; the ones before it are progress (Fetching ...)
             return f"{said[-1].removeprefix(PREFIX)} ({log})"
     return ""
-
-
-def refused_params(workdir: Path) -> dict[str, list[str]]:
-    """Run -> the problem lines of its refused parameter set, from ``results/params/_errors.json``
-    (written while some set is refused); {} when there is none or it cannot be read."""
-    try:
-        found = json.loads((workdir / layout.PARAMS_ERRORS).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(found, dict):
-        return {}
-    return {str(run): [str(line) for line in lines] for run, lines in found.items() if lines}
 
 
 def _name_param_source(verdict: Verdict, job: Job, plan: RunPlan) -> None:

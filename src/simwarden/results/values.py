@@ -7,12 +7,15 @@ import json
 import math
 import os
 from collections.abc import Callable
-from dataclasses import fields
 from pathlib import Path
-from typing import Any, TypeGuard
 
 from simwarden.core.log import say
 from simwarden.warden.record import Record, RecordError
+
+# typing costs ~5 ms of every run's job, which loads this module; annotations only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeGuard
 
 PathLike = str | os.PathLike[str]
 # Where a reader sends its warning lines (default :func:`warn`; tests pass ``list.append``).
@@ -91,8 +94,8 @@ def read_json(path: Path, problems: Problems | None) -> dict[str, Any] | None:
 
 
 def _expected(key: str) -> str:
-    kinds = {f.name: str(f.type) for f in fields(Record)}
-    kind = kinds.get(key, "")
+    # The annotation as written ("int | None"): annotations stay text (from __future__).
+    kind = str(Record.__annotations__.get(key, ""))
     if kind.startswith("int"):
         return "an integer"
     if kind.startswith("float"):

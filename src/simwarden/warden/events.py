@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import IO, Protocol, runtime_checkable
 
+from simwarden.core.fields import Fields, field
 from simwarden.core.log import PREFIX
+
+# typing costs ~5 ms of a run's job; at run time Notifier is an ABC that knows a notifier by its
+# send method, as typing's runtime_checkable Protocol does.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import IO, Protocol
+else:
+    from abc import ABC as Protocol
 
 __all__ = ["Event", "Notifier", "NotifyError", "one_line", "scrub", "write_line"]
 
@@ -23,8 +30,7 @@ class NotifyError(Exception):
     """A notifier could not deliver an event; the message is one line and holds no secret."""
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(Fields, frozen=True):
     """Something the warden reports.
 
     ``kind`` is a lowercase word (``mem_warn``, ``stop``, ``end``); ``message`` is one human line;
@@ -45,15 +51,19 @@ class Event:
         object.__setattr__(self, "fields", frozen)
 
 
-@runtime_checkable
-class Notifier(Protocol):
+class Notifier(Protocol):  # noqa: B024 - an ABC at run time only for isinstance
     """Anything with ``send(event)``.
 
     ``send`` may raise; :class:`NotifierHub` logs the error. A notifier that holds secrets may
     also expose ``secrets: tuple[str, ...]``: the hub removes those strings from every line it logs.
     """
 
-    def send(self, event: Event) -> None: ...
+    def send(self, event: Event) -> None: ...  # noqa: B027 - a protocol's method
+
+    @classmethod
+    def __subclasshook__(cls, other: type) -> bool:
+        """``isinstance(x, Notifier)``: whether the class of ``x`` has a callable ``send``."""
+        return callable(getattr(other, "send", None)) or NotImplemented
 
 
 def one_line(text: str) -> str:

@@ -10,6 +10,7 @@ import os
 import signal
 
 from simwarden.core.errors import EXIT_CODES, UserError
+from simwarden.core.fields import Fields
 from simwarden.core.fsutil import check_output_path
 from simwarden.core.units import format_bytes
 
@@ -17,7 +18,7 @@ from simwarden.core.units import format_bytes
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from typing import IO, Any, Self
+    from typing import IO, Any
 
     from simwarden.warden.record import RunContext
 
@@ -32,37 +33,6 @@ class CommandError(UserError):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code
-
-
-class Fields:
-    """Plain keyword-built settings with ``__slots__`` as their fields, not dataclasses: the
-    ``dataclasses`` import (with ``inspect``) and its generated methods cost ~15 ms of every
-    ``simwarden run`` start-up. Equality, ``repr``, :meth:`replace` and :meth:`as_dict` follow the
-    dataclass ones; ``dataclasses.replace``/``fields``/``asdict`` do not apply (use these)."""
-
-    __slots__: tuple[str, ...] = ()
-
-    @classmethod
-    def field_names(cls) -> tuple[str, ...]:
-        """The fields, in declaration order."""
-        return cls.__slots__
-
-    def as_dict(self) -> dict[str, Any]:
-        """Field name -> value (values are not copied, unlike ``dataclasses.asdict``)."""
-        return {name: getattr(self, name) for name in self.__slots__}
-
-    def replace(self, **changes: Any) -> Self:
-        """A copy with ``changes`` applied; an unknown name raises TypeError."""
-        return type(self)(**{**self.as_dict(), **changes})
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        return self.as_dict() == other.as_dict()
-
-    def __repr__(self) -> str:
-        values = ", ".join(f"{name}={value!r}" for name, value in self.as_dict().items())
-        return f"{type(self).__name__}({values})"
 
 
 class Limits(Fields):

@@ -11,9 +11,8 @@ does not know is kept in :attr:`Record.extra` and written back by :meth:`Record.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-
 from simwarden.core.errors import UserError
+from simwarden.core.fields import Fields, field
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -61,8 +60,7 @@ class RecordError(UserError):
     """A record or samples file that cannot be read: the message names the file (and key)."""
 
 
-@dataclass
-class RunContext:
+class RunContext(Fields):
     """Where a run came from, as the pipeline knows it; every field may be None (by hand)."""
 
     run: str | None = None
@@ -90,13 +88,13 @@ class RunContext:
     source_diff_sha256: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return self.as_dict()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> RunContext:
         """Unknown keys are ignored, missing ones are None; ``None`` gives an empty context."""
         data = data or {}
-        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
+        return cls(**{name: data.get(name) for name in cls.field_names()})
 
 
 # Expected JSON types per record key (int accepted where float is expected); others: any.
@@ -139,8 +137,7 @@ def _expected(types: tuple[type, ...]) -> str:
     return names.get(types, "text")
 
 
-@dataclass
-class RunError:
+class RunError(Fields):
     """The cause of a failed run as the simulation reported it (an uncaught Python exception
     caught by the autosave hook, a .NET exception line of Bonsai), or None when nothing did.
 
@@ -161,22 +158,21 @@ class RunError:
         return f"{head} ({self.where})" if self.where else head
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return self.as_dict()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> RunError | None:
         """None for None or a non-object; non-text values become text; unknown keys ignored."""
         if not isinstance(data, dict):
             return None
-        return cls(**{f.name: _text_or_none(data.get(f.name)) for f in fields(cls)})
+        return cls(**{name: _text_or_none(data.get(name)) for name in cls.field_names()})
 
 
 def _text_or_none(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-@dataclass
-class Record:
+class Record(Fields):
     """Why one run ended and what it used. ``reason`` is one of :data:`REASONS`."""
 
     command: list[str] = field(default_factory=list)
@@ -266,11 +262,9 @@ class Record:
     def to_dict(self) -> dict[str, Any]:
         """The JSON object written as record.json (key order as documented)."""
         data: dict[str, Any] = {}
-        for f in fields(self):
-            if f.name == "extra":
-                continue
-            value = getattr(self, f.name)
-            data[f.name] = value.to_dict() if isinstance(value, RunContext | RunError) else value
+        for name, value in self.as_dict().items():
+            if name != "extra":
+                data[name] = value.to_dict() if isinstance(value, RunContext | RunError) else value
         data.update(self.extra)
         return data
 
@@ -283,7 +277,7 @@ class Record:
         """
         if not isinstance(data, dict):
             raise RecordError(f"{source}: expected a JSON object, found {type(data).__name__}")
-        known = {f.name for f in fields(cls)} - {"extra"}
+        known = set(cls.field_names()) - {"extra"}
         values: dict[str, Any] = {}
         for key in known & data.keys():
             value = data[key]
@@ -362,8 +356,7 @@ def format_sample_row(  # noqa: PLR0913 - one keyword per column of the row
     )
 
 
-@dataclass
-class Samples:
+class Samples(Fields):
     """A samples file's columns as lists (a column the file lacks is empty)."""
 
     columns: dict[str, list[float]]

@@ -8,16 +8,15 @@ import math
 import operator
 from bisect import bisect_left
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from simwarden.core.fields import Fields
 from simwarden.core.units import MB, format_mb
 
 # Downsample only above this many points per pixel column on average.
 DENSE = 8
 
 
-@dataclass(frozen=True)
-class Scale:
+class Scale(Fields, frozen=True):
     """Data values ``lo``..``hi`` onto pixels ``start``..``end`` (``end`` < ``start`` for a
     y axis, as pixels grow downwards). ``hi == lo`` maps everything to ``start``."""
 

@@ -9,8 +9,8 @@ points per pixel column); the peak marker is placed from the full series.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from simwarden.core.fields import Fields
 from simwarden.core.units import MB, format_mb
 from simwarden.results.plots.axes import (
     Scale,
@@ -50,8 +50,7 @@ Runs = list[tuple[list[float], list[float]]]
 Legend = list[tuple[str, str, str | None]]
 
 
-@dataclass(frozen=True)
-class Frame:
+class Frame(Fields, frozen=True):
     """Where values go: time (seconds from the first attempt's start), memory (MB), CPU (%)."""
 
     x: Scale
@@ -59,8 +58,7 @@ class Frame:
     cpu: Scale
 
 
-@dataclass(frozen=True)
-class Drawn:
+class Drawn(Fields, frozen=True):
     """One attempt's finite stretches of each series (see :func:`~.axes.finite_runs`) and the
     largest value of each RSS stretch (one pass over 100,000 samples, not one per use)."""
 

@@ -4,16 +4,15 @@ on one time axis."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from simwarden.core.fields import Fields
 from simwarden.core.units import format_bytes, format_mb
 from simwarden.results.plots.samples import Series
 from simwarden.warden.record import Record
 
 
-@dataclass(frozen=True)
-class RunLabels:
+class RunLabels(Fields, frozen=True):
     """The text of a run figure; ``None`` where the record has nothing to say."""
 
     title: str
@@ -105,8 +104,7 @@ def run_annotations(record: Record, name: str) -> RunLabels:
     )
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(Fields, frozen=True):
     """One attempt of a run on the figure's time axis: it starts at ``offset`` seconds, when the
     attempts before it (laid end to end) have ended. ``number`` is its attempt number."""
 

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
 
+from simwarden.core.fields import Fields, field
 from simwarden.core.units import MB
 from simwarden.warden.record import RecordError, read_samples
 
 REQUIRED = ("time_s", "rss_bytes")
 
 
-@dataclass(frozen=True)
-class Series:
+class Series(Fields, frozen=True):
     """A run's samples as the plot draws them: seconds, MB, CPU % (NaN when not sampled) and
     progress in % (empty when the file has no progress column or no report in it)."""
 
