@@ -296,6 +296,16 @@ def test_collect_names_bad_benchmark_params_and_h5_files_once_per_run(project: P
     ]
     a, b = values(table, "a"), values(table, "b")
     assert (a["wall_s"], a["s"], a["timer.simulate"], a["param.seed"]) == (2.5, None, 2.0, None)
+    # A refused parameter set's file holds its problem lines: no parameters, and no warning
+    # (the run's record says why it was refused).
+    write(project / "results" / "params" / "a.json", '["config/params/a.yaml: seed: too small"]')
+    warnings.clear()
+    collect(project, ["a"], warnings)
+    assert warnings == [
+        f"bench collect: run a: {benchmarks}/a.tsv has no Snakemake benchmark header (s, h:m:s, "
+        f"max_rss, ...); {results}/runs/a/data/sub/broken.h5 is not a readable HDF5 file; row "
+        "made from the rest",
+    ]
     assert (b["wall_s"], b["commit"], b["s"], b["param.seed"]) == (10.0, None, None, 1)
 
 

@@ -282,9 +282,7 @@ def test_a_refused_parameter_set_is_a_final_failure_before_anything_runs(
     assert run_simulation(job) == 0  # not retried: more resources cannot fix it
     record = json.loads(Path(job.record).read_text())
     assert (record["reason"], record["exit_code"], record["wall_s"]) == ("refused", 125, 0.0)
-    assert record["message"] == "; ".join(
-        ["run r1: its parameter set is refused; nothing was run", *problems]
-    )
+    assert record["message"] == f"parameter set refused: {problems[0]}"
     assert record["retry_note"] == NOT_RETRIED_REFUSED
     assert (record["command"], record["samples"], record["attempts"]) == ([], 0, 1)
     assert record["context"]["run"] == "r1"
@@ -294,7 +292,7 @@ def test_a_refused_parameter_set_is_a_final_failure_before_anything_runs(
     assert (
         rerun_marker("r1", tmp_path)
         .read_text()
-        .startswith("run r1 failed: run r1: its parameter set is refused; nothing was run; ")
+        .startswith(f"run r1 failed: parameter set refused: {problems[0]}\n")
     )
     said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("simwarden:")]
     assert said == [

@@ -17,7 +17,7 @@ import pytest
 from simwarden.core.errors import UserError
 from simwarden.results.plots import common, plot_run
 from simwarden.results.plots.axes import Scale
-from simwarden.results.plots.common import CATEGORY_COLOURS, legend_entries
+from simwarden.results.plots.common import CATEGORY_COLOURS, category, legend_entries
 from simwarden.results.plots.run import (
     load_samples,
     placeholder_plot,
@@ -246,9 +246,15 @@ def test_colours_are_fixed_and_distinct():
         "disk": "#0072B2",
         "signal": "#56B4E9",
         "stopped": "#999999",
+        "refused": "#666666",
         "other": "#000000",
     }
     assert len(set(CATEGORY_COLOURS.values())) == len(CATEGORY_COLOURS)
+    assert category("refused", 125) == "refused"
+    assert legend_entries(["refused", "exited ok"]) == [
+        ("exited ok (1)", "#009E73"),
+        ("refused (never started) (1)", "#666666"),
+    ]
 
 
 def test_legend_entries_in_fixed_order_with_counts():

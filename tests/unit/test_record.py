@@ -344,3 +344,20 @@ def test_a_file_without_the_required_columns_raises(tmp_path):
         f"samples {str(path)!r}: header 's\\th:m:s\\tmax_rss' lacks time_s and rss_bytes: "
         "not a simwarden samples file"
     )
+
+
+@pytest.mark.parametrize(
+    ("sampled", "kernel", "shown"),
+    [
+        (0, 14_800_000, 14_800_000),  # a run over before a sample saw it
+        (409_000_000, 400_000_000, 409_000_000),  # the tree's sum above its largest process
+        (None, 5_000_000, 5_000_000),
+        (7, None, 7),
+        (None, None, None),
+    ],
+)
+def test_the_peak_shown_is_the_best_known(
+    sampled: int | None, kernel: int | None, shown: int | None
+) -> None:
+    record = Record(peak_rss_bytes=sampled, kernel_peak_rss_bytes=kernel)
+    assert record.peak_bytes == shown

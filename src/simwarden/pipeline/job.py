@@ -186,7 +186,11 @@ def refuse_run(job: SimulationJob, error: UserError) -> int:
         ref=job.ref,
         runner=dict(job.runner),
     )
-    record = refused_record("; ".join(lines) or "the run cannot start", context)
+    if isinstance(error, RefusedParams):  # the record names the run: its problems first
+        message = "parameter set refused: " + "; ".join(error.problems)
+    else:
+        message = "; ".join(lines) or "the run cannot start"
+    record = refused_record(message, context)
     write_run_outputs(_attempt_files(job), record)
     touch_rerun_marker(job.run, job.workdir, f"run {job.run} failed: {record.cause}")
     say(f"run {job.run} failed (attempt {job.attempt}): it could not start; {NOT_RETRIED_REFUSED}")
@@ -203,10 +207,18 @@ def _read_params(job: SimulationJob) -> dict[str, Any]:
 
     lines = refusal(params)
     if lines is not None:
-        raise UserError(
-            "\n".join([f"run {job.run}: its parameter set is refused; nothing was run", *lines])
-        )
+        raise RefusedParams(job.run, lines)
     return dict(params)
+
+
+class RefusedParams(UserError):
+    """A run's parameter set was refused: ``problems`` are its lines (file, key, what is
+    accepted); the message says them under one line naming the run."""
+
+    def __init__(self, run: str, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        head = f"run {run}: its parameter set is refused; nothing was run"
+        super().__init__("\n".join([head, *self.problems]))
 
 
 def _shelve_earlier_attempts(job: SimulationJob) -> None:

@@ -73,7 +73,7 @@ def end_rows(runs: Iterable[str], root: str | os.PathLike[str] = ".") -> list[En
                 "failed" if record.failed else "ok",
                 reason=record.reason,
                 attempts=record.attempts if record.attempts is not None else attempt,
-                peak_bytes=record.peak_rss_bytes,
+                peak_bytes=record.peak_bytes,
                 wall_s=record.wall_s,
                 cause=record.cause,
             )

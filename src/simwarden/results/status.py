@@ -473,7 +473,7 @@ def refusal(text: str) -> str:
 
 def _attempt_fields(path: Path, record: Record) -> dict[str, Any]:
     context = record.context
-    peak, wall = record.peak_rss_bytes, record.wall_s
+    peak, wall = record.peak_bytes, record.wall_s
     attempt = context.attempt if context else None
     return {
         "reason": record.reason,

@@ -164,7 +164,7 @@ class _Gathered:
         elif record.reason != "exited" or record.exit_code != 0:
             self.stopped += 1
         else:
-            peak = record.peak_rss_bytes
+            peak = record.peak_bytes
             config = record.context.run_config if record.context is not None else None
             self.records.add(peak / 1e6 if is_number(peak) else None, record.wall_s, config)
 

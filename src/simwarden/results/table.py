@@ -146,7 +146,7 @@ def _record_columns(
         commit, repository, run_config = code.get("commit"), code.get("url"), None
         named = [None, None, None]
     user, system = record.cpu_user_s, record.cpu_system_s
-    peak = record.peak_rss_bytes
+    peak = record.peak_bytes
     limit = record.limits.get("mem_bytes")
     return {
         **dict(zip(("simulation", "param_set", "ref"), named, strict=True)),
@@ -242,14 +242,35 @@ def _timers_part(data: Path, problems: Problems) -> dict[str, Any]:
     return found
 
 
+def _params_part(path: Path, problems: Problems) -> dict[str, Any] | None:
+    """The run's parameters as ``param.*`` columns; None when they cannot be used (noted), or,
+    unnoted, for a refused parameter set: its file holds the problem lines, not an object (the
+    run's record, reason refused, says them)."""
+    noted = Problems()
+    params = read_json(path, noted)
+    if params is not None:
+        return _flatten(params)
+    if not _holds_refusal(path):
+        problems.items.extend(noted.items)
+    return None
+
+
+def _holds_refusal(path: Path) -> bool:
+    """Whether ``path`` holds a refused parameter set's problem lines (a JSON list of strings)."""
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(found, list) and all(isinstance(line, str) for line in found)
+
+
 def _collect_run(
     files: _RunFiles, provenance: Callable[[], Mapping[str, Any]], problems: Problems
 ) -> dict[str, Any] | None:
     """The row of one run, or None when none of its files could be used."""
     complete = files.record.exists()
-    params = read_json(files.params, problems)
     parts = [
-        None if params is None else _flatten(params),
+        _params_part(files.params, problems),
         _record_part(files, provenance, problems),
         _benchmark_part(files, complete, problems),
         _timers_part(files.data, problems) or None,

@@ -248,6 +248,19 @@ class Record(Fields):
         return last or f"exit code {self.exit_code}"
 
     @property
+    def peak_bytes(self) -> int | None:
+        """The run's peak memory as best known, for tables and summaries: the sampled peak of
+        the tree, or the largest single process's peak the kernel reported when that is higher
+        (a run shorter than the sampling interval may be sampled only after its end, at 0);
+        None when neither is known."""
+        known = [
+            value
+            for value in (self.peak_rss_bytes, self.kernel_peak_rss_bytes)
+            if isinstance(value, int) and not isinstance(value, bool)
+        ]
+        return max(known) if known else None
+
+    @property
     def cpu_s(self) -> float | None:
         """User + system CPU seconds, or None when neither is known."""
         if self.cpu_user_s is None and self.cpu_system_s is None:

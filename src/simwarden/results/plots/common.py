@@ -24,10 +24,16 @@ CATEGORY_COLOURS: dict[str, str] = {
     "disk": "#0072B2",
     "signal": "#56B4E9",
     "stopped": "#999999",
+    "refused": "#666666",
     "other": "#000000",
 }
-CATEGORY_LABELS: dict[str, str] = {"failed": "failed (exit ≠ 0)"}
-STOP_REASONS = ("memory", "timeout", "host_memory", "disk", "signal", "stopped")
+CATEGORY_LABELS: dict[str, str] = {
+    "failed": "failed (exit ≠ 0)",
+    "refused": "refused (never started)",
+}
+# Reasons with a colour of their own ("refused": a run that could not start, see
+# simwarden.pipeline.job.refuse_run).
+STOP_REASONS = ("memory", "timeout", "host_memory", "disk", "signal", "stopped", "refused")
 
 
 def category(reason: Any, exit_code: Any) -> str:
