@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
 
 from simwarden.core.errors import UserError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 MB = 1000**2
 
@@ -43,10 +46,11 @@ _DURATION_UNITS: dict[str, float] = {
 _MAX_BYTES = 2**63
 
 _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
-_SIZE_RE = re.compile(rf"^({_NUMBER})\s*([a-z]*)$", re.IGNORECASE)
-_PRODUCT_TERM_RE = re.compile(r"^(\d+)(?:\*\*(\d+))?$")
-_DURATION_PART_RE = re.compile(rf"({_NUMBER})\s*([a-z]+)", re.IGNORECASE)
-_CLOCK_RE = re.compile(r"^(?:(\d+)-)?(\d+):(\d{1,2})(?::(\d{1,2}(?:\.\d*)?))?$")
+# Patterns, compiled at their first use (re keeps them), not when ``simwarden run`` starts.
+_SIZE_RE = rf"^({_NUMBER})\s*([a-z]*)$"
+_PRODUCT_TERM_RE = r"^(\d+)(?:\*\*(\d+))?$"
+_DURATION_PART_RE = rf"({_NUMBER})\s*([a-z]+)"
+_CLOCK_RE = r"^(?:(\d+)-)?(\d+):(\d{1,2})(?::(\d{1,2}(?:\.\d*)?))?$"
 
 SIZE_FORMS = (
     "a number with a unit (500MB, 1.5GiB), a product of integers in bytes (4*1024**3), "
@@ -106,7 +110,7 @@ def _parse_size_text(raw: str, what: str, allow_percent: bool, total: Callable[[
         return int(total() * parse_percent(text, what) / 100)
     if "*" in text:
         return _parse_product(text, what)
-    match = _SIZE_RE.match(text)
+    match = re.match(_SIZE_RE, text, re.IGNORECASE)
     if not match:
         raise _fail(what, text, SIZE_FORMS)
     number, unit = match.groups()
@@ -123,7 +127,7 @@ def _parse_product(text: str, what: str) -> int:
     # Split on single '*' while keeping '**' powers together.
     terms = re.split(r"(?<!\*)\*(?!\*)", text.replace(" ", ""))
     for term in terms:
-        match = _PRODUCT_TERM_RE.match(term)
+        match = re.match(_PRODUCT_TERM_RE, term)
         if not match:
             raise _fail(what, text, SIZE_FORMS)
         base, exponent = int(match.group(1)), int(match.group(2) or 1)
@@ -177,7 +181,7 @@ def _parse_duration_text(raw: str, what: str) -> float:
         raise _fail(what, raw, DURATION_FORMS)
     if re.fullmatch(_NUMBER, text):
         return float(text)
-    clock = _CLOCK_RE.match(text)
+    clock = re.match(_CLOCK_RE, text)
     if clock:
         days, first, second, third = clock.groups()
         if third is None:  # mm:ss
@@ -188,7 +192,7 @@ def _parse_duration_text(raw: str, what: str) -> float:
             raise _fail(what, text, DURATION_FORMS)
         return int(days or 0) * 86400 + hours * 3600 + minutes * 60 + seconds
     position, total = 0, 0.0
-    for match in _DURATION_PART_RE.finditer(text):
+    for match in re.finditer(_DURATION_PART_RE, text, re.IGNORECASE):
         if text[position : match.start()].strip():
             raise _fail(what, text, DURATION_FORMS)
         factor = _DURATION_UNITS.get(match.group(2).lower())
