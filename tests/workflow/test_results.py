@@ -87,7 +87,9 @@ def test_benchmark_table_has_one_row_per_run(finished: Workflow) -> None:
         assert row["commit"] == commit
         assert row["run_config"] == "short"
         assert (row["reason"], row["exit_code"]) == ("exited", "0")
-        assert float(row["peak_rss_mb"]) == pytest.approx(record["peak_rss_bytes"] / 1e6, abs=0.01)
+        # The best-known peak: the sampled tree's, or the kernel's per-process peak when higher.
+        peak = max(record["peak_rss_bytes"], record["kernel_peak_rss_bytes"])
+        assert float(row["peak_rss_mb"]) == pytest.approx(peak / 1e6, abs=0.01)
         assert row["param.seed"] == {"a": "1", "b": "2"}[run]
         # Snakemake's benchmark columns under their own names, and the demo's own timers.
         for column in ("s", "max_rss", "mean_load", "cpu_time"):
