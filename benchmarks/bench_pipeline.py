@@ -38,7 +38,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchkit import ROOT, SNAKEMAKE, VENV_BIN, copy_workflow, fmt_load, run, run_facts
+from benchkit import (
+    ROOT,
+    SNAKEMAKE,
+    VENV_BIN,
+    copy_workflow,
+    fmt_load,
+    run,
+    run_facts,
+    write_results,
+)
 
 SIM_ENV = {"SIMWARDEN_QUICK": "1", "SIMWARDEN_SCALE": "0.5"}
 PLAIN_FLAGS = ["--cores", "2", "--scheduler", "greedy"]
@@ -346,10 +355,7 @@ def main() -> int:
         "imports": imports,
         **run_facts(start, load_start),
     }
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / "pipeline.json").write_text(json.dumps(data, indent=2) + "\n")
-    (args.out_dir / "pipeline.md").write_text(render(data))
-    print(render(data))
+    write_results(args.out_dir, "pipeline", data, render(data))
     return 0
 
 

@@ -85,3 +85,14 @@ def run_facts(start: float, load_start: tuple[float, float, float]) -> dict[str,
         "loadavg_start": load_start,
         "loadavg_end": os.getloadavg(),
     }
+
+
+def write_results(out_dir: Path, name: str, data: dict[str, Any], report: str) -> None:
+    """Write ``<name>.json`` (every number) and ``<name>.md`` (the report) under ``out_dir``,
+    made if missing, and print the report."""
+    import json
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{name}.json").write_text(json.dumps(data, indent=1) + "\n")
+    (out_dir / f"{name}.md").write_text(report)
+    print(report)
