@@ -33,7 +33,7 @@ def build_once(builder_name: str, package: str) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--package", default="pyjokes==0.8.3")
     args = parser.parse_args()

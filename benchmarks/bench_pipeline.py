@@ -321,7 +321,7 @@ def main() -> int:
     # Measure what users get: cached bytecode (a shell or test run may have switched it off,
     # and every timed Python would then compile simwarden from source).
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, indicative only")
     parser.add_argument("--demo-runs", type=int, help="sweep points in benchmark 1 (default 20)")
     parser.add_argument("--reps", type=int, help="interleaved A/B repetitions (default 3)")

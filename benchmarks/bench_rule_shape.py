@@ -219,7 +219,7 @@ LABELS = {
 
 def main() -> int:
     """Run the benchmark and write its results."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--points", type=int, default=10_000, help="sweep points (default 10000)")
     parser.add_argument("--reps", type=int, default=3, help="repetitions (default 3)")
     parser.add_argument("--out-dir", type=Path, default=Path(__file__).parent / "results")

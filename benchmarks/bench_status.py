@@ -265,7 +265,7 @@ def main() -> int:
     # Measure what users get: cached bytecode (a shell or test run may have switched it off,
     # and every timed Python would then compile simwarden from source).
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=1000, help="runs in the sweep (default 1000)")
     parser.add_argument("--reps", type=int, default=3, help="repetitions per situation")
     parser.add_argument(

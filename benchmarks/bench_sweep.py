@@ -390,7 +390,7 @@ def plot(data: dict[str, Any], path: Path) -> None:
 def main() -> int:
     """Parse arguments, measure every N, write the report, the json and the plot."""
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # measure with cached bytecode
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="N = 5, 20, one repetition")
     parser.add_argument(
         "--points", type=int, nargs="+", help="sweep sizes (default 100 1000 10000)"

@@ -253,7 +253,7 @@ def fstype(path: Path) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="3 repetitions instead of 9")
     parser.add_argument("--tmp", type=Path, default=None, help="where the repositories are made")
     parser.add_argument("--out-dir", type=Path, default=Path(__file__).parent / "results")

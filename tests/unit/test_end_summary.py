@@ -81,8 +81,17 @@ def test_end_rows_come_from_the_records(root: Path) -> None:
             peak_bytes=21_300_000,
             wall_s=0.42,
             cause="AttributeError: 'Axes' object has no attribute 'plott' (src/draw.py:9)",
+            exit_code=1,
         ),
-        EndRow("hungry", "ok", reason="exited", attempts=2, peak_bytes=172_000_000, wall_s=75.2),
+        EndRow(
+            "hungry",
+            "ok",
+            reason="exited",
+            attempts=2,
+            peak_bytes=172_000_000,
+            wall_s=75.2,
+            exit_code=0,
+        ),
         EndRow(
             "loud",
             "failed",
@@ -91,6 +100,7 @@ def test_end_rows_come_from_the_records(root: Path) -> None:
             peak_bytes=4_000_000,
             wall_s=3725.0,
             cause="cannot open input.dat",
+            exit_code=3,
         ),
     ]
     torn = rows[3]
@@ -104,12 +114,12 @@ def test_the_summary_lines(root: Path) -> None:
     argv = ["/venv/bin/snakemake", "--profile", "profiles/short", "--cores", "2"]
     lines = end_summary(["crash", "hungry", "loud", "never"], argv, root)
     assert lines == [
-        "RUN     STATE    REASON  ATTEMPTS  PEAK    WALL   CAUSE",
-        "crash   failed   exited  1         21 MB   0.42s  "
+        "RUN     STATE    REASON    ATTEMPTS  PEAK    WALL   CAUSE",
+        "crash   failed   exited 1  1         21 MB   0.42s  "
         "AttributeError: 'Axes' object has no attribute 'plott' (src/draw.py:9)",
-        "hungry  ok       exited  2         172 MB  1m15s",
-        "loud    failed   exited  1         4.0 MB  1h02m  cannot open input.dat",
-        "never   not run  -       -         -       -",
+        "hungry  ok       exited    2         172 MB  1m15s",
+        "loud    failed   exited 3  1         4.0 MB  1h02m  cannot open input.dat",
+        "never   not run  -         -         -       -",
         "4 runs: 1 ok, 2 failed, 1 not run",
         "redo the failed runs: snakemake --profile profiles/short",
     ]
@@ -214,10 +224,10 @@ def test_the_summary_is_said_when_the_process_exits_after_its_last_lines(root: P
     assert done.returncode == 1, done.stderr
     assert done.stderr.splitlines() == [
         "Complete log(s): x.log",
-        "simwarden: RUN     STATE   REASON  ATTEMPTS  PEAK    WALL   CAUSE",
-        "simwarden: crash   failed  exited  1         21 MB   0.42s  "
+        "simwarden: RUN     STATE   REASON    ATTEMPTS  PEAK    WALL   CAUSE",
+        "simwarden: crash   failed  exited 1  1         21 MB   0.42s  "
         "AttributeError: 'Axes' object has no attribute 'plott' (src/draw.py:9)",
-        "simwarden: hungry  ok      exited  2         172 MB  1m15s",
+        "simwarden: hungry  ok      exited    2         172 MB  1m15s",
         "simwarden: 2 runs: 1 ok, 1 failed",
         "simwarden: redo the failed runs: snakemake --profile profiles/short",
     ]
@@ -245,6 +255,7 @@ def test_rows_from_status_take_its_verdicts_and_a_retry_from_the_kept_attempts(
             "state": "failed",
             "why": "exit code 1",
             "reason": "exited",
+            "exit_code": 1,
             "attempts": 1,
             "cause": "AttributeError: boom (src/draw.py:9)",
             "wall_s": 0.42,
@@ -266,7 +277,9 @@ def test_rows_from_status_take_its_verdicts_and_a_retry_from_the_kept_attempts(
     ]
     rows = rows_from_status(statuses, ["crash", "hungry", "bad", "moved", "cut", "gone"], root)
     assert rows == [
-        EndRow("crash", "failed", "exited", 1, None, 0.42, "AttributeError: boom (src/draw.py:9)"),
+        EndRow(
+            "crash", "failed", "exited", 1, None, 0.42, "AttributeError: boom (src/draw.py:9)", 1
+        ),
         EndRow(
             "hungry", "ok", "exited", 2, 172_000_000, 75.2, "retried: attempt 1 stopped (memory)"
         ),
@@ -283,3 +296,4 @@ def test_rows_from_status_take_its_verdicts_and_a_retry_from_the_kept_attempts(
         EndRow("cut", "incomplete", None, None, None, None, "the next run redoes it"),
         EndRow("gone", "not run"),
     ]
+    assert [row.reason_text for row in rows[:3]] == ["exited 1", "exited", "validation"]

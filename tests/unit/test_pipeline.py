@@ -356,6 +356,34 @@ def test_warden_messages_name_the_run_and_attempt(tmp_path: Path) -> None:
     )
 
 
+def test_a_retry_says_in_its_log_how_the_attempt_before_it_ended(tmp_path: Path) -> None:
+    """Snakemake starts each attempt's log afresh: the retry's log says the stopped attempt's
+    cause and where its files are kept (once the warden is done with the log: it owns the log
+    while the command runs)."""
+    first = make_job(tmp_path, 0, mem_mb=1)
+    first.run_config = run_config(mem_mb=1, grace="1s")
+    assert run_simulation(first) == 137
+    Path(first.log).unlink()  # as Snakemake does before the next attempt
+    assert run_simulation(make_job(tmp_path, 0, attempt=2)) == 0
+    lines = Path(first.log).read_text().splitlines()
+    kept = read_record(tmp_path / "results" / "failed" / "r1" / "attempt-1" / "record.json")
+    assert kept.cause is not None and kept.cause.startswith("stopped (memory)"), kept.cause
+    said = f"simwarden: run r1 (attempt 2): attempt 1 ended: {kept.cause}; " + (
+        "kept in results/failed/r1/attempt-1/"
+    )
+    assert lines.count(said) == 1, lines
+
+
+def test_a_first_attempt_says_nothing_of_an_earlier_invocations_attempts(tmp_path: Path) -> None:
+    job = make_job(tmp_path, 0, mem_mb=1)
+    job.run_config = run_config(mem_mb=1, grace="1s")
+    assert run_simulation(job) == 137
+    Path(job.log).unlink()
+    assert run_simulation(make_job(tmp_path, 0)) == 0  # the next invocation's attempt 1
+    assert "ended:" not in Path(job.log).read_text()
+    assert not (tmp_path / "results" / "failed" / "r1" / "attempt-1").exists()  # shelved
+
+
 # Draws a "figure" file and writes data, says why on stderr, then exits with argv[3].
 CRASHER = (
     "import os, sys; "

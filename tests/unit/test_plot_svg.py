@@ -55,10 +55,11 @@ def test_nice_ticks(lo, hi, count, ticks):
 
 
 def test_tick_labels_carry_units():
-    assert [mb_label(v) for v in (0, 2.5, 10, 400, 1500)] == [
+    assert [mb_label(v) for v in (0, 2.5, 10, 12.5, 400, 1500)] == [
         "0 MB",
         "2.5 MB",
         "10 MB",
+        "12.5 MB",
         "400 MB",
         "1500 MB",
     ]

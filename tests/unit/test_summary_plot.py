@@ -37,6 +37,7 @@ from simwarden.results.plots.summary_draw import (
     SCATTER_HEIGHT,
     WALL_PANEL,
     bars_height,
+    free_baseline,
 )
 from tests.conftest import PYTHON, TIMEOUT
 
@@ -363,6 +364,33 @@ def test_scatter_rings_retries_and_labels_a_few_failures(tmp_path):
         rows[i] |= {"exit_code": 1, "error": CAUSE}
     root = root_of(plot_summary(rows, tmp_path / "s.svg"))
     assert of_class(root, "cause") == []
+
+
+def test_failures_at_one_spot_get_labels_that_do_not_overlap(tmp_path):
+    """Five points of a sweep that failed alike sit on one spot: their labels stack downwards
+    CAUSE_LINE apart, each moved one with a leader line back to its dot."""
+    rows = [
+        {"run": f"pts__x-{i}", "reason": "exited", "exit_code": 0, "wall_s": 0.05 + i / 1000,
+         "peak_rss_mb": 13.0}
+        for i in range(200)
+    ]  # fmt: skip
+    for i in (17, 77, 117, 177, 199):
+        rows[i] = rows[i] | {"exit_code": 1, "wall_s": 0.12, "error": f"bad input x={i}"}
+    root = root_of(plot_summary(rows, tmp_path / "s.svg"))
+    labels = of_class(root, "cause")
+    assert sorted(e.text or "" for e in labels) == sorted(
+        f"pts__x-{i}: bad input x={i}" for i in (17, 77, 117, 177, 199)
+    )
+    baselines = sorted(float(e.get("y", "")) for e in labels)
+    assert [round(b - baselines[0], 6) for b in baselines] == [0, 11, 22, 33, 44]
+    assert len(of_class(root, "leader")) == 4
+
+
+def test_free_baseline_moves_only_past_labels_sharing_width():
+    placed = [(100.0, 200.0, 50.0), (300.0, 400.0, 50.0)]
+    assert free_baseline(placed, 210.0, 290.0, 50.0) == 50.0  # between them: stays
+    assert free_baseline(placed, 150.0, 250.0, 45.0) == 61.0  # under the first one
+    assert free_baseline([*placed, (150.0, 250.0, 61.0)], 180.0, 320.0, 52.0) == 72.0
 
 
 def test_10000_runs_stay_a_small_file(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from simwarden.pipeline import layout
 from tests.workflow.conftest import (
     BUNDLE,
     SAMPLES_HEADER,
@@ -108,6 +109,10 @@ def test_memory_kill_is_retried_with_twice_the_budget(workflow: Workflow) -> Non
     # The retry really needed more than the first budget, and stayed within the second.
     assert FIRST_BUDGET_MB * 10**6 < final["peak_rss_bytes"] < 2 * FIRST_BUDGET_MB * 10**6
     assert (workflow.run_dir("hungry") / "data" / "output.h5").is_file()
+    # Snakemake started the retry's log afresh: it still says how attempt 1 ended.
+    log = (workflow.root / layout.log(layout.RUN_SIMULATION, "hungry")).read_text()
+    assert log.count("simwarden: run hungry (attempt 2): attempt 1 ended: stopped (memory): ") == 1
+    assert "; kept in results/failed/hungry/attempt-1/\n" in log, log
 
 
 def test_timeout_without_retry_fails_keeps_the_record_and_reruns_later(

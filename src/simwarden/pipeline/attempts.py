@@ -87,6 +87,34 @@ def log_tail(path: str | os.PathLike[str], lines: int = LOG_TAIL_LINES) -> str:
     return "".join(f"{line}\n" for line in kept)
 
 
+def earlier_attempts(run: str, attempt: int, root: str | os.PathLike[str] = ".") -> str | None:
+    """Before an attempt runs: attempt 1 shelves an earlier invocation's kept attempts (history
+    now, :func:`shelve_kept_attempts`) and returns None; a retry gets the line its job's log
+    should hold about the attempts before it (:func:`earlier_attempts_line`): Snakemake starts
+    each attempt's log afresh, so theirs are only in their kept log tails."""
+    if attempt == 1:
+        shelve_kept_attempts(run, root)
+        return None
+    return earlier_attempts_line(run, attempt, root)
+
+
+def earlier_attempts_line(run: str, attempt: int, root: str | os.PathLike[str] = ".") -> str | None:
+    """``run big (attempt 2): attempt 1 ended: stopped (memory): ...; kept in
+    results/failed/big/attempt-1/``: how this invocation's attempts before ``attempt`` ended,
+    from their kept records (``unreadable record`` for a damaged one); None when none is kept."""
+    ended = []
+    for number, directory in layout.failed_attempts(run, root):
+        if number >= attempt:
+            continue
+        try:
+            cause = read_record(directory / "record.json").cause or "failed"
+        except (OSError, RecordError):
+            cause = "unreadable record"
+        kept = layout.failed_attempt_dir(run, number, "").as_posix()
+        ended.append(f"attempt {number} ended: {cause}; kept in {kept}/")
+    return f"run {run} (attempt {attempt}): {'; '.join(ended)}" if ended else None
+
+
 def keep_attempt(
     files: AttemptFiles, record: Record, run: str, attempt: int, root: str | os.PathLike[str]
 ) -> Path:

@@ -97,7 +97,7 @@ def run_simulation(job: SimulationJob) -> int:
     from simwarden.pipeline.watching import say_lines
 
     with logging_to(job.log):
-        notes = io.StringIO()  # while the warden writes the job's log, notifiers write here
+        notes = io.StringIO()  # said once the warden no longer writes the job's log
         try:
             result, kind, argv, options = _start_and_wait(job, notes)
         except UserError as error:
@@ -126,8 +126,7 @@ def _start_and_wait(
     spec = RunnerSpec.from_config(job.runner)
     if job.python is not None:
         spec = spec.replace(python=job.python)
-    if job.attempt == 1:  # an earlier invocation's attempts are history now: shelved
-        _shelve_earlier_attempts(job)
+    _earlier_attempts(job, notes)
     _fresh_directories(job)
     context = run_context(job, provenance, params)
     _prepare_logs(job)
@@ -221,11 +220,11 @@ class RefusedParams(UserError):
         super().__init__("\n".join([head, *self.problems]))
 
 
-def _shelve_earlier_attempts(job: SimulationJob) -> None:
+def _earlier_attempts(job: SimulationJob, notes: io.StringIO) -> None:
     if layout.failed_attempts(job.run, job.workdir):  # the attempts' machinery only then
-        from simwarden.pipeline.attempts import shelve_kept_attempts
+        from simwarden.pipeline.attempts import earlier_attempts
 
-        shelve_kept_attempts(job.run, job.workdir)
+        notes.write(earlier_attempts(job.run, job.attempt, job.workdir) or "")
 
 
 def _add_provenance(

@@ -50,6 +50,15 @@ class EndRow:
     peak_bytes: int | None = None
     wall_s: float | None = None
     cause: str | None = None
+    exit_code: int | None = None
+
+    @property
+    def reason_text(self) -> str:
+        """The reason as the table shows it: a failed run that exited says its code
+        (``exited 1``: "exited" alone reads as success); ``-`` when unknown."""
+        if self.reason == "exited" and self.exit_code not in (None, 0):
+            return f"exited {self.exit_code}"
+        return self.reason or "-"
 
 
 def end_rows(runs: Iterable[str], root: str | os.PathLike[str] = ".") -> list[EndRow]:
@@ -76,6 +85,7 @@ def end_rows(runs: Iterable[str], root: str | os.PathLike[str] = ".") -> list[En
                 peak_bytes=record.peak_bytes,
                 wall_s=record.wall_s,
                 cause=record.cause,
+                exit_code=record.exit_code,
             )
         )
     return rows
@@ -115,7 +125,7 @@ def format_end_summary(rows: Sequence[EndRow], redo: Sequence[str] | None = None
         (
             row.run,
             row.state,
-            row.reason or "-",
+            row.reason_text,
             str(row.attempts) if row.attempts is not None else "-",
             format_mb(row.peak_bytes) if row.peak_bytes is not None else "-",
             format_wall(row.wall_s),
@@ -230,6 +240,9 @@ def rows_from_status(
                 peak_bytes=status.get("peak_rss_bytes"),
                 wall_s=status.get("wall_s"),
                 cause=cause,
+                exit_code=exit_code
+                if isinstance(exit_code := status.get("exit_code"), int)
+                else None,
             )
         )
     return rows

@@ -10,7 +10,6 @@ from bisect import bisect_left
 from collections.abc import Sequence
 
 from simwarden.core.fields import Fields
-from simwarden.core.units import MB, format_mb
 
 # Downsample only above this many points per pixel column on average.
 DENSE = 8
@@ -72,9 +71,9 @@ def unit_label(value: float, unit: str) -> str:
 
 
 def mb_label(value_mb: float) -> str:
-    """A memory tick in MB: ``400 MB``, ``2.5 MB`` (:func:`~simwarden.core.units.format_mb`
-    above 10 MB; below it a tick keeps its own digits, ``0.25 MB``)."""
-    return format_mb(value_mb * MB) if value_mb >= 10 else f"{_number(value_mb)} MB"
+    """A memory tick in MB with its own digits: ``400 MB``, ``12.5 MB``, ``0.25 MB`` (ticks are
+    round numbers, so none is rounded: a 12.5 tick between 10 and 15 must not read 12)."""
+    return f"{_number(value_mb)} MB"
 
 
 def percent_label(value: float) -> str:

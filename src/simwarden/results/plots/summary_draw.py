@@ -28,6 +28,7 @@ TITLE_Y, LEGEND_Y, LEGEND_ROW = 26.0, 50.0, 18.0
 PLOT_TOP = 96.0  # below the title and two legend rows (ten entries at most)
 # About how wide a character of 11-, 10- and 9-unit text is.
 CHAR_WIDTH, VALUE_CHAR_WIDTH, CAUSE_CHAR_WIDTH = 6.0, 5.6, 5.0
+CAUSE_LINE = 11.0  # px between the baselines of two cause labels (9 px text) that share width
 GRID_COLOUR, RETRY_PATTERN = "#DDDDDD", "retry"
 # Bars: run ids right-aligned left of the wall-time panel, one ROW per run.
 RUN_RIGHT, ROW, BARS_BOTTOM_MARGIN = 170.0, 16.0, 56.0
@@ -225,16 +226,54 @@ def _draw_scatter(svg: Svg, table: Sequence[SummaryRow]) -> None:
     )
     failed = [r for r in shown if r.cause]
     if len(failed) <= SCATTER_MAX_CAUSES:
-        for r in failed:
-            text = clip(f"{r.run}: {short_cause(r.cause or '')}", 80)
-            x, y = x_of(r.wall_s or 0.0), y_of(r.peak_mb or 0.0) - 4
-            # Left of the dot when the label would leave the figure on the right.
-            left = x + 5 + len(text) * CAUSE_CHAR_WIDTH > WIDTH - 4
-            anchor = "end" if left else None
-            svg.text(x - 5 if left else x + 5, y, text, anchor=anchor, size=9, class_="cause")
+        _label_causes(svg, failed, x_of, y_of)
     if len(shown) < len(table):
         note = f"{len(table) - len(shown)} run(s) without wall time or peak not shown"
         svg.text(RIGHT - 4, BOTTOM - 6, note, anchor="end", size=10, class_="note")
+
+
+def _label_causes(
+    svg: Svg,
+    failed: Sequence[SummaryRow],
+    x_of: Callable[[float], float],
+    y_of: Callable[[float], float],
+) -> None:
+    """Each failed run's cause beside its dot, left of it when it would leave the figure on the
+    right. Labels are placed from the top down; one that would overlap a label already placed
+    moves below it, with a thin line back to its dot (failures of one sweep often sit together)."""
+    labels = []
+    for r in failed:
+        text = clip(f"{r.run}: {short_cause(r.cause or '')}", 80)
+        x, dot_y = x_of(r.wall_s or 0.0), y_of(r.peak_mb or 0.0)
+        width = len(text) * CAUSE_CHAR_WIDTH
+        left = x + 5 + width > WIDTH - 4
+        start = x - 5 - width if left else x + 5
+        labels.append((text, x, dot_y, left, start, width))
+    baselines: dict[int, float] = {}
+    placed: list[tuple[float, float, float]] = []
+    for i in sorted(range(len(labels)), key=lambda i: labels[i][2]):
+        _, _, dot_y, _, start, width = labels[i]
+        baselines[i] = free_baseline(placed, start, start + width, dot_y - 4)
+        placed.append((start, start + width, baselines[i]))
+    for i, (text, x, dot_y, left, _, _) in enumerate(labels):
+        anchor_x, y = (x - 5 if left else x + 5), baselines[i]
+        if y > dot_y:
+            svg.line(x, dot_y, anchor_x, y - 3, stroke="#999999", stroke_width=0.6, class_="leader")
+        svg.text(anchor_x, y, text, anchor="end" if left else None, size=9, class_="cause")
+
+
+def free_baseline(
+    placed: Sequence[tuple[float, float, float]], start: float, end: float, y: float
+) -> float:
+    """The first baseline at or below ``y`` at which a label spanning ``start``..``end`` keeps
+    CAUSE_LINE from every placed ``(start, end, baseline)`` it shares some width with."""
+    moved = True
+    while moved:  # y only grows, to one of finitely many values: it ends
+        moved = False
+        for other_start, other_end, other_y in placed:
+            if other_start < end and start < other_end and abs(y - other_y) < CAUSE_LINE:
+                y, moved = other_y + CAUSE_LINE, True
+    return y
 
 
 def _scatter_axes(
