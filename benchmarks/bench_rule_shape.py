@@ -43,6 +43,12 @@ ABLATIONS: dict[str, str] = {
     "one_consumer": "the records asked for by 1 aggregate instead of 2",
 }
 
+# The two rows that are not ablations.
+LABELS = {
+    "workflow": "this workflow (simwarden's Snakefile, config checks, validation index)",
+    "minimal": "one input, one output, no params (bench_sweep's plain side)",
+}
+
 RUN_PATTERN = "[A-Za-z0-9_.=+-]+(/[A-Za-z0-9_.=+-]+)*"
 
 
@@ -209,12 +215,6 @@ def render(data: dict[str, Any]) -> str:
             "",
         ]
     )
-
-
-LABELS = {
-    "workflow": "this workflow (simwarden's Snakefile, config checks, validation index)",
-    "minimal": "one input, one output, no params (bench_sweep's plain side)",
-}
 
 
 def main() -> int:

@@ -25,7 +25,6 @@ from simwarden.results.attempts import (
     kept_attempts_in,
     redo_command,
     snakemake_process,
-    where_kept,
 )
 from simwarden.results.live import LIVE_KEYS, LiveSample
 from simwarden.results.snakemake_view import SnakemakeRecords
@@ -142,7 +141,7 @@ def test_kept_attempts_are_the_attempt_directories_of_that_run_only(tmp_path: Pa
     assert kept_attempts("zzz", tmp_path) == []
     assert kept_attempts_in(failed / "a") == found
     assert kept_attempts_in(failed / "absent") == []
-    assert where_kept("a", 2) == "results/failed/a/attempt-2/"
+    assert layout.where_kept("a", 2) == "results/failed/a/attempt-2/"
 
 
 def test_kept_attempt_pngs_are_its_saved_png_figures_by_name(tmp_path: Path) -> None:

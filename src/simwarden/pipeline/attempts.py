@@ -110,8 +110,7 @@ def earlier_attempts_line(run: str, attempt: int, root: str | os.PathLike[str] =
             cause = read_record(directory / "record.json").cause or "failed"
         except (OSError, RecordError):
             cause = "unreadable record"
-        kept = layout.failed_attempt_dir(run, number, "").as_posix()
-        ended.append(f"attempt {number} ended: {cause}; kept in {kept}/")
+        ended.append(f"attempt {number} ended: {cause}; kept in {layout.where_kept(run, number)}")
     return f"run {run} (attempt {attempt}): {'; '.join(ended)}" if ended else None
 
 

@@ -108,6 +108,12 @@ def failed_attempt_dir(run: str, attempt: int, root: str | os.PathLike[str] = ".
     return Path(root) / for_run(FAILED_RUN, run) / f"attempt-{attempt}"
 
 
+def where_kept(run: str, attempt: int) -> str:
+    """``results/failed/<run>/attempt-<N>/``: the kept attempt's place, relative to the
+    workflow directory, as a person would type it."""
+    return f"{failed_attempt_dir(run, attempt, '').as_posix()}/"
+
+
 def failed_attempts(run: str, root: str | os.PathLike[str] = ".") -> list[tuple[int, Path]]:
     """``(N, directory)`` of every kept failed attempt of ``run``, in attempt order; [] if none."""
     base = Path(root) / for_run(FAILED_RUN, run)

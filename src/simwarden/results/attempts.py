@@ -118,12 +118,6 @@ def retry_summary(attempts: Sequence[KeptAttempt]) -> str | None:
     return f"retried: {', '.join(reasons)}"
 
 
-def where_kept(run: str, attempt: int) -> str:
-    """``results/failed/<run>/attempt-<N>/``: the kept attempt's place, relative to the
-    workflow directory, as a person would type it."""
-    return f"{layout.failed_attempt_dir(run, attempt, '').as_posix()}/"
-
-
 # ---------------------------------------------------------------------------- redoing a run
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from simwarden.core.fsutil import replace_atomically
 from simwarden.pipeline import layout
-from simwarden.results.attempts import KeptAttempt, failure_reason, kept_attempts, where_kept
+from simwarden.results.attempts import KeptAttempt, failure_reason, kept_attempts
 from simwarden.results.values import Problems, Warn, load_record, warn
 from simwarden.warden.record import Record
 
@@ -164,7 +164,8 @@ def _kept_list(failure: Failure) -> str:
     if not failure.kept:
         return "nothing kept"
     return "<br>".join(
-        f"<code>{_e(where_kept(failure.run, attempt.number))}</code>" for attempt in failure.kept
+        f"<code>{_e(layout.where_kept(failure.run, attempt.number))}</code>"
+        for attempt in failure.kept
     )
 
 

@@ -59,7 +59,6 @@ from simwarden.results.attempts import (
     redo_command,
     retry_summary,
     snakemake_process,
-    where_kept,
 )
 from simwarden.results.live import LIVE_KEYS, LiveSample, read_live
 from simwarden.results.snakemake_jobs import Expander
@@ -330,8 +329,8 @@ def _kept_place(run: str, record: Record, kept: list[KeptAttempt]) -> str | None
     number = number if number is not None else record.attempts
     for attempt in kept:
         if attempt.number == number:
-            return where_kept(run, attempt.number)
-    return where_kept(run, kept[-1].number) if kept else None
+            return layout.where_kept(run, attempt.number)
+    return layout.where_kept(run, kept[-1].number) if kept else None
 
 
 def _failed(run: str, path: Path, record: Record, kept: list[KeptAttempt]) -> RunStatus:
