@@ -170,6 +170,22 @@ def test_new_commit_gives_new_checkout_and_old_is_untouched(repo: dict, cache: P
     assert len(checkout_entries(cache)) == 2
 
 
+def test_head_follows_the_repositorys_default_branch_when_it_changes(
+    repo: dict, cache: Path
+) -> None:
+    """A lab renames its default branch (main -> master): commit HEAD is the new branch's tip,
+    not the tip the cached mirror's own HEAD last pointed to."""
+    path = repo["path"]
+    assert fetch(str(path), "HEAD", cache, log=quiet).commit == repo["second"]
+    git("checkout", "-q", "-b", "master", cwd=path)
+    third = commit(path, "model.py", "print('v3')\n")
+    git("branch", "-q", "-D", "main", cwd=path)
+    assert fetch(str(path), "HEAD", cache, log=quiet).commit == third
+    # A detached HEAD upstream (a checkout of the tag) is followed too.
+    git("checkout", "-q", "--detach", "v1", cwd=path)
+    assert fetch(str(path), "HEAD", cache, log=quiet).commit == repo["first"]
+
+
 def test_dirty_checkout_is_reported(repo: dict, cache: Path) -> None:
     prov = fetch(str(repo["path"]), "main", cache, log=quiet)
     (Path(prov.path) / "model.py").write_text("edited\n")

@@ -236,10 +236,27 @@ def _update_mirror(mirror: Path, url: str, ref: str, shown: str, log: Log) -> No
     log(f"Fetching {shown}")
     try:
         _git(*_SAFE, "fetch", "--quiet", "--", url, "+refs/*:refs/*", cwd=mirror)
+        if ref == "HEAD":
+            _follow_remote_head(mirror, url)
     except _GitFailed as exc:
         if _resolve(mirror, ref) is None:
             raise UserError(f"cannot fetch {shown}: {exc}") from None
         log(f"Warning: cannot fetch {shown} ({exc}); using the cached {ref}")
+
+
+def _follow_remote_head(mirror: Path, url: str) -> None:
+    """Point the mirror's own HEAD where the repository's points now: a fetch of refs/* leaves
+    it on the branch it named at the clone, which may since have been renamed (main -> master)
+    or left for a detached commit. A repository that names no HEAD keeps the mirror's."""
+    for line in _git(*_SAFE, "ls-remote", "--symref", "--", url, "HEAD", cwd=mirror).splitlines():
+        target, _, name = line.partition("\t")
+        if name == "HEAD" and target.startswith("ref: "):
+            _git("symbolic-ref", "HEAD", target.removeprefix("ref: "), cwd=mirror)
+            return
+        if name == "HEAD" and _FULL_SHA.fullmatch(target):
+            _git(*_SAFE, "fetch", "--quiet", "--", url, "HEAD", cwd=mirror)  # the commit itself
+            _git("update-ref", "--no-deref", "HEAD", target, cwd=mirror)
+            return
 
 
 def fetch(
