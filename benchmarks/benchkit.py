@@ -72,6 +72,37 @@ def run(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[
     return elapsed, proc.stdout, proc.stderr
 
 
+# Runs the Python program argv[2:] (a script such as the venv's ``snakemake``) in this process, as
+# its own interpreter would, then writes to argv[1] the CPU seconds of this process and of every
+# process it started (reaped, with their own descendants), as "OWN STARTED".
+_CPU_SPLIT = """\
+import resource, runpy, sys
+out, sys.argv = sys.argv[1], sys.argv[2:]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+finally:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    started = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(out, "w") as handle:
+        handle.write(f"{own.ru_utime + own.ru_stime} {started.ru_utime + started.ru_stime}")
+"""
+
+
+def run_cpu_split(
+    argv: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> tuple[float, float, float]:
+    """Run the Python program ``argv`` (its first item a Python script) in ``cwd`` as
+    :func:`run` does; return (wall time, CPU seconds of its own process, CPU seconds of every
+    process it started). For Snakemake: its main process, and its jobs with what they ran."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "cpu"
+        wall = run([sys.executable, "-c", _CPU_SPLIT, str(out), *argv], cwd, env)[0]
+        own, started = (float(x) for x in out.read_text().split())
+    return wall, own, started
+
+
 def run_facts(start: float, load_start: tuple[float, float, float]) -> dict[str, Any]:
     """What every report says about its own run: when, with which arguments, the machine, the
     total time since ``start`` (``time.perf_counter()``), the load average at the start and now."""
