@@ -186,6 +186,28 @@ def test_head_follows_the_repositorys_default_branch_when_it_changes(
     assert fetch(str(path), "HEAD", cache, log=quiet).commit == repo["first"]
 
 
+@pytest.mark.parametrize(("ref", "kind"), [("dev", "branch"), ("v1", "tag")])
+def test_a_branch_or_tag_deleted_upstream_is_refused_not_run_at_its_cached_tip(
+    repo: dict, cache: Path, ref: str, kind: str
+) -> None:
+    """A fetch never prunes the mirror (pinned commits must stay), so a branch merged and
+    deleted in the lab's repository would still resolve to its last cached commit: refused,
+    naming that commit to pin. The other refs and that commit by SHA still work."""
+    path = repo["path"]
+    assert fetch(str(path), ref, cache, log=quiet).commit == repo["first"]
+    git(*({"branch": ["branch", "-q", "-D"], "tag": ["tag", "-d"]}[kind]), ref, cwd=path)
+    with pytest.raises(UserError) as refused:
+        fetch(str(path), ref, cache, log=quiet)
+    short = str(repo["first"])[:12]
+    assert str(refused.value) == (
+        f"{kind} {ref} is no longer in {path} (deleted or renamed there); the last commit "
+        f"fetched from it is {short}: give ref {short} to run that commit, or a {kind} that "
+        "exists"
+    )
+    assert fetch(str(path), "main", cache, log=quiet).commit == repo["second"]
+    assert fetch(str(path), short, cache, log=quiet).commit == repo["first"]
+
+
 def test_dirty_checkout_is_reported(repo: dict, cache: Path) -> None:
     prov = fetch(str(repo["path"]), "main", cache, log=quiet)
     (Path(prov.path) / "model.py").write_text("edited\n")

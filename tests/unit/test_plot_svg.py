@@ -16,7 +16,7 @@ from simwarden.results.plots.axes import (
     percent_label,
     time_unit,
 )
-from simwarden.results.plots.svg import Svg, clip, escape
+from simwarden.results.plots.svg import Svg, clip, clip_middle, escape
 
 NAN = math.nan
 
@@ -31,6 +31,13 @@ def test_escape_makes_any_text_valid_xml():
     texts = [e.text for e in root.iter() if e.tag.endswith(("text", "title"))]
     assert texts == ["t<i>tle", "\ufffd<&>"]
     assert [e.get("class") for e in root.iter() if e.tag.endswith("}text")] == ['c"l']
+
+
+def test_clip_middle_keeps_both_ends_of_a_long_name():
+    assert clip_middle("abc", 3) == "abc"
+    assert clip_middle("abcd", 3) == "a…d"
+    assert clip_middle("sweep__alpha-0.125_beta-2_seed-17", 20) == "sweep__alp…2_seed-17"
+    assert len(clip_middle("x" * 100, 28)) == 28
 
 
 def test_clip_keeps_short_text_and_marks_a_cut():

@@ -28,6 +28,8 @@ from simwarden.results.plots.summary import (
     summary_rows,
 )
 from simwarden.results.plots.summary_draw import (
+    DOT_SIZE,
+    FAILED_DOT_SIZE,
     LEFT,
     MEM_PANEL,
     NO_RUNS_HEIGHT,
@@ -187,6 +189,19 @@ def test_short_cause_keeps_short_text_and_cuts_long_text():
 
 
 # -- bars ------------------------------------------------------------------------------------------
+def test_long_run_ids_keep_their_ends_the_values_that_tell_a_sweep_s_runs_apart(tmp_path):
+    rows = [
+        {"run": f"model/variant__learning_rate-0.001_seed-{seed}", "reason": "exited",
+         "exit_code": 0, "wall_s": 1.0, "peak_rss_mb": 10.0}
+        for seed in (1, 2)
+    ]  # fmt: skip
+    root = root_of(plot_summary(rows, tmp_path / "s.svg"))
+    assert [e.text for e in of_class(root, "run")] == [
+        "model/variant_…-0.001_seed-1",
+        "model/variant_…-0.001_seed-2",
+    ]
+
+
 def test_bars_one_per_run_and_value_in_the_colour_of_its_end(tmp_path):
     out = plot_summary(ROWS, tmp_path / "plots" / "summary.svg")
     assert files(out.parent) == ["summary.svg"]
@@ -315,6 +330,9 @@ def test_many_runs_are_one_dot_each_in_the_colour_of_their_end(tmp_path):
     assert list(paths) == ["exited ok", "failed", "memory", "timeout", "disk"]
     for name, path in paths.items():
         assert (path.get("stroke"), path.get("stroke-linecap")) == (CATEGORY_COLOURS[name], "round")
+        # A failure is a bigger, opaque dot, to be seen among thousands of runs that ended ok.
+        size = (DOT_SIZE, "0.8") if name == "exited ok" else (FAILED_DOT_SIZE, "1")
+        assert (float(path.get("stroke-width", "")), path.get("stroke-opacity")) == size
         members = [r for r in rows if summary_rows([r])[0].category == name and r["wall_s"]]
         assert path.get("data-runs") == str(len(members))
         # One dot per run, but one per whole pixel: runs drawn on the same pixel are one dot.

@@ -238,10 +238,35 @@ def _update_mirror(mirror: Path, url: str, ref: str, shown: str, log: Log) -> No
         _git(*_SAFE, "fetch", "--quiet", "--", url, "+refs/*:refs/*", cwd=mirror)
         if ref == "HEAD":
             _follow_remote_head(mirror, url)
+        else:
+            _refuse_vanished_ref(mirror, url, ref, shown)
     except _GitFailed as exc:
         if _resolve(mirror, ref) is None:
             raise UserError(f"cannot fetch {shown}: {exc}") from None
         log(f"Warning: cannot fetch {shown} ({exc}); using the cached {ref}")
+
+
+def _refuse_vanished_ref(mirror: Path, url: str, ref: str, shown: str) -> None:
+    """Raise UserError when ``ref`` names a branch or tag the mirror holds from an earlier
+    fetch but the repository no longer has (deleted or renamed there): since a fetch never
+    prunes, it would otherwise resolve, with no word, to the last commit cached. A ref the
+    mirror does not hold as a branch or tag (a SHA, an unknown name) is left to the caller."""
+    held = [
+        name
+        for name in (f"refs/heads/{ref}", f"refs/tags/{ref}")
+        if _git("for-each-ref", "--format=%(refname)", name, cwd=mirror).split() == [name]
+    ]
+    if not held:
+        return
+    listed = _git(*_SAFE, "ls-remote", "--", url, *held, cwd=mirror).splitlines()
+    if {line.partition("\t")[2] for line in listed} & set(held):
+        return
+    kind = "branch" if held[0].startswith("refs/heads/") else "tag"
+    last = (_resolve(mirror, ref) or "")[:12]
+    raise UserError(
+        f"{kind} {ref} is no longer in {shown} (deleted or renamed there); the last commit "
+        f"fetched from it is {last}: give ref {last} to run that commit, or a {kind} that exists"
+    )
 
 
 def _follow_remote_head(mirror: Path, url: str) -> None:
@@ -272,7 +297,8 @@ def fetch(
     A full SHA whose checkout exists, or that the mirror already holds, needs no network.
     Branches and tags are fetched first; if that fails and the mirror resolves the ref, a
     warning is logged and the cached commit is used. Raises UserError for refused URLs or refs,
-    unreachable repositories, unknown refs and a lock held longer than ``lock_timeout_s``.
+    unreachable repositories, unknown refs, a branch or tag the repository no longer has (its
+    last cached commit named), and a lock held longer than ``lock_timeout_s``.
     A local-directory source with uncommitted changes is said in the log and its diff kept
     (:func:`source_diff`, ``source_diff_sha256`` of the result).
     """

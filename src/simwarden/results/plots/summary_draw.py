@@ -21,7 +21,7 @@ from simwarden.results.plots.summary_model import (
     short_cause,
     summary_layout,
 )
-from simwarden.results.plots.svg import Svg, clip
+from simwarden.results.plots.svg import Svg, clip, clip_middle
 
 WIDTH = 1000
 TITLE_Y, LEGEND_Y, LEGEND_ROW = 26.0, 50.0, 18.0
@@ -37,6 +37,9 @@ NO_RUNS_HEIGHT = 300
 # Scatter: one panel.
 LEFT, RIGHT, BOTTOM, SCATTER_HEIGHT = 90.0, 970.0, 530.0, 600
 DOT_SIZE, RING_RADIUS = 5.0, 4
+# A run that did not end ok is a bigger, opaque dot: a few failures among thousands of runs
+# must stand out at a glance (they are also drawn last, over the others).
+FAILED_DOT_SIZE = 8.0
 X_MARGIN, Y_MARGIN = 1.05, 1.1  # headroom past the largest value
 
 
@@ -124,7 +127,8 @@ def _draw_bars(svg: Svg, table: Sequence[SummaryRow]) -> None:
         svg.hatch(RETRY_PATTERN)
     for index, row in enumerate(table):
         y = PLOT_TOP + index * ROW + ROW - 4
-        svg.text(RUN_RIGHT, y, clip(row.run, 28), anchor="end", size=10, class_="run")
+        # Cut in the middle: a sweep's run ids differ at their end (their values).
+        svg.text(RUN_RIGHT, y, clip_middle(row.run, 28), anchor="end", size=10, class_="run")
     walls = [
         f"{unit_value(r.wall_s, 's')}  {short_cause(r.cause)}"
         if r.cause
@@ -192,7 +196,8 @@ def _bar_panel(
 
 def _draw_scatter(svg: Svg, table: Sequence[SummaryRow]) -> None:
     """Wall time against peak memory, one dot per run with both values, one path per end
-    reason (``exited ok`` first, so failures are drawn over it); retried runs ringed; a failed
+    reason (``exited ok`` first, so failures are drawn over it, bigger and opaque: one among
+    thousands must be seen); retried runs ringed; a failed
     run's cause next to its dot when at most SCATTER_MAX_CAUSES runs failed; a note counting
     the runs left out for a missing value."""
     shown = [r for r in table if r.wall_s is not None and r.peak_mb is not None]
@@ -203,12 +208,13 @@ def _draw_scatter(svg: Svg, table: Sequence[SummaryRow]) -> None:
         members = [r for r in shown if r.category == name]
         xs = [x_of(r.wall_s or 0.0) for r in members]
         ys = [y_of(r.peak_mb or 0.0) for r in members]
+        ok = name == "exited ok"
         svg.dots(
             xs,
             ys,
-            DOT_SIZE,
+            DOT_SIZE if ok else FAILED_DOT_SIZE,
             stroke=colour,
-            stroke_opacity=0.8,
+            stroke_opacity=0.8 if ok else 1,
             class_="points",
             data_category=name,
             data_runs=len(members),

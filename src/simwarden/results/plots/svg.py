@@ -38,6 +38,16 @@ def clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def clip_middle(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters (at least 3) by a ``…`` in its middle when longer:
+    for names whose start and end both tell them apart (a sweep's run ids end in their
+    values: ``sweep__alpha-0.1_seed-1``)."""
+    if len(text) <= width:
+        return text
+    tail = (width - 1) // 2
+    return text[: width - 1 - tail] + "…" + text[len(text) - tail :]
+
+
 def _num(value: float) -> str:
     """A coordinate with one decimal: enough on a 1000-wide canvas."""
     return f"{value:.1f}"
