@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import subprocess
@@ -315,6 +316,22 @@ def test_collect_of_nothing_is_an_empty_table_with_the_fixed_columns(tmp_path: P
     assert len(table) == 0
 
 
+def test_an_integer_parameter_stays_an_integer_when_another_run_lacks_it(tmp_path: Path) -> None:
+    """A column with a missing cell is float in pandas: seed 1 would read 1.0 in the CSV."""
+    results = tmp_path / "results"
+    write_json(results / "params" / "a.json", {"seed": 1, "gain": 2.0, "flag": True})
+    write_json(results / "params" / "b.json", {"gain": 3})
+    for run in ("a", "b"):
+        write_json(results / "runs" / run / "record.json", record(context=context(run)))
+    table = bench.collect(["a", "b"], results, tmp_path / "benchmarks")
+    bench.write_table(table, tmp_path / "t.csv", tmp_path / "t.h5")
+    rows = list(csv.DictReader((tmp_path / "t.csv").open()))
+    assert [(r["param.seed"], r["param.gain"], r["param.flag"]) for r in rows] == [
+        ("1", "2.0", "True"),
+        ("", "3.0", ""),
+    ]
+
+
 def test_collect_rounds_measured_floats_and_leaves_parameters(tmp_path: Path) -> None:
     """Sums and divisions leave float noise (0.1 + 0.2 = 0.30000000000000004): the CSV shows
     wall_s, cpu_s, peak_rss_mb, mem_limit_mb to 3 decimals, timers and Snakemake's averaged
@@ -389,6 +406,26 @@ def test_write_html_escapes_values(tmp_path: Path) -> None:
     page = (tmp_path / "t.html").read_text()
     assert "&lt;b&gt;x&lt;/b&gt;" in page and "<td>1.235</td>" in page
     assert page.startswith("<!DOCTYPE html>") and "<p>1 runs</p>" in page
+
+
+def test_write_html_tints_failed_rows_says_how_many_and_shortens_commits(tmp_path: Path) -> None:
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    table = pd.DataFrame(
+        {
+            "run": ["ok", "crash", "fine"],
+            "commit": [sha, sha, None],
+            "error": ["", "ValueError: boom (sim.py:3)", None],
+        }
+    )
+    bench.write_html(table, tmp_path / "t.html")
+    page = (tmp_path / "t.html").read_text()
+    assert (
+        "<p>3 runs: 2 ok, 1 failed (tinted; why each failed, its traceback and kept figures: "
+        "<a href='failures.html'>failures.html</a>)</p>"
+    ) in page
+    rows = page[page.index("<tbody>") :].split("<tr")[1:]
+    assert [row.startswith(' class="failed">') for row in rows] == [False, True, False]
+    assert "<td>0123456789ab</td>" in rows[0] and sha not in page
 
 
 def table_file(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -751,6 +788,28 @@ def suggest_tree(tmp_path: Path) -> Path:
     write(marks / "broken" / "x.tsv", f"{HEADER}\n")
     write(root / ".snakemake" / "hidden" / "record.json", json.dumps(record(peak_bytes=10**10)))
     return root
+
+
+def test_suggest_names_the_rule_of_a_nested_run_id_and_counts_a_failed_run_once(
+    tmp_path: Path,
+) -> None:
+    """A glob member's run id holds a '/' (model/hog): its benchmark file is still
+    run_simulation's, and a failed run's record and kept attempts are one run left out."""
+    root = tmp_path / "wf"
+    marks = root / "benchmarks" / "run_simulation" / "model"
+    write(marks / "small.tsv", f"{HEADER}\n2.0\t0:00:02\t50.0\t1\t1\t1\t0\t0\t0\t0\n")
+    hog = record(reason="memory", exit_code=137, context=context("model/hog"))
+    write_json(root / "results" / "runs" / "model" / "hog" / "record.json", hog)
+    for attempt in (1, 2):
+        kept = root / "results" / "failed" / "model" / "hog" / f"attempt-{attempt}"
+        write_json(kept / "record.json", hog)
+    warnings: list[str] = []
+    found = bench_suggest.suggest([root], margin=0.2, warn=warnings.append)
+    assert [(s.rule, s.mem_mb, s.samples) for s in found] == [("run_simulation", 100, 1)]
+    assert warnings == [
+        "bench suggest: left out 1 run(s) that were stopped or failed (their peak is a lower "
+        "bound, not what they need)"
+    ]
 
 
 def test_suggest_arithmetic_and_snippet(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from simwarden.pipeline import layout
 from simwarden.results.end_summary import (
+    BUDGET_STEPS,
     MAX_ROWS,
     EndRow,
     end_rows,
@@ -134,19 +135,60 @@ def test_no_redo_line_when_every_run_ended_well() -> None:
     ]
 
 
-def test_a_sweep_shows_its_failed_runs_first_and_says_how_many_it_leaves_out() -> None:
+def test_a_sweep_shows_only_its_failed_runs_and_those_not_run_and_counts_the_rest() -> None:
     rows = [EndRow(f"p{i:03d}", "ok", reason="exited", attempts=1) for i in range(100)]
     rows[70] = EndRow("p070", "failed", reason="memory", attempts=2, cause="out of memory")
     rows[80] = EndRow("p080", "not run")
     lines = format_end_summary(rows, ["snakemake"])
-    assert len(lines) == 1 + MAX_ROWS + 3
-    assert [line.split()[0] for line in lines[1:4]] == ["p070", "p080", "p000"]
-    assert lines[MAX_ROWS].split()[0] == f"p{MAX_ROWS - 3:03d}"
-    assert lines[-3:] == [
-        f"... and {100 - MAX_ROWS} more runs: simwarden status lists every run",
+    assert [line.split()[0] for line in lines[:3]] == ["RUN", "p070", "p080"]
+    assert lines[3:] == [
+        "... and 98 more runs: simwarden status lists every run",
         "100 runs: 98 ok, 1 failed, 1 not run",
+        BUDGET_STEPS["memory"],
         "redo the failed runs: snakemake",
     ]
+    # More failures than the table holds: the first MAX_ROWS, in the planned order.
+    many = [EndRow(f"f{i:03d}", "failed", reason="exited", cause="boom") for i in range(100)]
+    lines = format_end_summary(many, ["snakemake"])
+    assert len(lines) == 1 + MAX_ROWS + 3
+    assert lines[MAX_ROWS].split()[0] == f"f{MAX_ROWS - 1:03d}"
+    assert lines[-3] == f"... and {100 - MAX_ROWS} more runs: simwarden status lists every run"
+
+
+def test_a_sweep_that_ended_well_is_one_line() -> None:
+    rows = [EndRow(f"p{i:03d}", "ok", reason="exited", attempts=1) for i in range(100)]
+    assert format_end_summary(rows, ["snakemake"]) == ["100 runs: 100 ok, 0 failed"]
+
+
+def test_a_run_stopped_for_its_budget_is_told_what_to_raise_before_the_redo() -> None:
+    rows = [
+        EndRow("hog", "failed", reason="memory", attempts=2, cause="memory over 300 MB"),
+        EndRow("slow", "failed", reason="timeout", attempts=1, cause="over 1 min"),
+    ]
+    assert format_end_summary(rows, ["snakemake", "--profile", "p"])[-3:] == [
+        "runs stopped for memory need a bigger run_config.mem_mb (or more run_config.retries) "
+        "in the profile's run.yaml",
+        "runs stopped for time need a bigger run_config.runtime_min in the profile's run.yaml",
+        "redo the failed runs: snakemake --profile p",
+    ]
+
+
+def test_a_refused_parameter_set_is_to_be_fixed_not_redone() -> None:
+    rows = [
+        EndRow("a", "failed", "validation", cause="config/params/a.yaml: sede: unknown key"),
+        EndRow("b", "failed", reason="exited", exit_code=1, attempts=1, cause="boom"),
+        EndRow("c", "failed", "validation", cause="config/params/c.yaml: sede: unknown key"),
+    ]
+    assert format_end_summary(rows, ["snakemake", "--profile", "p"])[-3:] == [
+        "3 runs: 0 ok, 3 failed",
+        "fix the refused parameter sets (every problem is in results/params/_errors.json), "
+        "then: snakemake --profile p",
+        "redo the failed runs: snakemake --profile p",
+    ]
+    assert format_end_summary(rows[:1], ["snakemake"])[-1] == (
+        "fix the refused parameter set (every problem is in results/params/_errors.json), "
+        "then: snakemake"
+    )
 
 
 def test_with_no_failed_run_the_last_line_runs_the_rest() -> None:

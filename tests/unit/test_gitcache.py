@@ -201,7 +201,7 @@ def test_a_branch_or_tag_deleted_upstream_is_refused_not_run_at_its_cached_tip(
     short = str(repo["first"])[:12]
     assert str(refused.value) == (
         f"{kind} {ref} is no longer in {path} (deleted or renamed there); the last commit "
-        f"fetched from it is {short}: give ref {short} to run that commit, or a {kind} that "
+        f"fetched from it is {short}: give commit {short} to run that commit, or a {kind} that "
         "exists"
     )
     assert fetch(str(path), "main", cache, log=quiet).commit == repo["second"]
@@ -449,5 +449,5 @@ def test_a_code_file_whose_checkout_left_the_cache_says_how_to_fetch_it_again(
         read_code_file(code_file)
     assert str(caught.value) == (
         f"{code_file}: its checkout {str(checkout)!r} is gone from the cache (was the cache "
-        "cleared?); fetch it again: snakemake --forcerun fetch_code with your profile"
+        f"cleared?); fetch it again: snakemake --forcerun {code_file} with your profile"
     )

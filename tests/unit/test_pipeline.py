@@ -19,7 +19,13 @@ from simwarden.core.errors import EXIT_USER_ERROR, UserError
 from simwarden.core.log import say
 from simwarden.core.units import DURATION_FORMS
 from simwarden.pipeline import layout
-from simwarden.pipeline.attempts import NOT_RETRIED_REFUSED, failed_runs, log_tail, rerun_marker
+from simwarden.pipeline.attempts import (
+    NOT_RETRIED_REFUSED,
+    failed_runs,
+    log_tail,
+    refused_and_kept,
+    rerun_marker,
+)
 from simwarden.pipeline.config import (
     ConfigFiles,
     Notify,
@@ -300,6 +306,21 @@ def test_a_refused_parameter_set_is_a_final_failure_before_anything_runs(
         f"simwarden: {problems[0]}",
         f"simwarden: run r1 failed (attempt 1): it could not start; {NOT_RETRIED_REFUSED}",
     ]
+
+
+def test_a_set_refused_while_its_file_keeps_the_one_before_is_refused_in_the_job(
+    tmp_path: Path,
+) -> None:
+    """Validation kept the run's earlier set (for its results) and listed the new one's
+    problems: if the run's job runs anyway (its code changed), it refuses; never the old set."""
+    job = make_job(tmp_path, 0)
+    errors = tmp_path / layout.PARAMS_ERRORS
+    errors.write_text(json.dumps({"r1": ["config/params/bad.yaml: seed: too small"]}))
+    assert run_simulation(job) == 0
+    record = json.loads(Path(job.record).read_text())
+    assert (record["reason"], record["exit_code"]) == ("refused", 125)
+    assert record["message"] == "parameter set refused: config/params/bad.yaml: seed: too small"
+    assert not (tmp_path / "checkout" / "out").exists()  # the command never ran
 
 
 def test_a_command_that_is_not_there_is_refused_not_retried(tmp_path: Path) -> None:
@@ -648,6 +669,22 @@ def test_failed_runs_names_each_failed_run_and_marks_it_for_a_redo(tmp_path: Pat
     assert len(lines) == 3
     marked = sorted(p.name for p in (tmp_path / "logs" / "run_simulation").iterdir())
     assert marked == ["crash.failed", "hungry.failed", "torn.failed"]
+
+
+def test_a_refused_set_of_a_run_that_ended_well_is_a_line_without_a_redo(tmp_path: Path) -> None:
+    """check_runs fails the workflow for a run whose set is refused while its results from the
+    set before are kept; one whose own record says refused is failed_runs' line."""
+    write_record(tmp_path, "kept", reason="exited", exit_code=0)
+    write_record(tmp_path, "new", reason="refused", exit_code=125, message="parameter set refused")
+    write_record(tmp_path, "fine", reason="exited", exit_code=0)
+    errors = tmp_path / layout.PARAMS_ERRORS
+    errors.parent.mkdir(parents=True, exist_ok=True)
+    errors.write_text(json.dumps({"kept": ["a.yaml: x: bad", "a.yaml: y: bad"], "new": ["n"]}))
+    assert refused_and_kept(["kept", "new", "fine", "never"], tmp_path) == [
+        "run kept: its parameter set is refused, so it was not run again (its results are from "
+        "the set before): a.yaml: x: bad; a.yaml: y: bad"
+    ]
+    assert not (tmp_path / "logs").exists()  # no rerun marker: nothing to redo until fixed
 
 
 def test_log_tail_keeps_the_last_lines(tmp_path: Path) -> None:

@@ -210,8 +210,9 @@ def test_a_refused_set_holds_its_problems_and_the_others_are_written(
     assert validate_when_parsed(plan) == []
     assert capsys.readouterr().err.splitlines() == [
         f"simwarden: {SHOWN_RUNS + 2} parameter sets are refused (bad-00, bad-01, bad-02, "
-        "bad-03, bad-04, bad-05, bad-06, bad-07, bad-08, bad-09 and 2 more): each such run "
-        f"fails, saying why; every problem is in {layout.PARAMS_ERRORS}"
+        "bad-03, bad-04, bad-05, bad-06, bad-07, bad-08, bad-09 and 2 more): a run that ran "
+        "before keeps its results and is not run again, the others fail saying why; every "
+        f"problem is in {layout.PARAMS_ERRORS}"
     ]
     too_small = 'config/params/small.yaml (with {{"seed": {0}}}): seed: too small (got {0}; '
     too_small += "accepted: integer, >= 0)"
@@ -231,6 +232,40 @@ def test_a_refused_set_holds_its_problems_and_the_others_are_written(
     assert validate_when_parsed(fixed) == []
     assert not (lab / layout.PARAMS_ERRORS).exists()
     assert written(lab, "bad-00") == written(lab, "good")
+
+
+def test_a_typo_in_a_sweep_s_base_set_keeps_every_file_as_it_was_until_fixed_back(
+    lab: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A sweep that ran: its base set gets a bad value. Each run's parameter file keeps the set
+    it ran with (a rewrite would make Snakemake redo the run, and its refusal would replace the
+    results); the problems are in _errors.json, and no job's Snakemake sees them pending. Fixed
+    back as it was, nothing is rewritten: nothing is redone."""
+    plan = sweep(3)
+    assert validate_when_parsed(plan) == []
+    paths = {run: lab / layout.for_run(layout.PARAMS, run) for run in plan.sources}
+    before = {run: (path.read_bytes(), path.stat().st_mtime_ns) for run, path in paths.items()}
+    small = lab / "config" / "params" / "small.yaml"
+    good = small.read_text()
+    capsys.readouterr()
+
+    small.write_text("input: {rate_hz: -1.0}\n")
+    assert validate_when_parsed(ValidationPlan(dict(plan.sources))) == []
+    assert "3 parameter sets are refused (seed-0, seed-1, seed-2)" in capsys.readouterr().err
+    assert {run: (p.read_bytes(), p.stat().st_mtime_ns) for run, p in paths.items()} == before
+    refused = json.loads((lab / layout.PARAMS_ERRORS).read_text())
+    assert sorted(refused) == ["seed-0", "seed-1", "seed-2"]
+    assert refused["seed-1"] == [
+        'config/params/small.yaml (with {"seed": 1}): input.rate_hz: too small (got -1.0; '
+        "accepted: number, >= 0)"
+    ]
+    assert ValidationPlan(dict(plan.sources)).pending() == []
+
+    small.write_text(good)
+    assert validate_when_parsed(ValidationPlan(dict(plan.sources))) == []
+    assert {run: (p.read_bytes(), p.stat().st_mtime_ns) for run, p in paths.items()} == before
+    assert not (lab / layout.PARAMS_ERRORS).exists()
+    assert ValidationPlan(dict(plan.sources)).stale() == []
 
 
 def test_the_digest_follows_the_files_content(lab: Path) -> None:

@@ -13,7 +13,7 @@ import yaml
 
 from simwarden.core.units import DURATION_FORMS
 from simwarden.warden.record import samples_header
-from tests.workflow.conftest import Workflow, output
+from tests.workflow.conftest import TINY, Workflow, output
 
 ZERO_SHA = "0" * 40
 HOSTILE = "$(touch pwned); rm -rf x `touch pwned2` 'q' \"dq\" | tee y & \\n"
@@ -190,3 +190,49 @@ def test_bad_run_config_values_are_refused_before_any_job_starts(workflow: Workf
     assert "Traceback" not in done.stderr, output(done)
     assert "rule fetch_code" not in done.stdout + done.stderr, output(done)
     assert not (workflow.root / "results").exists(), output(done)
+
+
+def test_a_typo_in_a_set_that_ran_keeps_its_results_fails_the_workflow_and_redoes_nothing_fixed(
+    workflow: Workflow,
+) -> None:
+    """A parameter set that ran well gets a bad key: its run is not redone (its results, record
+    and data stay as they were), the workflow ends with an error naming the problem, status
+    says failed / validation. Fixed back as it was, no run is redone."""
+    workflow.set_runs(a=TINY, b={**TINY, "seed": 2})
+    done = workflow.snakemake()
+    assert done.returncode == 0, output(done)
+    made = {p: p.read_bytes() for p in workflow.run_dir("b").rglob("*") if p.is_file()}
+    assert workflow.run_dir("b") / "record.json" in made
+
+    workflow.write_params("b", {**TINY, "seed": 2, "sede": 3})
+    done = workflow.snakemake()
+    assert done.returncode == 1, output(done)
+    problem = (
+        "config/params/b.yaml: sede: unknown key, did you mean 'seed'? (got 3; accepted: "
+        "dt_ms, duration_ms, input, network, neuron, rate_bin_ms, record_voltage, seed)"
+    )
+    said = done.stderr.splitlines()
+    assert (
+        "simwarden: 1 parameter set is refused (b): a run that ran before keeps its results and "
+        "is not run again, the others fail saying why; every problem is in "
+        "results/params/_errors.json"
+    ) in said, output(done)
+    assert (
+        "simwarden: run b: its parameter set is refused, so it was not run again (its results "
+        f"are from the set before): {problem}"
+    ) in said, output(done)
+    assert said[-1] == (
+        "simwarden: fix the refused parameter set (every problem is in "
+        "results/params/_errors.json), then: snakemake --profile profiles/short"
+    ), output(done)
+    assert "localrule run_simulation" not in done.stdout + done.stderr, output(done)
+    assert {p: p.read_bytes() for p in workflow.run_dir("b").rglob("*") if p.is_file()} == made
+    rows = json.loads(workflow.simwarden("status", "--format", "json").stdout)
+    states = {row["run"]: (row["state"], row["why"], row["detail"]) for row in rows}
+    assert states == {"a": ("up to date", [], ""), "b": ("failed", ["validation"], problem)}
+
+    workflow.write_params("b", {**TINY, "seed": 2})
+    assert [job for job in workflow.dry_run() if job[1] is not None] == []
+    done = workflow.snakemake()
+    assert done.returncode == 0, output(done)
+    assert {p: p.read_bytes() for p in workflow.run_dir("b").rglob("*") if p.is_file()} == made

@@ -311,6 +311,35 @@ def test_a_commit_that_does_not_exist_names_the_simulation(
     ), output(done)
 
 
+def test_a_branch_deleted_upstream_is_a_failed_fetch_not_its_cached_tip(
+    tmp_path: Path, shared_cache: Path
+) -> None:
+    """The lab merged and deleted the branch a simulation ran at. Fetching it again is refused,
+    naming the last commit to pin; status says the run failed to fetch, though it ran before."""
+    lab = make_lab(tmp_path / "lab")
+    git("branch", "feature", "v2", cwd=lab)
+    flow = copy_workflow(tmp_path / "wf", shared_cache)
+    config = lab_config(flow, lab)
+    config["simulations"] = {"model": {**config["simulations"]["model"], "commits": ["feature"]}}
+    flow.write_config(config)
+    done = flow.snakemake()
+    assert done.returncode == 0, output(done)
+    tip = git("rev-parse", "feature", cwd=lab).strip()[:12]
+
+    git("branch", "-q", "-D", "feature", cwd=lab)
+    done = flow.snakemake("--forcerun", "fetch_code")
+    assert done.returncode != 0, output(done)
+    refusal = (
+        f"simulation model: branch feature is no longer in {lab} (deleted or renamed there); the "
+        f"last commit fetched from it is {tip}: give commit {tip} to run that commit, or a "
+        "branch that exists"
+    )
+    assert f"simwarden: {refusal}" in done.stderr.splitlines(), output(done)
+    (row,) = json.loads(status(flow, "--format", "json").stdout)
+    assert (row["run"], row["state"], row["why"]) == ("model/small", "failed", ["fetch"]), row
+    assert row["detail"] == f"{refusal} (logs/fetch_code/lab@feature.log)", row
+
+
 def test_the_config_example_is_valid_yaml() -> None:
     """The commented simulations: example in config/config.yaml parses as YAML."""
     from tests.conftest import ROOT

@@ -250,3 +250,26 @@ def failed_runs(runs: Iterable[str], root: str | os.PathLike[str] = ".") -> list
             lines.append(f"run {run} failed: {record.cause}")
         touch_rerun_marker(run, root, lines[-1])
     return lines
+
+
+def refused_and_kept(runs: Iterable[str], root: str | os.PathLike[str] = ".") -> list[str]:
+    """One line per run of ``runs`` whose parameter set is refused now (``_errors.json``) while
+    its record is not a refusal: a run that ended before keeps its results and is not run again
+    (see :mod:`simwarden.pipeline.validation`), but the workflow must still end in an error.
+    A run whose own record says refused is :func:`failed_runs`'s. No rerun marker: there is
+    nothing to redo until the set is fixed (and a fix back to the same set redoes nothing)."""
+    refused = layout.refused_params(root)
+    lines = []
+    for run in runs:
+        if not (problems := refused.get(run)):
+            continue
+        try:
+            record = read_record(Path(root) / layout.for_run(layout.RECORD, run))
+        except (OSError, RecordError):
+            record = None
+        if record is None or record.reason != "refused":
+            lines.append(
+                f"run {run}: its parameter set is refused, so it was not run again (its "
+                f"results are from the set before): {'; '.join(problems)}"
+            )
+    return lines

@@ -24,7 +24,7 @@ def read_code_file(code_file: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(checkout, str) or not os.path.isdir(checkout):
         raise UserError(
             f"{code_file}: its checkout {checkout!r} is gone from the cache (was the cache "
-            "cleared?); fetch it again: snakemake --forcerun fetch_code with your profile"
+            f"cleared?); fetch it again: snakemake --forcerun {code_file} with your profile"
         )
     return data
 

@@ -265,7 +265,7 @@ def _refuse_vanished_ref(mirror: Path, url: str, ref: str, shown: str) -> None:
     last = (_resolve(mirror, ref) or "")[:12]
     raise UserError(
         f"{kind} {ref} is no longer in {shown} (deleted or renamed there); the last commit "
-        f"fetched from it is {last}: give ref {last} to run that commit, or a {kind} that exists"
+        f"fetched from it is {last}: give commit {last} to run that commit, or a {kind} that exists"
     )
 
 

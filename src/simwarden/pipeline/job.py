@@ -198,13 +198,15 @@ def refuse_run(job: SimulationJob, error: UserError) -> int:
 
 def _read_params(job: SimulationJob) -> dict[str, Any]:
     """The run's validated parameters. A refused parameter set (validation wrote its problems
-    in place of parameters): the job fails saying every problem, nothing started or written."""
+    in place of parameters, or kept the set before for the run's results and listed them in
+    _errors.json): the job fails saying every problem, nothing started or written."""
     params = json.loads(Path(job.params_file).read_text())
-    if isinstance(params, dict):  # a parameter set: never a refusal (validation's a list)
+    kept = layout.refused_params(job.workdir).get(job.run)
+    if isinstance(params, dict) and not kept:  # a parameter set: never a refusal (a list)
         return params
     from simwarden.pipeline.validation import refusal  # parse-time machinery: only then
 
-    lines = refusal(params)
+    lines = kept or refusal(params)
     if lines is not None:
         raise RefusedParams(job.run, lines)
     return dict(params)

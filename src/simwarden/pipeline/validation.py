@@ -11,10 +11,13 @@ exactly the runs whose parameters changed are redone (mtime and checksum, Snakem
 
 The index (:data:`~simwarden.pipeline.layout.PARAMS_INDEX`, run -> digest of what its parameters
 are made of) lets a parse skip the runs whose sources did not change: a no-op rerun of 10,000
-runs reads a few small files, not 10,000. A refused set does not stop the others: its file holds
-its problem lines instead (a JSON array), and its run fails saying every one of them, before
-the simulation starts; ``_errors.json`` (:data:`~simwarden.pipeline.layout.PARAMS_ERRORS`) keeps
-them per run (for ``simwarden status`` too) while any set is refused.
+runs reads a few small files, not 10,000. A refused set does not stop the others. A run that
+has a valid parameter file from before keeps it (so neither its results nor, once the set is
+fixed back, its staleness are touched: a typo in a sweep's base set must not throw away the
+sweep); a run without one gets its problem lines instead (a JSON array), and fails saying every
+one of them, before the simulation starts. ``_errors.json``
+(:data:`~simwarden.pipeline.layout.PARAMS_ERRORS`) keeps them per run (for ``simwarden status``
+and check_runs, which fails the workflow) while any set is refused.
 """
 
 from __future__ import annotations
@@ -91,12 +94,14 @@ class ValidationPlan:
     def pending(self) -> list[str]:
         """What the validate_params job validates, as a job's own Snakemake sees it (SLURM,
         after fetch_code and before or after the job): the stale runs without a file yet, or
-        with a parameter set from before (not a refusal). The main process's
+        with a parameter set from before (not a refusal, nor a set kept because the new one is
+        refused: those are in ``_errors.json``). The main process's
         :func:`validate_when_parsed` leaves exactly these (the runs of unfetched checkouts)."""
+        refused = layout.refused_params(self.root)
         pending = []
         for run in self.stale():
             text = _read_or_none(self.root / layout.for_run(layout.PARAMS, run))
-            if text is None or not text.lstrip().startswith("["):
+            if run not in refused and (text is None or _holds_parameters(text)):
                 pending.append(run)
         return pending
 
@@ -162,8 +167,9 @@ def validate_when_parsed(plan: ValidationPlan) -> list[str]:
     refused = validate_all(plan, now) if now else {}
     if refused:
         say(
-            f"{_count(refused)} refused ({_shown(sorted(refused))}): each such run fails, "
-            f"saying why; every problem is in {layout.PARAMS_ERRORS}"
+            f"{_count(refused)} refused ({_shown(sorted(refused))}): a run that ran before "
+            "keeps its results and is not run again, the others fail saying why; every "
+            f"problem is in {layout.PARAMS_ERRORS}"
         )
     return [run for run in stale if run in unfetched]
 
@@ -180,11 +186,12 @@ def _shown(runs: list[str]) -> str:
 
 def validate_all(plan: ValidationPlan, runs: Iterable[str]) -> dict[str, list[str]]:
     """Validate ``runs`` of ``plan`` and write each one's ``results/params/<run>.json`` when it
-    changed: the validated set, or for a refused set the list of its problem lines (a JSON
-    array, never a parameter set: its run_simulation job fails saying them, see
-    :func:`refusal`, and the others run). The valid runs' digests go into the index, every
-    refused run's problems into ``_errors.json`` (removed when there are none). Returns the
-    refused runs' problem lines."""
+    changed: the validated set; for a refused set, the list of its problem lines (a JSON array,
+    never a parameter set: its run_simulation job fails saying them, see :func:`refusal`, and
+    the others run), unless the file holds a valid set from before, which is kept (the run and
+    its results stay as they were). The valid runs' digests go into the index, every refused
+    run's problems into ``_errors.json`` (removed when there are none). Returns the refused
+    runs' problem lines."""
     from simwarden.core.fsutil import json_text, replace_atomically, write_json_atomic
 
     # Files read afresh: the plan may come from before fetch_code wrote a code file.
@@ -194,7 +201,10 @@ def validate_all(plan: ValidationPlan, runs: Iterable[str]) -> dict[str, list[st
     contents.update({run: json_text(lines) for run, lines in problems.items()})
     for run, text in contents.items():
         path = plan.root / layout.for_run(layout.PARAMS, run)
-        if _read_or_none(path) != text:
+        current = _read_or_none(path)
+        if run in problems and _holds_parameters(current):
+            continue  # a valid set from before: its run and results stay as they are
+        if current != text:
             # Not fsynced (10,000 fsyncs take minutes); a file a crash left short fails to
             # parse in its run's job, and the index below (written after it) is not updated.
             write = lambda tmp, t=text: tmp.write_text(t, encoding="utf-8")  # noqa: E731
@@ -326,6 +336,12 @@ def _described(source: ParamSource) -> str:
     if source.overrides:
         return f"{name} (with {json.dumps(source.overrides, sort_keys=True)})"
     return name
+
+
+def _holds_parameters(text: str | None) -> bool:
+    """Whether a parameter file's text is a parameter set (a JSON object), not a refusal's
+    problem lines (an array) nor missing."""
+    return text is not None and not text.lstrip().startswith("[")
 
 
 def _read_or_none(path: Path) -> str | None:

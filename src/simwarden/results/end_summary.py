@@ -140,8 +140,8 @@ def format_end_summary(rows: Sequence[EndRow], redo: Sequence[str] | None = None
         + line[-1]
         for line in cells
     ]
-    lines = [line.rstrip() for line in lines]
-    if len(shown) < len(rows):
+    lines = [line.rstrip() for line in lines] if shown else []
+    if shown and len(shown) < len(rows):
         lines.append(
             f"... and {len(rows) - len(shown)} more runs: simwarden status lists every run"
         )
@@ -150,20 +150,49 @@ def format_end_summary(rows: Sequence[EndRow], redo: Sequence[str] | None = None
     count = f"{len(rows)} run{'s' if len(rows) != 1 else ''}: {counts['ok']} ok, "
     count += f"{counts['failed']} failed" + (f", {not_run} not run" if not_run else "")
     lines.append(count)
-    if redo is not None and counts["failed"]:
-        lines.append(f"redo the failed runs: {shlex.join(redo)}")
-    elif redo is not None and not_run:
-        lines.append(f"run the rest: {shlex.join(redo)}")
+    if redo is not None:
+        lines += _next_steps(rows, shlex.join(redo), not_run)
     return lines
 
 
+# A run stopped for want of a budget is stopped again by a plain redo: what to raise first.
+BUDGET_STEPS = {
+    "memory": "runs stopped for memory need a bigger run_config.mem_mb (or more "
+    "run_config.retries) in the profile's run.yaml",
+    "timeout": "runs stopped for time need a bigger run_config.runtime_min in the profile's "
+    "run.yaml",
+}
+
+
+def _next_steps(rows: Sequence[EndRow], redo: str, not_run: int) -> list[str]:
+    """What to type next: a refused parameter set needs a fix, not a redo (its run is redone
+    once the set is fixed); a run stopped for memory or time a bigger budget first; failed runs
+    are redone by ``redo``; else the runs not run."""
+    reasons = [row.reason for row in rows if row.state == "failed"]
+    refused = reasons.count("validation")
+    steps = []
+    if refused:
+        steps.append(
+            f"fix the refused parameter set{'s' if refused > 1 else ''} (every problem is in "
+            f"{layout.PARAMS_ERRORS}), then: {redo}"
+        )
+    steps += [BUDGET_STEPS[reason] for reason in BUDGET_STEPS if reason in reasons]
+    if len(reasons) > refused:
+        steps.append(f"redo the failed runs: {redo}")
+    if not steps and not_run:
+        steps.append(f"run the rest: {redo}")
+    return steps
+
+
 def _rows_shown(rows: Sequence[EndRow]) -> list[EndRow]:
-    """Every row, or over :data:`MAX_ROWS` the failed ones first, then those not run, then the
-    rest, :data:`MAX_ROWS` in all, each group in its planned order."""
+    """Every row, or over :data:`MAX_ROWS` (a sweep: its ok runs are a count) the failed ones
+    first, then those not run, :data:`MAX_ROWS` at most, each group in its planned order."""
     if len(rows) <= MAX_ROWS:
         return list(rows)
     rank = {"failed": 0, "ok": 2}
-    return sorted(rows, key=lambda row: rank.get(row.state, 1))[:MAX_ROWS]
+    return [
+        row for row in sorted(rows, key=lambda row: rank.get(row.state, 1)) if row.state != "ok"
+    ][:MAX_ROWS]
 
 
 def redo_command(argv: Sequence[str]) -> list[str]:

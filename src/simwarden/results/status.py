@@ -391,11 +391,12 @@ def _run_status(run: str, jobs: _RunJobs, seen: _Seen) -> RunStatus:
             else {}
         )
         return RunStatus(run, "failed", ("validation",), refused + queued, **fields)
+    # Its checkout could not be fetched (an unknown commit, a branch deleted upstream, a
+    # repository out of reach): rerunning alone cannot help, whatever ran before.
+    if fetch_error := _fetch_error(jobs.simulate):
+        return RunStatus(run, "failed", ("fetch",), fetch_error + queued)
     if record_path in verdict.missing:
         if last is None:
-            fetch_error = _fetch_error(jobs.simulate)
-            if fetch_error:  # its checkout could not be fetched: rerunning alone cannot help
-                return RunStatus(run, "failed", ("fetch",), fetch_error + queued)
             return RunStatus(run, "never run", (), queued.lstrip("; "))
         failed = _failed(run, *last, kept)
         detail = failed.detail

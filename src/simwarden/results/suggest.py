@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from simwarden.core.errors import UserError
+from simwarden.pipeline.layout import BENCHMARKS
 from simwarden.results.table import (
     SIMULATION_RULE,
     TABLE_SUFFIXES,
@@ -137,6 +138,17 @@ def _walk(root: Path) -> Iterable[Path]:
             yield Path(directory) / name
 
 
+def _benchmark_rule(path: Path) -> str:
+    """The rule of a Snakemake benchmark file: the directory under ``benchmarks/``
+    (``benchmarks/<rule>/<run>.tsv``, a run id may hold ``/``: ``model/small``), else the
+    file's own directory."""
+    parts = path.parts[:-1]
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i] == BENCHMARKS:
+            return parts[i + 1]
+    return path.parent.name or "unknown"
+
+
 def _is_benchmark_tsv(path: Path) -> bool:
     try:
         with open(path, encoding="utf-8") as handle:
@@ -154,7 +166,9 @@ class _Gathered:
         self.tables = _Samples("benchmark tables")
         self.benchmarks: dict[str, _Samples] = {}
         self.skipped: list[str] = []
-        self.stopped = 0
+        # The runs (or files, when a record names no run) left out: a failed run has its
+        # record and its kept attempts' records, one run all the same.
+        self.stopped: set[str] = set()
         self.seen: set[Path] = set()
 
     def add_record(self, path: Path) -> None:
@@ -162,7 +176,8 @@ class _Gathered:
         if record is None or record.reason is None:
             self.skipped.append(str(path))
         elif record.reason != "exited" or record.exit_code != 0:
-            self.stopped += 1
+            run = record.context.run if record.context is not None else None
+            self.stopped.add(str(run) if run else str(path))
         else:
             peak = record.peak_bytes
             config = record.context.run_config if record.context is not None else None
@@ -174,7 +189,7 @@ class _Gathered:
         except (OSError, UnicodeDecodeError, ValueError):
             self.skipped.append(str(path))
             return
-        rule = path.parent.name or "unknown"
+        rule = _benchmark_rule(path)
         self.benchmarks.setdefault(rule, _Samples("Snakemake benchmarks")).add(
             values.get("max_rss"), values.get("s"), snakemake_s=values.get("s")
         )
@@ -184,7 +199,8 @@ class _Gathered:
         for _, row in table.iterrows():
             reason = "" if is_missing(row.get("reason")) else str(row.get("reason"))
             if reason not in ("", "exited") or as_float(row.get("exit_code")):
-                self.stopped += 1
+                run = row.get("run")
+                self.stopped.add(f"{path}:{len(self.stopped)}" if is_missing(run) else str(run))
                 continue
             peak = as_float(row.get("peak_rss_mb"))
             wall = as_float(row.get("wall_s"))
@@ -267,7 +283,7 @@ def suggest(
         warn(f"bench suggest: skipped {len(gathered.skipped)} unusable file(s): {listed}")
     if gathered.stopped:
         warn(
-            f"bench suggest: left out {gathered.stopped} run(s) that were stopped or failed "
+            f"bench suggest: left out {len(gathered.stopped)} run(s) that were stopped or failed "
             "(their peak is a lower bound, not what they need)"
         )
     per_rule = gathered.per_rule()

@@ -337,6 +337,10 @@ def collect(
     table = pd.DataFrame(rows, columns=columns)
     for column in ("attempt", "attempts", "exit_code"):
         table[column] = pd.to_numeric(table[column]).astype("Int64")
+    for column in params:  # an integer parameter stays one (seed 1, not 1.0), runs without it empty
+        given = [row[column] for row in rows if row.get(column) is not None]
+        if given and all(type(value) is int for value in given):
+            table[column] = table[column].astype("Int64")
     return table
 
 
@@ -403,19 +407,56 @@ def write_table(table: pandas.DataFrame, csv_path: PathLike, h5_path: PathLike) 
 
 
 def write_html(table: pandas.DataFrame, html_path: PathLike, title: str = "Benchmarks") -> None:
-    """A self-contained HTML page showing ``table`` (values escaped), written atomically."""
+    """A self-contained HTML page showing ``table`` (values escaped), written atomically: how
+    many runs failed (with a link to the failures page beside it), their rows tinted, commits
+    as their first 12 hex digits (the CSV keeps them whole)."""
     import html
 
-    body = table.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0)
+    failed = [not is_missing(value) and str(value) != "" for value in table.get("error", [])]
+    shown = table.copy()
+    for column in ("ref", "commit"):
+        if column in shown:
+            shown[column] = shown[column].map(_short_sha)
+    body = shown.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0)
+    count = f"{len(table)} runs"
+    if any(failed):
+        link = html.escape(Path(layout.FAILURES_HTML).name)
+        count += (
+            f": {len(table) - sum(failed)} ok, {sum(failed)} failed (tinted; why each failed, "
+            f"its traceback and kept figures: <a href='{link}'>{link}</a>)"
+        )
     page = (
         "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>"
         "body{font-family:sans-serif;font-size:13px}table{border-collapse:collapse}"
         "th,td{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}"
-        "th{position:sticky;top:0;background:#f4f4f4}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><p>{len(table)} runs</p>\n{body}\n</body></html>\n"
+        "th{position:sticky;top:0;background:#f4f4f4}tr.failed td{background:#fbe3e3}"
+        f"</style></head><body><h1>{html.escape(title)}</h1><p>{count}</p>\n"
+        f"{_mark_failed_rows(body, failed)}\n</body></html>\n"
     )
     replace_atomically(html_path, lambda tmp: tmp.write_text(page, encoding="utf-8"))
+
+
+def _short_sha(value: Any) -> Any:
+    """A full commit SHA as its first 12 hex digits; anything else as it is."""
+    text = str(value)
+    if len(text) == 40 and all(c in "0123456789abcdef" for c in text):
+        return text[:12]
+    return value
+
+
+def _mark_failed_rows(body: str, failed: Sequence[bool]) -> str:
+    """pandas' HTML table with ``class="failed"`` on the body rows flagged in ``failed`` (one
+    flag per row, in order); unchanged if the rows cannot be matched to the flags."""
+    head, tbody, rows = body.partition("<tbody>")
+    parts = rows.split("<tr>")
+    if not tbody or len(parts) - 1 != len(failed):
+        return body
+    rows_out = [
+        ('<tr class="failed">' if bad else "<tr>") + part
+        for bad, part in zip(failed, parts[1:], strict=True)
+    ]
+    return head + tbody + parts[0] + "".join(rows_out)
 
 
 def read_table(path: PathLike) -> pandas.DataFrame:
