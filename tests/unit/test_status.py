@@ -690,6 +690,25 @@ def test_failed_runs_show_their_cause_and_where_their_files_are_kept(
     assert cli_main(["-d", str(small_workflow), "--profile", "none", "--check"]) == 1
 
 
+def test_state_shows_only_the_runs_in_those_states_and_check_still_judges_all(
+    small_workflow: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["-d", str(small_workflow), "--profile", "none", "--format", "json"]
+    assert cli_main([*argv, "--state", "failed", "--state", "never-run"]) == 0
+    shown = {row["run"]: row["state"] for row in json.loads(capsys.readouterr().out)}
+    assert shown == {"crash": "failed", "hungry": "failed", "slow": "never run"}
+    assert cli_main([*argv, "--state", "up-to-date", "--check"]) == 1  # crash failed all the same
+    shown = {row["run"]: row["state"] for row in json.loads(capsys.readouterr().out)}
+    assert shown == {"ok": "up to date", "retried": "up to date"}
+
+
+def test_the_state_choices_are_status_s_states() -> None:
+    from simwarden.cli.status import STATE_CHOICES
+    from simwarden.results.status import STATES
+
+    assert [choice.replace("-", " ") for choice in STATE_CHOICES] == list(STATES)
+
+
 def test_a_record_with_a_wrong_typed_value_or_no_reason_is_not_up_to_date(
     small_workflow: Path,
 ) -> None:

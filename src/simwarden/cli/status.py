@@ -12,6 +12,9 @@ from pathlib import Path
 from simwarden.cli.parser import Parser
 from simwarden.core.errors import EXIT_CHECK_FAILED
 
+# simwarden.results.status.STATES as a shell writes them (a test keeps the two the same).
+STATE_CHOICES = ("never-run", "up-to-date", "stale", "failed", "incomplete", "running")
+
 
 def build_parser() -> Parser:
     """The parser of ``simwarden status``."""
@@ -51,6 +54,14 @@ def build_parser() -> Parser:
         help="only the runs of simulation NAME (a collection entry such as dev: every script "
         "in it); the table then counts its runs per commit",
     )
+    parser.add_argument(
+        "--state",
+        action="append",
+        choices=STATE_CHOICES,
+        metavar="STATE",
+        help="show only the runs in STATE, one of " + ", ".join(STATE_CHOICES) + "; repeat for "
+        "several (--state failed --state stale); --check still judges every run",
+    )
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format")
     parser.add_argument(
         "--check",
@@ -62,7 +73,7 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str]) -> int:
-    """``simwarden status [--directory DIR] [--profile P] [--simulation NAME]
+    """``simwarden status [--directory DIR] [--profile P] [--simulation NAME] [--state STATE]
     [--format table|tsv|json] [--check]``;
     returns 1 with ``--check`` when a run is not up to date, else 0. Bad arguments and workflows
     raise UserError (the caller says it in one line and exits 125)."""
@@ -78,7 +89,11 @@ def main(argv: list[str]) -> int:
         from simwarden.results.status_groups import select_simulation
 
         statuses = select_simulation(statuses, args.simulation)
-    text = format_status(statuses, args.format)
+    shown = statuses
+    if args.state:
+        wanted = {state.replace("-", " ") for state in args.state}
+        shown = [status for status in statuses if status.state in wanted]
+    text = format_status(shown, args.format)
     if args.format == "table":
         text += f"\nprofile: {choice.label} ({choice.source})"
     try:
