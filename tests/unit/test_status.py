@@ -702,13 +702,6 @@ def test_state_shows_only_the_runs_in_those_states_and_check_still_judges_all(
     assert shown == {"ok": "up to date", "retried": "up to date"}
 
 
-def test_the_state_choices_are_status_s_states() -> None:
-    from simwarden.cli.status import STATE_CHOICES
-    from simwarden.results.status import STATES
-
-    assert [choice.replace("-", " ") for choice in STATE_CHOICES] == list(STATES)
-
-
 def test_a_record_with_a_wrong_typed_value_or_no_reason_is_not_up_to_date(
     small_workflow: Path,
 ) -> None:

@@ -12,13 +12,13 @@ from pathlib import Path
 from simwarden.cli.parser import Parser
 from simwarden.core.errors import EXIT_CHECK_FAILED
 
-# simwarden.results.status.STATES as a shell writes them (a test keeps the two the same).
-STATE_CHOICES = ("never-run", "up-to-date", "stale", "failed", "incomplete", "running")
-
 
 def build_parser() -> Parser:
     """The parser of ``simwarden status``."""
+    from simwarden.results.status import STATES  # loaded by status_format's FORMATS anyway
     from simwarden.results.status_format import FORMATS
+
+    states = [state.replace(" ", "-") for state in STATES]  # as a shell writes them
 
     parser = Parser(
         prog="simwarden status",
@@ -57,9 +57,9 @@ def build_parser() -> Parser:
     parser.add_argument(
         "--state",
         action="append",
-        choices=STATE_CHOICES,
+        choices=states,
         metavar="STATE",
-        help="show only the runs in STATE, one of " + ", ".join(STATE_CHOICES) + "; repeat for "
+        help="show only the runs in STATE, one of " + ", ".join(states) + "; repeat for "
         "several (--state failed --state stale); --check still judges every run",
     )
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format")
